@@ -1,0 +1,35 @@
+# tinysweep: benchmark x device x bit-width sweeps of tiny ML models, measured on devices.
+# The graph lives in rules/*.smk; every stage is a command-line program in stages/.
+from snakemake.utils import min_version
+
+from tinysweep.workflow import Helpers
+
+min_version("9.0")
+
+
+configfile: "params.yaml"
+
+
+W = Helpers.checked(config)
+
+
+wildcard_constraints:
+    **W.wildcard_constraints(),
+
+
+include: "rules/data.smk"
+include: "rules/model.smk"
+include: "rules/device.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    input:
+        W.result_dirs(),
+        "results/summary.csv",
+        "results/report.html",
+    default_target: True
+
+
+onsuccess:
+    W.remove_glob_markers()

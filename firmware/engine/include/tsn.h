@@ -1,0 +1,92 @@
+/*
+ * tsn — tinysweep's integer inference engine: public API.
+ *
+ * Arithmetic is bit-exact with TensorFlow Lite Micro's reference kernels (double-rounding
+ * requantization, see shared notes int8-arithmetic.md). All quantization parameters are
+ * computed at code-generation time (tinysweep/quant_math.py); kernels only apply them.
+ * Naming follows CMSIS-NN: tsn_<op>_<dtype>, one public function per source file, status returns.
+ * Layouts are TFLite's: activations NHWC, conv filters OHWI, depthwise filters 1HW(C*M),
+ * fully-connected weights [out][in].
+ */
+#ifndef TSN_H
+#define TSN_H
+
+#include <stdint.h>
+
+typedef enum {
+    TSN_OK = 0,
+    TSN_ERROR_ARGUMENT = -1, /* a NULL pointer or an inconsistent shape */
+} tsn_status;
+
+/* Tensor shape, NHWC. For filters: n = output channels, h/w = kernel, c = input channels. */
+typedef struct {
+    int32_t n, h, w, c;
+} tsn_dims;
+
+/* Requantization of int32 accumulators: out = SRDHM(acc << max(shift,0), multiplier)
+ * then rounding divide by 2^max(-shift,0). One entry per output channel, or a single entry
+ * shared by all channels when per_channel == 0. */
+typedef struct {
+    const int32_t *multiplier;
+    const int32_t *shift;
+    int32_t per_channel;
+} tsn_requant;
+
+/* Convolution and depthwise convolution. */
+typedef struct {
+    int32_t input_offset;     /* -input zero point */
+    int32_t output_offset;    /* +output zero point */
+    int32_t stride_h, stride_w;
+    int32_t pad_top, pad_left; /* leading padding (SAME) or 0 (VALID) */
+    int32_t dilation_h, dilation_w;
+    int32_t depth_multiplier; /* depthwise only: output channels per input channel */
+    int32_t act_min, act_max; /* fused activation clamp, in the output's int8 domain */
+} tsn_conv_params;
+
+typedef struct {
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t act_min, act_max;
+} tsn_fc_params;
+
+typedef struct {
+    int32_t stride_h, stride_w;
+    int32_t filter_h, filter_w;
+    int32_t pad_top, pad_left;
+    int32_t act_min, act_max;
+} tsn_pool_params;
+
+/* Softmax, int8 in and int8 out (output scale 1/256, zero point -128), as TFLM. */
+typedef struct {
+    int32_t input_multiplier; /* from beta * input_scale, kScaledDiffIntegerBits = 5 */
+    int32_t input_left_shift;
+    int32_t diff_min;
+} tsn_softmax_params;
+
+tsn_status tsn_conv2d_s8(const tsn_conv_params *params, const tsn_requant *quant,
+                         const tsn_dims *input_dims, const int8_t *input,
+                         const tsn_dims *filter_dims, const int8_t *filter,
+                         const int32_t *bias, /* may be NULL */
+                         const tsn_dims *output_dims, int8_t *output);
+
+tsn_status tsn_depthwise_conv2d_s8(const tsn_conv_params *params, const tsn_requant *quant,
+                                   const tsn_dims *input_dims, const int8_t *input,
+                                   const tsn_dims *filter_dims, /* n=1, c=output channels */
+                                   const int8_t *filter,
+                                   const int32_t *bias, /* may be NULL */
+                                   const tsn_dims *output_dims, int8_t *output);
+
+tsn_status tsn_fully_connected_s8(const tsn_fc_params *params, const tsn_requant *quant,
+                                  int32_t batches, int32_t input_depth, const int8_t *input,
+                                  int32_t output_depth, const int8_t *weights,
+                                  const int32_t *bias, /* may be NULL */
+                                  int8_t *output);
+
+tsn_status tsn_avgpool_s8(const tsn_pool_params *params,
+                          const tsn_dims *input_dims, const int8_t *input,
+                          const tsn_dims *output_dims, int8_t *output);
+
+tsn_status tsn_softmax_s8(const tsn_softmax_params *params, int32_t rows, int32_t depth,
+                          const int8_t *input, int8_t *output);
+
+#endif /* TSN_H */

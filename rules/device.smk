@@ -1,0 +1,30 @@
+# Device: firmware for the device's port, then measurement over its serial line.
+
+
+rule firmware:
+    input:
+        script="stages/build_firmware.py",
+        model="models/{bench}/w{bits}/c",
+    output:
+        directory("build/{bench}_{device}_w{bits}"),
+    log:
+        "logs/firmware/{bench}_{device}_w{bits}.log",
+    params:
+        args=W.build_args,
+    shell:
+        "python {input.script} {params.args} --model-dir {input.model} --out {output} > {log} 2>&1"
+
+
+rule measure:
+    input:
+        unpack(W.measure_inputs),
+    output:
+        directory("results/{bench}_{device}_w{bits}"),
+    log:
+        "logs/measure/{bench}_{device}_w{bits}.log",
+    params:
+        args=W.measure_args,
+    shell:
+        "python {input.script} {params.args} --firmware {input.firmware}/firmware"
+        " --build-info {input.firmware}/build.json --model {input.model}"
+        " --codegen {input.codegen}/model.json --testset {input.testset} --out {output} > {log} 2>&1"

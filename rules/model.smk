@@ -1,0 +1,65 @@
+# Model: float training, quantization to the bit-width, C code generation, test-set export.
+
+
+rule train:
+    input:
+        script="stages/train.py",
+        features="data/datasets/{bench}/features.npz",
+    output:
+        model="models/{bench}/float.keras",
+        metrics="models/{bench}/train.json",
+    log:
+        "logs/train/{bench}.log",
+    params:
+        args=W.train_args,
+    threads: 2
+    shell:
+        "python {input.script} --benchmark {wildcards.bench} --features {input.features}"
+        " --out {output.model} --metrics {output.metrics} {params.args} > {log} 2>&1"
+
+
+rule quantize:
+    input:
+        script="stages/quantize.py",
+        model="models/{bench}/float.keras",
+        features="data/datasets/{bench}/features.npz",
+    output:
+        model="models/{bench}/w{bits}/model.tflite",
+        metrics="models/{bench}/w{bits}/quantize.json",
+    log:
+        "logs/quantize/{bench}_w{bits}.log",
+    params:
+        args=W.quantize_args,
+    shell:
+        "python {input.script} --model {input.model} --features {input.features}"
+        " --out {output.model} --metrics {output.metrics} {params.args} > {log} 2>&1"
+
+
+rule convert:
+    input:
+        script="stages/convert.py",
+        model="models/{bench}/w{bits}/model.tflite",
+    output:
+        directory("models/{bench}/w{bits}/c"),
+    log:
+        "logs/convert/{bench}_w{bits}.log",
+    params:
+        profile=W.profile,
+    shell:
+        "python {input.script} --model {input.model} --profile {params.profile} --out {output} > {log} 2>&1"
+
+
+rule export_testset:
+    input:
+        script="stages/export_testset.py",
+        model="models/{bench}/w{bits}/model.tflite",
+        features="data/datasets/{bench}/features.npz",
+    output:
+        directory("models/{bench}/w{bits}/testset"),
+    log:
+        "logs/export_testset/{bench}_w{bits}.log",
+    params:
+        args=W.testset_args,
+    shell:
+        "python {input.script} --features {input.features} --model {input.model} {params.args}"
+        " --out {output} > {log} 2>&1"

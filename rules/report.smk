@@ -1,0 +1,32 @@
+# Report: summary table, HTML report with plots, one MLflow run per combination.
+
+
+rule report:
+    input:
+        script="stages/report.py",
+        results=W.result_dirs(),
+    output:
+        summary="results/summary.csv",
+        metrics="results/summary.json",
+        html="results/report.html",
+    log:
+        "logs/report/report.log",
+    params:
+        args=W.report_args,
+    shell:
+        "python {input.script} --results {input.results} --summary {output.summary}"
+        " --json {output.metrics} --html {output.html} {params.args} > {log} 2>&1"
+
+
+# `snakemake results/kws_*` on a fresh clone: the shell passes the pattern through unexpanded.
+# This rule matches only targets holding glob characters and builds every declared
+# combination the pattern matches; its marker file is removed when the run succeeds.
+rule glob_target:
+    input:
+        W.glob_inputs,
+    output:
+        "results/{pattern}",
+    log:
+        "logs/glob/{pattern}.log",
+    shell:
+        "echo {input} > {log}; touch {output:q}"

@@ -1,0 +1,80 @@
+"""params.yaml validation: every bad value stops with one line naming the key and what is allowed."""
+import copy
+
+import pytest
+import yaml
+
+from tinysweep import config as cfg
+
+PARAMS = yaml.safe_load((cfg.SCHEMA.parents[1] / "params.yaml").read_text())
+
+
+def with_change(path, value):
+    c = copy.deepcopy(PARAMS)
+    node = c
+    for key in path[:-1]:
+        node = node[key]
+    if value is KeyError:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
+    return c
+
+
+def test_shipped_params_are_valid():
+    cfg.validate(copy.deepcopy(PARAMS))
+
+
+@pytest.mark.parametrize("path, value, expected", [
+    (("matrix", "bits"), [4], "matrix.bits[0] = 4 is not allowed (allowed: 8)"),
+    (("matrix", "benchmarks"), ["speech"], "matrix.benchmarks[0] = 'speech' is not allowed (allowed: kws)"),
+    (("matrix", "devices"), ["m4"], "matrix.devices names 'm4', which the devices section does not define (defined: host)"),
+    (("train", "kws", "epochs"), 0, "train.kws.epochs = 0"),
+    (("train", "kws", "epochs"), "ten", "train.kws.epochs = 'ten'"),
+    (("train", "kws", "lr_boundaries"), [10], "train.kws.learning_rates needs exactly one more value than lr_boundaries"),
+    (("train", "kws", "lr_boundaries"), [13, 10], "must be strictly increasing"),
+    (("train", "kws", "seed"), KeyError, "train.kws is missing the key 'seed'"),
+    (("dataset", "kws", "source"), "youtube", "dataset.kws.source = 'youtube' is not allowed (allowed: offline, speech_commands)"),
+    (("measure", "latency", "windowz"), 3, "unknown key measure.latency.windowz (allowed: windows, inferences, warmup)"),
+    (("devices", "host", "transport"), "usb", "devices.host.transport = 'usb' is not allowed (allowed: pty)"),
+])
+def test_bad_values_give_one_line(path, value, expected):
+    with pytest.raises(cfg.ConfigError) as e:
+        cfg.validate(with_change(path, value))
+    message = str(e.value)
+    assert expected in message
+    assert "\n" not in message and message.startswith("params.yaml: ")
+
+
+def test_bad_yaml_names_the_line(tmp_path):
+    p = tmp_path / "params.yaml"
+    p.write_text("matrix:\n  bits: [8\n")
+    with pytest.raises(cfg.ConfigError, match=r"params.yaml: not valid YAML at line \d+"):
+        cfg.load(p)
+
+
+def test_combinations_and_targets():
+    c = copy.deepcopy(PARAMS)
+    c["devices"]["other"] = dict(c["devices"]["host"])
+    c["matrix"]["devices"] = ["host", "other"]
+    names = [x.name for x in cfg.combinations(c)]
+    assert names == ["kws_host_w8", "kws_other_w8"]
+    assert cfg.parse_combination("kws_other_w8", c) == cfg.Combination("kws", "other", 8)
+    assert [x.name for x in cfg.expand_glob("kws_*", c)] == names
+    assert [x.name for x in cfg.expand_glob("*_host_w?", c)] == ["kws_host_w8"]
+
+
+@pytest.mark.parametrize("target, expected", [
+    ("vww_host_w8", "unknown benchmark 'vww' (params.yaml matrix declares: kws)"),
+    ("kws_m7_w8", "unknown device 'm7' (params.yaml matrix declares: host)"),
+    ("kws_host_w3", "unknown bit-width '3' (params.yaml matrix declares: 8)"),
+    ("kws-host-8", "is not <benchmark>_<device>_w<bits> (declared: kws_host_w8)"),
+])
+def test_unknown_targets_are_named(target, expected):
+    with pytest.raises(cfg.ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        cfg.parse_combination(target, PARAMS)
+
+
+def test_glob_matching_nothing():
+    with pytest.raises(cfg.ConfigError, match=r"results/ad_\* matches no combination"):
+        cfg.expand_glob("ad_*", PARAMS)

@@ -1,0 +1,130 @@
+"""params.yaml: validation with one-line errors, and the benchmark x device x bits matrix."""
+import fnmatch
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "params.schema.yaml"
+
+# MLPerf Tiny model ids, as the device reports them in `profile` (m-model-[...]).
+PROFILES = {"kws": "kws01", "vww": "vww01", "ic": "ic01", "ad": "ad01"}
+
+COMBINATION = re.compile(r"^(?P<bench>[a-z0-9]+)_(?P<device>[a-z0-9]+)_w(?P<bits>[0-9]+)$")
+
+
+class ConfigError(ValueError):
+    """A one-line message naming the key (or target) and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Combination:
+    bench: str
+    device: str
+    bits: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.bench}_{self.device}_w{self.bits}"
+
+
+def _key(path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _allowed(schema) -> str:
+    if "enum" in schema:
+        return ", ".join(str(v) for v in schema["enum"])
+    if "properties" in schema:
+        return ", ".join(schema["properties"])
+    return ""
+
+
+def _one_line(error: jsonschema.ValidationError, source: str) -> str:
+    key = _key(error.absolute_path)
+    v = error.validator
+    if v == "enum":
+        return f"{source}: {key} = {error.instance!r} is not allowed (allowed: {_allowed(error.schema)})"
+    if v == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        allowed = _allowed(error.schema)
+        return (f"{source}: unknown key {key + '.' if error.absolute_path else ''}{extra[0]}"
+                + (f" (allowed: {allowed})" if allowed else ""))
+    if v == "required":
+        missing = error.message.split("'")[1]
+        return f"{source}: {key} is missing the key '{missing}'"
+    if v == "pattern" and key.startswith("dataset") and key.endswith("sha256"):
+        return f"{source}: {key} must be the archive's 64-hex-digit sha256"
+    return f"{source}: {key} = {error.instance!r}: {error.message.split(' is ')[-1] if ' is ' in error.message else error.message}"
+
+
+def validate(config: dict, source: str = "params.yaml") -> dict:
+    """Raise ConfigError (one line) unless `config` is a valid tinysweep configuration."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(config))
+    if errors:
+        raise ConfigError(_one_line(jsonschema.exceptions.best_match(errors), source))
+    matrix = config["matrix"]
+    for device in matrix["devices"]:
+        if device not in config["devices"]:
+            raise ConfigError(f"{source}: matrix.devices names '{device}', which the devices section "
+                              f"does not define (defined: {', '.join(config['devices'])})")
+    for bench in matrix["benchmarks"]:
+        for stage in ("dataset", "train"):
+            if bench not in config[stage]:
+                raise ConfigError(f"{source}: {stage}.{bench} is missing (matrix.benchmarks lists {bench})")
+        train = config["train"][bench]
+        if len(train["learning_rates"]) != len(train["lr_boundaries"]) + 1:
+            raise ConfigError(f"{source}: train.{bench}.learning_rates needs exactly one more value than "
+                              f"lr_boundaries ({len(train['learning_rates'])} vs {len(train['lr_boundaries'])})")
+        if train["lr_boundaries"] != sorted(set(train["lr_boundaries"])):
+            raise ConfigError(f"{source}: train.{bench}.lr_boundaries must be strictly increasing epochs")
+    return config
+
+
+def load(path="params.yaml") -> dict:
+    try:
+        config = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path} not found: run from the repository root") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(e, 'problem', e)}") from None
+    return validate(config or {}, str(path))
+
+
+def combinations(config: dict) -> list[Combination]:
+    m = config["matrix"]
+    return [Combination(b, d, int(w)) for b in m["benchmarks"] for d in m["devices"] for w in m["bits"]]
+
+
+def parse_combination(name: str, config: dict) -> Combination:
+    """The combination a target names, or a one-line error saying what params.yaml declares."""
+    m = COMBINATION.match(name)
+    declared = ", ".join(c.name for c in combinations(config))
+    if not m:
+        raise ConfigError(f"target results/{name} is not <benchmark>_<device>_w<bits> (declared: {declared})")
+    c = Combination(m["bench"], m["device"], int(m["bits"]))
+    axes = config["matrix"]
+    for axis, value, allowed in (("benchmark", c.bench, axes["benchmarks"]),
+                                 ("device", c.device, axes["devices"]),
+                                 ("bit-width", c.bits, axes["bits"])):
+        if value not in allowed:
+            raise ConfigError(f"target results/{name}: unknown {axis} '{value}' (params.yaml matrix "
+                              f"declares: {', '.join(str(a) for a in allowed)})")
+    return c
+
+
+def expand_glob(pattern: str, config: dict) -> list[Combination]:
+    """Combinations whose result folder matches a shell glob such as 'kws_*'."""
+    hits = [c for c in combinations(config) if fnmatch.fnmatchcase(c.name, pattern)]
+    if not hits:
+        declared = ", ".join(c.name for c in combinations(config))
+        raise ConfigError(f"target results/{pattern} matches no combination of params.yaml (declared: {declared})")
+    return hits
