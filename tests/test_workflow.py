@@ -1,0 +1,123 @@
+"""End to end: the real pipeline on a tiny configuration, through DVC and Snakemake, in a copy
+of the repository (a fresh git clone as a user would have it)."""
+import copy
+import csv
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+COPIED = ["Snakefile", "rules", "schemas", "stages", "tinysweep", "firmware", "envs", "dvc.yaml",
+          "params.yaml", ".dvc/config", ".dvcignore", ".gitignore"]
+
+# The tiny configuration: seconds per stage, same code paths as the default.
+TINY = {
+    "dataset": {"kws": {"clips_per_class": 10}},
+    "train": {"kws": {"epochs": 2, "batch_size": 16, "learning_rates": [0.002, 0.001], "lr_boundaries": [1]}},
+    "quantize": {"calibration_samples": 16},
+    "measure": {"latency": {"windows": 3, "inferences": 4, "warmup": 1}, "timeout_s": 30},
+}
+
+
+def merge(base, extra):
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and key in out else value
+    return out
+
+
+def run(cmd, cwd, check=True, timeout=900):
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
+    p = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, shell=isinstance(cmd, str))
+    if check and p.returncode != 0:
+        raise AssertionError(f"{cmd} exited {p.returncode}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    return p
+
+
+def write_params(ws, extra=None):
+    params = merge(yaml.safe_load((REPO / "params.yaml").read_text()), merge(TINY, extra or {}))
+    (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory):
+    ws = tmp_path_factory.mktemp("clone")
+    for name in COPIED:
+        src, dst = REPO / name, ws / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(src, dst)
+    write_params(ws)
+    run("git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm tiny", ws)
+    return ws
+
+
+def test_glob_target_on_fresh_clone_plans_every_matching_combination(clone):
+    p = run(["snakemake", "-n", "results/kws_*"], clone)
+    assert "measure" in p.stdout and "results/kws_host_w8" in p.stdout
+    assert not list((clone / "results").glob("*")) if (clone / "results").exists() else True
+
+
+@pytest.mark.parametrize("target, message", [
+    ("results/vww_host_w8", "target results/vww_host_w8: unknown benchmark 'vww' (params.yaml matrix declares: kws)"),
+    ("results/kws_m4_w8", "unknown device 'm4'"),
+    ("results/ad_*", "target results/ad_* matches no combination of params.yaml (declared: kws_host_w8)"),
+])
+def test_unknown_targets_stop_with_one_line(clone, target, message):
+    p = run(["snakemake", "-n", target], clone, check=False)
+    assert p.returncode != 0
+    assert message in (p.stdout + p.stderr).strip().splitlines()[-1]
+
+
+def test_invalid_params_stop_before_any_work(tmp_path, clone):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"matrix": {"bits": [3]}}))
+    p = run(["snakemake", "-n", "--configfile", str(bad)], clone, check=False)
+    assert p.returncode != 0
+    assert p.stderr.strip().splitlines()[-1] == "params.yaml: matrix.bits[0] = 3 is not allowed (allowed: 8)"
+
+
+@pytest.mark.slow
+def test_dvc_repro_runs_the_real_pipeline_and_is_reproducible(clone):
+    run(["dvc", "repro"], clone, timeout=1500)
+    result = clone / "results" / "kws_host_w8"
+    metrics = json.loads((result / "metrics.json").read_text())
+    # Device accuracy equals the tflite-micro interpreter's, sample for sample.
+    with open(result / "predictions.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and all(r["device"] == r["oracle"] for r in rows)
+    assert metrics["accuracy"]["value"] == metrics["accuracy_oracle"]["value"]
+    assert metrics["accuracy"]["method"] == "measured" and metrics["latency_ms"]["method"] == "measured"
+    assert metrics["latency_ms"]["value"] > 0
+    summary = list(csv.DictReader(open(clone / "results" / "summary.csv")))
+    assert [r["combination"] for r in summary] == ["kws_host_w8"]
+    assert "<img" in (clone / "results" / "report.html").read_text()
+    assert not [p for p in (clone / "results").rglob("*") if "partial" in p.name]
+
+    # Nothing left to do, for DVC and for Snakemake.
+    assert "didn't change" in run(["dvc", "repro"], clone).stdout
+    assert "Nothing to be done" in run(["snakemake", "-n"], clone).stdout
+    # The glob target finds everything built and leaves no marker behind.
+    run(["snakemake", "--cores", "1", "results/kws_*"], clone)
+    assert sorted(p.name for p in (clone / "results").iterdir()) == [
+        "kws_host_w8", "report.html", "summary.csv", "summary.json"]
+
+    # One MLflow run per combination; reporting again does not duplicate it.
+    run(["snakemake", "--cores", "1", "--forcerun", "report"], clone)
+    with sqlite3.connect(clone / "mlflow.db") as db:
+        assert db.execute("select count(*) from runs where lifecycle_stage='active'").fetchone()[0] == 1
+
+    # Changing a measurement param re-runs only what depends on it.
+    write_params(clone, {"measure": {"latency": {"windows": 2}}})
+    plan = run(["snakemake", "-n"], clone).stdout
+    jobs = {line.split()[0] for line in plan.split("Job stats:")[1].splitlines()[3:] if line.strip() and not line.startswith("total")}
+    assert jobs == {"measure", "report", "all"}, plan

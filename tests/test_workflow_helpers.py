@@ -1,0 +1,47 @@
+"""The functions the Snakemake rules call: stage arguments, targets, glob markers."""
+import shlex
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from tinysweep import config as cfg
+from tinysweep.workflow import Helpers
+
+PARAMS = yaml.safe_load((cfg.SCHEMA.parents[1] / "params.yaml").read_text())
+KWS_HOST_W8 = SimpleNamespace(bench="kws", device="host", bits="8")
+
+
+def test_stage_arguments_come_from_params():
+    h = Helpers.checked(PARAMS)
+    train = shlex.split(h.train_args(KWS_HOST_W8))
+    assert train[train.index("--learning-rates") + 1] == "0.0005,0.0001,2e-05"
+    assert train[train.index("--epochs") + 1] == str(PARAMS["train"]["kws"]["epochs"])
+    assert "--source offline" in h.dataset_args(KWS_HOST_W8)
+    assert shlex.split(h.build_args(KWS_HOST_W8)) == ["--port", "host", "--cflags", "-O2"]
+    assert h.measure_inputs(KWS_HOST_W8)["firmware"] == "build/kws_host_w8"
+    assert h.profile(KWS_HOST_W8) == "kws01"
+
+
+def test_real_dataset_arguments_carry_url_and_checksum():
+    params = yaml.safe_load(yaml.safe_dump(PARAMS))
+    params["dataset"]["kws"]["source"] = "speech_commands"
+    args = shlex.split(Helpers.checked(params).dataset_args(KWS_HOST_W8))
+    assert args[args.index("--sha256") + 1] == params["dataset"]["kws"]["speech_commands"]["sha256"]
+
+
+def test_bad_inputs_exit_with_one_line():
+    with pytest.raises(SystemExit, match="matrix.bits"):
+        Helpers.checked({**PARAMS, "matrix": {**PARAMS["matrix"], "bits": [5]}})
+    with pytest.raises(SystemExit, match="unknown benchmark 'ic'"):
+        Helpers(PARAMS).measure_inputs(SimpleNamespace(bench="ic", device="host", bits="8"))
+    with pytest.raises(SystemExit, match="unknown benchmark 'ic'"):
+        Helpers(PARAMS).dataset_args(SimpleNamespace(bench="ic"))
+
+
+def test_glob_markers_are_removed_and_results_kept(tmp_path):
+    (tmp_path / "kws_*").write_text("")
+    (tmp_path / "kws_host_w8").mkdir()
+    (tmp_path / "summary.csv").write_text("")
+    Helpers.remove_glob_markers(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kws_host_w8", "summary.csv"]
