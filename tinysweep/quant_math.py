@@ -12,8 +12,13 @@ INT32_MAX = (1 << 31) - 1
 
 
 def round_half_away(x: float) -> int:
-    """C's std::round: halves away from zero (numpy's np.round is half-to-even)."""
-    return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
+    """C's std::round: halves away from zero (numpy's np.round is half-to-even).
+
+    Exact for every double (floor(|x| + 0.5) would round 0.49999999999999994 up)."""
+    ax = abs(float(x))
+    whole = math.floor(ax)
+    r = whole + 1 if ax - whole >= 0.5 else whole
+    return int(r) if x >= 0 else -int(r)
 
 
 def quantize_multiplier(real: float) -> tuple[int, int]:
@@ -46,9 +51,90 @@ def conv_per_channel_multipliers(input_scale, filter_scales, output_scale):
 
 
 def fc_per_tensor_multiplier(input_scale, filter_scale, output_scale):
-    """TFLM GetQuantizedConvolutionMultipler: input*filter is a float32 product, then double."""
+    """TFLM GetQuantizedConvolutionMultipler (the overload without bias, kernel_util.cc), used
+    by FULLY_CONNECTED with a per-tensor filter scale: input*filter is a float32 product, then
+    the division is in double. (The overload with bias only checks the bias scale.)"""
     product = float(np.float32(input_scale) * np.float32(filter_scale))
     return quantize_multiplier(product / float(np.float32(output_scale)))
+
+
+def fc_per_channel_multipliers(input_scale, filter_scales, output_scale):
+    """TFLM CalculateOpDataFullyConnected with per-channel filter scales: as conv (double)."""
+    return conv_per_channel_multipliers(input_scale, filter_scales, output_scale)
+
+
+SOFTMAX_SCALED_DIFF_INTEGER_BITS = 5
+
+
+def softmax_params(input_scale: float, beta: float = 1.0) -> tuple[int, int, int]:
+    """TFLM CalculateSoftmaxParams for int8 input and int8 output (softmax_common.cc).
+
+    PreprocessSoftmaxScaling(beta, input_scale, kScaledDiffIntegerBits=5) followed by
+    diff_min = -CalculateInputRadius(5, input_left_shift). beta and input_scale are float32
+    fields widened to double. Returns (input_multiplier, input_left_shift, diff_min)."""
+    bits = SOFTMAX_SCALED_DIFF_INTEGER_BITS
+    beta_d = float(np.float32(beta))
+    scale_d = float(np.float32(input_scale))
+    max_real_multiplier = float((1 << 31) - 1)  # double-rounding build (TFLITE_SINGLE_ROUNDING off)
+    real = min(beta_d * scale_d * float(1 << (31 - bits)), max_real_multiplier)
+    if not real > 1.0:  # QuantizeMultiplierGreaterThanOne's TFLITE_CHECK_GT
+        raise ValueError(f"softmax beta * input_scale too small: {beta_d * scale_d}")
+    multiplier, left_shift = quantize_multiplier(real)
+    if left_shift < 0:
+        raise ValueError(f"softmax left shift {left_shift} < 0")
+    return multiplier, left_shift, -calculate_input_radius(bits, left_shift)
+
+
+def calculate_input_radius(input_integer_bits: int, input_left_shift: int,
+                           total_signed_bits: int = 31) -> int:
+    """TFLite CalculateInputRadius (quantization_util.cc), in double then floor."""
+    max_input_rescaled = (1.0 * ((1 << input_integer_bits) - 1)
+                          * float(1 << (total_signed_bits - input_integer_bits))
+                          / float(1 << input_left_shift))
+    return int(math.floor(max_input_rescaled))
+
+
+# ---- Reference integer arithmetic (Python big integers), for tests and emulation -----------
+
+def _wrap32(x: int) -> int:
+    return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+
+def saturating_rounding_doubling_high_mul(a: int, b: int) -> int:
+    """gemmlowp SaturatingRoundingDoublingHighMul on int32 values."""
+    if a == INT32_MIN and b == INT32_MIN:
+        return INT32_MAX
+    ab = a * b
+    nudge = (1 << 30) if ab >= 0 else 1 - (1 << 30)
+    num = ab + nudge
+    q = abs(num) >> 31  # C++ int64 division truncates toward zero
+    return _wrap32(q if num >= 0 else -q)
+
+
+def rounding_divide_by_pot(x: int, exponent: int) -> int:
+    """gemmlowp RoundingDivideByPOT: x / 2^exponent, round half away from zero; 0..31."""
+    assert 0 <= exponent <= 31, exponent
+    mask = (1 << exponent) - 1
+    remainder = x & mask
+    threshold = (mask >> 1) + (1 if x < 0 else 0)
+    return (x >> exponent) + (1 if remainder > threshold else 0)
+
+
+def multiply_by_quantized_multiplier(x: int, multiplier: int, shift: int) -> int:
+    """TFLM MultiplyByQuantizedMultiplier, double rounding (the default build).
+
+    x * (1 << left_shift) wraps modulo 2^32 as the C++ does on every target."""
+    left_shift = shift if shift > 0 else 0
+    right_shift = 0 if shift > 0 else -shift
+    return rounding_divide_by_pot(
+        saturating_rounding_doubling_high_mul(_wrap32(x << left_shift), multiplier), right_shift)
+
+
+def multiply_by_quantized_multiplier_single_rounding(x: int, multiplier: int, shift: int) -> int:
+    """TFLITE_SINGLE_ROUNDING variant (what LiteRT may use): one rounding of x*M / 2^(31-shift)."""
+    total_shift = 31 - shift
+    rounded = (x * multiplier + (1 << (total_shift - 1))) >> total_shift
+    return _wrap32(rounded)
 
 
 def activation_range(fused: str, output_scale: float, output_zp: int, qmin=-128, qmax=127):
