@@ -1,0 +1,49 @@
+"""Generate C for one int8 .tflite: model.c, model.h and model.json in one folder.
+
+    python stages/convert.py --model models/kws/w8/model.tflite --profile kws01 \
+        --out models/kws/w8/c
+
+The folder appears complete or not at all. Output is byte-identical for the same .tflite and
+profile; model.h and model.json carry the model's sha256. Models using ops, types or parameters
+the tsn kernels lack fail with one line: "op X (type, detail) at node N is not supported".
+"""
+import argparse
+import sys
+from pathlib import Path
+
+from tinysweep.codegen import Unsupported, generate, read_tflite
+from tinysweep.io import atomic_dir
+
+
+def convert(model, profile, out) -> dict:
+    """Write out/{model.c, model.h, model.json}; return the model.json contents."""
+    model = Path(model)
+    if not model.is_file():
+        raise FileNotFoundError(f"model file {model} does not exist")
+    try:
+        parsed = read_tflite(model)
+    except ValueError as e:
+        raise ValueError(f"{model}: {e}") from None
+    generated = generate(parsed, profile)
+    with atomic_dir(out) as tmp:
+        generated.write(tmp)
+    return generated.info
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", required=True, help="an int8 .tflite")
+    ap.add_argument("--profile", required=True,
+                    help="MLPerf Tiny model name the device reports (kws01, vww01, ic01, ad01)")
+    ap.add_argument("--out", required=True, help="folder to create (replaced if present)")
+    a = ap.parse_args(argv)
+    try:
+        info = convert(a.model, a.profile, a.out)
+    except (OSError, ValueError, Unsupported) as e:
+        sys.exit(f"convert: {e}")
+    print(f"convert: {len(info['ops'])} ops, {info['macs']} MACs, "
+          f"{info['weights_bytes']} B weights, {info['arena_bytes']} B arena -> {a.out}")
+
+
+if __name__ == "__main__":
+    main()

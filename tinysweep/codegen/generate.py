@@ -1,0 +1,559 @@
+"""Lower a model (reader.Model) to typed kernel steps, then render model.c / model.h / model.json.
+
+Every quantization parameter is computed here with tinysweep.quant_math, exactly as TFLM's
+Prepare() does; the C code only holds constants and one straight-line sequence of tsn_* calls.
+The output depends only on the .tflite bytes and the profile string (byte-identical reruns).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from tinysweep import quant_math
+from tinysweep.codegen import Unsupported
+from tinysweep.codegen.planner import ModelPlan, plan_model
+from tinysweep.codegen.reader import Model, Operator, Tensor, read_tflite
+
+GENERATOR = "tinysweep.codegen 1"
+TEMPLATES = Path(__file__).parent / "templates"
+ACTIVATIONS = ("NONE", "RELU", "RELU6")
+SOFTMAX_OUTPUT_SCALE = float(np.float32(1.0 / 256.0))
+SOFTMAX_OUTPUT_ZERO_POINT = -128
+ARENA_ALIGNMENT = 16
+
+
+# ---------------------------------------------------------------------------------------------
+# typed steps (what the templates render)
+
+@dataclass(frozen=True)
+class Dims:
+    n: int
+    h: int
+    w: int
+    c: int
+
+
+@dataclass(frozen=True)
+class Requant:
+    multipliers: tuple[int, ...]
+    shifts: tuple[int, ...]
+
+    @property
+    def per_channel(self) -> int:
+        return int(len(self.multipliers) > 1)
+
+
+@dataclass(frozen=True)
+class ConstArray:
+    """A constant tensor emitted once as a C array."""
+    name: str
+    ctype: str            # "int8_t" | "int32_t"
+    values: tuple[int, ...]
+    comment: str
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.values) * (1 if self.ctype == "int8_t" else 4)
+
+
+@dataclass(frozen=True)
+class ConvStep:          # CONV_2D and DEPTHWISE_CONV_2D
+    node: int
+    opcode: str
+    function: str        # tsn_conv2d_s8 | tsn_depthwise_conv2d_s8
+    comment: str
+    input_offset: int
+    output_offset: int
+    stride_h: int
+    stride_w: int
+    pad_top: int
+    pad_left: int
+    dilation_h: int
+    dilation_w: int
+    depth_multiplier: int
+    act_min: int
+    act_max: int
+    requant: Requant
+    input_dims: Dims
+    filter_dims: Dims
+    output_dims: Dims
+    filter: str
+    bias: str | None
+    input_at: int        # arena offsets
+    output_at: int
+    macs: int
+    kind: str = "conv"
+
+
+@dataclass(frozen=True)
+class FcStep:
+    node: int
+    opcode: str
+    comment: str
+    input_offset: int
+    output_offset: int
+    act_min: int
+    act_max: int
+    requant: Requant
+    batches: int
+    input_depth: int
+    output_depth: int
+    weights: str
+    bias: str | None
+    input_at: int
+    output_at: int
+    macs: int
+    kind: str = "fc"
+
+
+@dataclass(frozen=True)
+class PoolStep:
+    node: int
+    opcode: str
+    comment: str
+    stride_h: int
+    stride_w: int
+    filter_h: int
+    filter_w: int
+    pad_top: int
+    pad_left: int
+    act_min: int
+    act_max: int
+    input_dims: Dims
+    output_dims: Dims
+    input_at: int
+    output_at: int
+    macs: int = 0
+    kind: str = "avgpool"
+
+
+@dataclass(frozen=True)
+class SoftmaxStep:
+    node: int
+    opcode: str
+    comment: str
+    input_multiplier: int
+    input_left_shift: int
+    diff_min: int
+    rows: int
+    depth: int
+    input_at: int
+    output_at: int
+    macs: int = 0
+    kind: str = "softmax"
+
+
+@dataclass(frozen=True)
+class AliasStep:         # RESHAPE: the output shares the input's bytes, no code
+    node: int
+    opcode: str
+    comment: str
+    macs: int = 0
+    kind: str = "alias"
+
+
+Step = ConvStep | FcStep | PoolStep | SoftmaxStep | AliasStep
+
+
+@dataclass(frozen=True)
+class IoInfo:
+    tensor: int
+    name: str
+    shape: tuple[int, ...]
+    scale: float
+    zero_point: int
+    bytes: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Generated:
+    model_c: str
+    model_h: str
+    info: dict           # the contents of model.json
+
+    @property
+    def model_json(self) -> str:
+        return json.dumps(self.info, indent=2, sort_keys=True) + "\n"
+
+    def write(self, out_dir) -> None:
+        """Write model.c, model.h, model.json into `out_dir` (plain writes: callers wanting
+        atomicity pass a temporary folder, see stages/convert.py)."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "model.c").write_text(self.model_c)
+        (out / "model.h").write_text(self.model_h)
+        (out / "model.json").write_text(self.model_json)
+
+
+# ---------------------------------------------------------------------------------------------
+# lowering
+
+class _Lowering:
+    def __init__(self, model: Model, plan: ModelPlan | None):
+        self.model = model
+        self.plan = plan
+        self.consts: dict[int, ConstArray] = {}
+
+    # -- helpers ------------------------------------------------------------------------------
+    def tensor(self, i: int) -> Tensor:
+        return self.model.tensor(i)
+
+    def unsupported(self, op: Operator, detail: str, ttype: str | None = None) -> Unsupported:
+        """ttype: the tensor type to name; default the type of the op's first input."""
+        if ttype is None:
+            ttype = self.tensor(op.inputs[0]).type if op.inputs and op.inputs[0] >= 0 else "none"
+        t = ttype.lower()
+        return Unsupported(f"op {op.opcode} ({t}, {detail}) at node {op.index} is not supported")
+
+    def require(self, cond: bool, op: Operator, detail: str) -> None:
+        if not cond:
+            raise self.unsupported(op, detail)
+
+    def at(self, i: int) -> int:
+        return self.plan.offsets[i]
+
+    def activation(self, op: Operator, i: int, what: str) -> Tensor:
+        """An int8, per-tensor-quantized activation tensor."""
+        self.require(i >= 0, op, f"missing {what}")
+        t = self.tensor(i)
+        self.require(t.type == "INT8", op, f"{what} is {t.type.lower()}; only int8 tensors")
+        self.require(not t.is_constant, op, f"constant {what}")
+        self.require(t.quant is not None and len(t.quant.scale) == 1, op,
+                     f"{what} without per-tensor quantization")
+        return t
+
+    def const(self, op: Operator, i: int, what: str, ctype: str) -> str:
+        t = self.tensor(i)
+        want = {"int8_t": "INT8", "int32_t": "INT32"}[ctype]
+        self.require(t.type == want, op, f"{what} is {t.type.lower()}, expected {want.lower()}")
+        self.require(t.is_constant, op, f"non-constant {what}")
+        if i not in self.consts:
+            values = tuple(int(v) for v in t.array().reshape(-1))
+            shape = "x".join(str(d) for d in t.shape)
+            comment = f"tensor {i}: {_comment_safe(t.name)} ({want.lower()} {shape})"
+            self.consts[i] = ConstArray(f"tensor_{i}", ctype, values, comment)
+        return self.consts[i].name
+
+    @staticmethod
+    def dims4(t: Tensor) -> Dims:
+        return Dims(*t.shape)
+
+    def fused(self, op: Operator, act: str, out: Tensor) -> tuple[int, int]:
+        self.require(act in ACTIVATIONS, op, f"fused activation {act}")
+        return quant_math.activation_range(act, out.quant.scale[0], out.quant.zero_point[0])
+
+    def spatial(self, op: Operator, padding: str, in_size: int, k: int, stride: int,
+                dilation: int, out_size: int, axis: str) -> int:
+        """Leading padding; checks the output size the way TFLite computes it."""
+        self.require(stride >= 1, op, f"stride {stride}")
+        if padding == "SAME":
+            out, pad = quant_math.same_padding(in_size, k, stride, dilation)
+        elif padding == "VALID":
+            out, pad = quant_math.valid_output(in_size, k, stride, dilation), 0
+        else:
+            raise self.unsupported(op, f"padding {padding}")
+        self.require(out == out_size, op, f"output {axis} {out_size}, expected {out}")
+        return pad
+
+    def filter_quant(self, op: Operator, f: Tensor, channels: int, axis: int) -> tuple[float, ...]:
+        q = f.quant
+        self.require(q is not None, op, "unquantized weights")
+        self.require(all(z == 0 for z in q.zero_point), op, "weights zero point not 0")
+        if q.per_channel:
+            self.require(len(q.scale) == channels and q.axis == axis, op,
+                         f"{len(q.scale)} weight scales on axis {q.axis}")
+        return q.scale
+
+    def bias(self, op: Operator, channels: int) -> str | None:
+        if len(op.inputs) < 3 or op.inputs[2] < 0:
+            return None
+        b = self.tensor(op.inputs[2])
+        self.require(b.elements == channels, op, f"bias of {b.elements} values for {channels}")
+        return self.const(op, op.inputs[2], "bias", "int32_t")
+
+    # -- ops ----------------------------------------------------------------------------------
+    HANDLERS = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "conv",
+                "FULLY_CONNECTED": "fully_connected", "AVERAGE_POOL_2D": "avgpool",
+                "SOFTMAX": "softmax", "RESHAPE": "reshape"}
+
+    def precheck(self, op: Operator) -> None:
+        """Known op, int8 data input and outputs."""
+        if op.opcode not in self.HANDLERS:
+            raise self.unsupported(op, "no tsn kernel")
+        for i in (*op.inputs[:1], *op.outputs):
+            if i >= 0 and self.tensor(i).type != "INT8":
+                raise self.unsupported(op, "only int8 tensors", self.tensor(i).type)
+
+    def lower(self, op: Operator) -> Step:
+        self.precheck(op)
+        return getattr(self, self.HANDLERS[op.opcode])(op)
+
+    def conv(self, op: Operator) -> ConvStep:
+        depthwise = op.opcode == "DEPTHWISE_CONV_2D"
+        o = op.options
+        self.require(len(op.inputs) >= 2 and len(op.outputs) == 1, op, "inputs/outputs")
+        x = self.activation(op, op.inputs[0], "input")
+        y = self.activation(op, op.outputs[0], "output")
+        f = self.tensor(op.inputs[1])
+        self.require(len(x.shape) == 4 and len(y.shape) == 4 and len(f.shape) == 4, op,
+                     "tensors not 4-D")
+        self.require(o.dilation_h == 1 and o.dilation_w == 1, op,
+                     f"dilation {o.dilation_h}x{o.dilation_w}")
+        xd, yd, fd = self.dims4(x), self.dims4(y), self.dims4(f)
+        self.require(xd.n == yd.n, op, "batch changes")
+        if depthwise:
+            self.require(fd.n == 1 and fd.c == yd.c, op, f"filter shape {f.shape}")
+            self.require(yd.c % xd.c == 0, op, f"{yd.c} output channels from {xd.c}")
+            multiplier = yd.c // xd.c
+            macs = yd.n * yd.h * yd.w * yd.c * fd.h * fd.w
+            scales = self.filter_quant(op, f, yd.c, 3)
+        else:
+            self.require(fd.c == xd.c, op, f"grouped convolution ({xd.c} input channels, "
+                                           f"filter depth {fd.c})")
+            self.require(fd.n == yd.c, op, f"filter shape {f.shape}")
+            multiplier = 1
+            macs = yd.n * yd.h * yd.w * yd.c * fd.h * fd.w * fd.c
+            scales = self.filter_quant(op, f, yd.c, 0)
+        pad_top = self.spatial(op, o.padding, xd.h, fd.h, o.stride_h, 1, yd.h, "height")
+        pad_left = self.spatial(op, o.padding, xd.w, fd.w, o.stride_w, 1, yd.w, "width")
+        mults, shifts = quant_math.conv_per_channel_multipliers(x.quant.scale[0], scales,
+                                                                y.quant.scale[0])
+        act_min, act_max = self.fused(op, o.activation, y)
+        return ConvStep(
+            node=op.index, opcode=op.opcode,
+            function="tsn_depthwise_conv2d_s8" if depthwise else "tsn_conv2d_s8",
+            comment=_describe(op, x, y, f"{fd.h}x{fd.w} s{o.stride_h}x{o.stride_w} {o.padding} "
+                                        f"{o.activation}"),
+            input_offset=-x.quant.zero_point[0], output_offset=y.quant.zero_point[0],
+            stride_h=o.stride_h, stride_w=o.stride_w, pad_top=pad_top, pad_left=pad_left,
+            dilation_h=1, dilation_w=1, depth_multiplier=multiplier,
+            act_min=act_min, act_max=act_max, requant=Requant(tuple(mults), tuple(shifts)),
+            input_dims=xd, filter_dims=fd, output_dims=yd,
+            filter=self.const(op, op.inputs[1], "filter", "int8_t"), bias=self.bias(op, yd.c),
+            input_at=self.at(x.index), output_at=self.at(y.index), macs=macs)
+
+    def fully_connected(self, op: Operator) -> FcStep:
+        o = op.options
+        self.require(len(op.inputs) >= 2 and len(op.outputs) == 1, op, "inputs/outputs")
+        x = self.activation(op, op.inputs[0], "input")
+        y = self.activation(op, op.outputs[0], "output")
+        w = self.tensor(op.inputs[1])
+        self.require(o.weights_format == "DEFAULT", op, f"weights format {o.weights_format}")
+        self.require(len(w.shape) == 2, op, f"weights shape {w.shape}")
+        out_depth, in_depth = w.shape
+        self.require(in_depth > 0 and x.elements % in_depth == 0, op,
+                     f"input of {x.elements} values for depth {in_depth}")
+        batches = x.elements // in_depth
+        self.require(y.elements == batches * out_depth, op, f"output shape {y.shape}")
+        scales = self.filter_quant(op, w, out_depth, 0)
+        if len(scales) > 1:   # TFLM: per-channel FC multipliers are formed in double
+            mults, shifts = quant_math.conv_per_channel_multipliers(x.quant.scale[0], scales,
+                                                                    y.quant.scale[0])
+        else:
+            m, s = quant_math.fc_per_tensor_multiplier(x.quant.scale[0], scales[0],
+                                                       y.quant.scale[0])
+            mults, shifts = [m], [s]
+        act_min, act_max = self.fused(op, o.activation, y)
+        return FcStep(
+            node=op.index, opcode=op.opcode,
+            comment=_describe(op, x, y, f"{in_depth}->{out_depth} {o.activation}"),
+            input_offset=-x.quant.zero_point[0], output_offset=y.quant.zero_point[0],
+            act_min=act_min, act_max=act_max, requant=Requant(tuple(mults), tuple(shifts)),
+            batches=batches, input_depth=in_depth, output_depth=out_depth,
+            weights=self.const(op, op.inputs[1], "weights", "int8_t"),
+            bias=self.bias(op, out_depth),
+            input_at=self.at(x.index), output_at=self.at(y.index),
+            macs=batches * in_depth * out_depth)
+
+    def avgpool(self, op: Operator) -> PoolStep:
+        o = op.options
+        x = self.activation(op, op.inputs[0], "input")
+        y = self.activation(op, op.outputs[0], "output")
+        self.require(len(x.shape) == 4 and len(y.shape) == 4, op, "tensors not 4-D")
+        xd, yd = self.dims4(x), self.dims4(y)
+        self.require(xd.n == yd.n and xd.c == yd.c, op, f"output shape {y.shape}")
+        pad_top = self.spatial(op, o.padding, xd.h, o.filter_h, o.stride_h, 1, yd.h, "height")
+        pad_left = self.spatial(op, o.padding, xd.w, o.filter_w, o.stride_w, 1, yd.w, "width")
+        act_min, act_max = self.fused(op, o.activation, y)
+        return PoolStep(
+            node=op.index, opcode=op.opcode,
+            comment=_describe(op, x, y, f"{o.filter_h}x{o.filter_w} s{o.stride_h}x{o.stride_w} "
+                                        f"{o.padding} {o.activation}"),
+            stride_h=o.stride_h, stride_w=o.stride_w, filter_h=o.filter_h, filter_w=o.filter_w,
+            pad_top=pad_top, pad_left=pad_left, act_min=act_min, act_max=act_max,
+            input_dims=xd, output_dims=yd, input_at=self.at(x.index), output_at=self.at(y.index))
+
+    def softmax(self, op: Operator) -> SoftmaxStep:
+        x = self.activation(op, op.inputs[0], "input")
+        y = self.activation(op, op.outputs[0], "output")
+        self.require(x.shape == y.shape and len(x.shape) >= 1, op, "shape changes")
+        self.require(y.quant.scale[0] == SOFTMAX_OUTPUT_SCALE
+                     and y.quant.zero_point[0] == SOFTMAX_OUTPUT_ZERO_POINT, op,
+                     f"output scale {y.quant.scale[0]!r} zero point {y.quant.zero_point[0]}")
+        beta = op.options.beta
+        try:
+            mult, shift, diff_min = quant_math.softmax_params(x.quant.scale[0], beta)
+        except ValueError as e:
+            raise self.unsupported(op, str(e)) from None
+        depth = x.shape[-1]
+        return SoftmaxStep(
+            node=op.index, opcode=op.opcode, comment=_describe(op, x, y, f"beta {beta!r}"),
+            input_multiplier=int(mult), input_left_shift=int(shift), diff_min=int(diff_min),
+            rows=x.elements // depth, depth=depth,
+            input_at=self.at(x.index), output_at=self.at(y.index))
+
+    def reshape(self, op: Operator) -> AliasStep:
+        x = self.activation(op, op.inputs[0], "input")
+        y = self.activation(op, op.outputs[0], "output")
+        self.require(x.elements == y.elements, op, f"{x.elements} -> {y.elements} elements")
+        self.require(x.quant == y.quant, op, "quantization changes")
+        assert self.at(x.index) == self.at(y.index)
+        return AliasStep(node=op.index, opcode=op.opcode,
+                         comment=_describe(op, x, y, "aliased in place, no code"))
+
+
+def _comment_safe(text: str) -> str:
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
+    return text.replace("*/", "*\\/").replace("/*", "/\\*")
+
+
+def _describe(op: Operator, x: Tensor, y: Tensor, detail: str) -> str:
+    shape = lambda t: "x".join(str(d) for d in t.shape)  # noqa: E731
+    return _comment_safe(f"node {op.index}: {op.opcode} {shape(x)} -> {shape(y)}, {detail}")
+
+
+# ---------------------------------------------------------------------------------------------
+# model-level checks and rendering
+
+def _model_unsupported(detail: str) -> Unsupported:
+    return Unsupported(f"model ({detail}) is not supported")
+
+
+def _io(model: Model, index: int, offset: int, what: str) -> IoInfo:
+    t = model.tensor(index)
+    if t.type != "INT8" or t.quant is None or len(t.quant.scale) != 1:
+        raise _model_unsupported(f"{what} {t.name!r} is {t.type.lower()}"
+                                 f"{'' if t.quant else ' unquantized'}; only int8 per-tensor")
+    return IoInfo(tensor=index, name=t.name, shape=t.shape, scale=t.quant.scale[0],
+                  zero_point=t.quant.zero_point[0], bytes=t.elements, offset=offset)
+
+
+def c_float(x: float) -> str:
+    """A C float literal that parses back to exactly the float32 value `x`."""
+    text = repr(float(np.float32(x)))
+    if "e" not in text and "." not in text:
+        text += ".0"
+    return text + "f"
+
+
+def c_ints(values, per_line: int = 16, width: int = 4) -> str:
+    """Comma-separated integers, `per_line` a line, each line indented by 4 spaces."""
+    values = [int(v) for v in values]
+    w = max(width, max((len(str(v)) for v in values), default=1))
+    lines = []
+    for i in range(0, len(values), per_line):
+        lines.append("    " + ", ".join(f"{v:>{w}}" for v in values[i:i + per_line]) + ",")
+    return "\n".join(lines)
+
+
+PROFILE_RE = re.compile(r"[A-Za-z0-9_.\-]{1,32}")
+
+
+def generate(model: Model, profile: str) -> Generated:
+    """Lower `model` to C. Raises Unsupported for anything the tsn kernels cannot run."""
+    if not PROFILE_RE.fullmatch(profile):
+        raise ValueError(f"profile {profile!r}: 1-32 characters of [A-Za-z0-9_.-]")
+    if model.subgraph_count != 1:
+        raise _model_unsupported(f"{model.subgraph_count} subgraphs; only 1")
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise _model_unsupported(f"{len(model.inputs)} inputs and {len(model.outputs)} outputs; "
+                                 "only 1 and 1")
+    if not model.operators:
+        raise _model_unsupported("no operators")
+
+    # every activation an op reads must be produced earlier or be the model input
+    available = set(model.inputs)
+    for op in model.operators:
+        for i in op.inputs:
+            if i < 0 or model.tensor(i).is_constant:
+                continue
+            if i not in available:
+                t = model.tensor(i).type.lower()
+                raise Unsupported(f"op {op.opcode} ({t}, reads tensor {i} before it is written) "
+                                  f"at node {op.index} is not supported")
+        available.update(op.outputs)
+
+    # reject unknown ops and non-int8 tensors before planning (the planner sizes int8 only)
+    probe = _Lowering(model, None)
+    for op in model.operators:
+        probe.precheck(op)
+    plan = plan_model(model, ARENA_ALIGNMENT)
+    lowering = _Lowering(model, plan)
+    steps = [lowering.lower(op) for op in model.operators]
+
+    inp = _io(model, model.inputs[0], plan.offsets[model.inputs[0]], "input")
+    out = _io(model, model.outputs[0], plan.offsets[model.outputs[0]], "output")
+    consts = [lowering.consts[k] for k in sorted(lowering.consts)]
+    weights_bytes = sum(c.nbytes for c in consts)
+    requant_bytes = sum(8 * len(s.requant.multipliers) for s in steps if hasattr(s, "requant"))
+    macs = sum(s.macs for s in steps)
+    # bits of the widest weight: 8 for int8 PTQ; 4 when every weight lies on the int4 grid
+    filters = [c for c in consts if c.ctype == "int8_t"]
+    weight_bits = max((min(8, max(abs(v) for v in c.values).bit_length() + 1) for c in filters
+                       if c.values), default=None)
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True, autoescape=False)
+    env.filters["c_ints"] = c_ints
+    env.filters["c_float"] = c_float
+    ctx = dict(generator=GENERATOR, sha256=model.sha256, profile=profile, steps=steps,
+               consts=consts, input=inp, output=out, arena_bytes=plan.arena_bytes,
+               arena_alignment=ARENA_ALIGNMENT, weights_bytes=weights_bytes, macs=macs)
+    model_h = env.get_template("model.h.j2").render(**ctx)
+    model_c = env.get_template("model.c.j2").render(**ctx)
+
+    def io_json(io: IoInfo) -> dict:
+        return {"tensor": io.tensor, "name": io.name, "shape": list(io.shape), "dtype": "int8",
+                "scale": io.scale, "zero_point": io.zero_point, "bytes": io.bytes,
+                "arena_offset": io.offset}
+
+    info = {
+        "generator": GENERATOR,
+        "sha256": model.sha256,
+        "profile": profile,
+        "arena_bytes": plan.arena_bytes,
+        "arena_lower_bound": plan.plan.lower_bound,
+        "arena_alignment": ARENA_ALIGNMENT,
+        "weights_bytes": weights_bytes,
+        "requant_bytes": requant_bytes,
+        "macs": macs,
+        "weight_bits": weight_bits,
+        "ops": [{"node": s.node, "op": s.opcode, "macs": s.macs, "kernel": _kernel(s)}
+                for s in steps],
+        "input": io_json(inp),
+        "output": io_json(out),
+        "arena": [{"tensor": i, "name": model.tensor(i).name, "offset": off,
+                   "bytes": model.tensor(i).elements, "buffer_of": plan.root[i]}
+                  for i, off in plan.offsets.items()],
+    }
+    return Generated(model_c=model_c, model_h=model_h, info=info)
+
+
+def _kernel(step: Step) -> str | None:
+    return {"conv": getattr(step, "function", None), "fc": "tsn_fully_connected_s8",
+            "avgpool": "tsn_avgpool_s8", "softmax": "tsn_softmax_s8", "alias": None}[step.kind]
+
+
+def generate_file(path, profile: str) -> Generated:
+    return generate(read_tflite(path), profile)
+
+
+__all__ = ["generate", "generate_file", "Generated", "Dims", "Requant", "ConvStep", "FcStep",
+           "PoolStep", "SoftmaxStep", "AliasStep", "c_float", "c_ints"]
