@@ -10,6 +10,8 @@ rule dataset:
         "logs/dataset/{bench}.log",
     params:
         args=W.dataset_args,
+    conda:
+        "../envs/tinysweep.yaml"
     shell:
         "python {input} --benchmark {wildcards.bench} {params.args} --out {output} > {log} 2>&1"
 
@@ -22,5 +24,7 @@ rule features:
         "data/datasets/{bench}/features.npz",
     log:
         "logs/features/{bench}.log",
+    conda:
+        "../envs/tinysweep.yaml"
     shell:
         "python {input.script} --benchmark {wildcards.bench} --raw {input.raw} --out {output} > {log} 2>&1"

@@ -11,6 +11,8 @@ rule firmware:
         "logs/firmware/{bench}_{device}_w{bits}.log",
     params:
         args=W.build_args,
+    conda:
+        "../envs/tinysweep.yaml"
     shell:
         "python {input.script} {params.args} --model-dir {input.model} --out {output} > {log} 2>&1"
 
@@ -24,6 +26,8 @@ rule measure:
         "logs/measure/{bench}_{device}_w{bits}.log",
     params:
         args=W.measure_args,
+    conda:
+        "../envs/tinysweep.yaml"
     shell:
         "python {input.script} {params.args} --firmware {input.firmware}/firmware"
         " --build-info {input.firmware}/build.json --model {input.model}"

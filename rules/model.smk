@@ -13,6 +13,8 @@ rule train:
     params:
         args=W.train_args,
     threads: 2
+    conda:
+        "../envs/tinysweep.yaml"
     shell:
         "python {input.script} --benchmark {wildcards.bench} --features {input.features}"
         " --out {output.model} --metrics {output.metrics} {params.args} > {log} 2>&1"
@@ -30,6 +32,8 @@ rule quantize:
         "logs/quantize/{bench}_w{bits}.log",
     params:
         args=W.quantize_args,
+    conda:
+        "../envs/tinysweep.yaml"
     shell:
         "python {input.script} --model {input.model} --features {input.features}"
         " --out {output.model} --metrics {output.metrics} {params.args} > {log} 2>&1"
@@ -45,6 +49,8 @@ rule convert:
         "logs/convert/{bench}_w{bits}.log",
     params:
         profile=W.profile,
+    conda:
+        "../envs/tinysweep.yaml"
     shell:
         "python {input.script} --model {input.model} --profile {params.profile} --out {output} > {log} 2>&1"
 
@@ -60,6 +66,8 @@ rule export_testset:
         "logs/export_testset/{bench}_w{bits}.log",
     params:
         args=W.testset_args,
+    conda:
+        "../envs/tinysweep.yaml"
     shell:
         "python {input.script} --features {input.features} --model {input.model} {params.args}"
         " --out {output} > {log} 2>&1"

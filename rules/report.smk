@@ -13,6 +13,8 @@ rule report:
         "logs/report/report.log",
     params:
         args=W.report_args,
+    conda:
+        "../envs/tinysweep.yaml"
     shell:
         "python {input.script} --results {input.results} --summary {output.summary}"
         " --json {output.metrics} --html {output.html} {params.args} > {log} 2>&1"
@@ -28,5 +30,7 @@ rule glob_target:
         "results/{pattern}",
     log:
         "logs/glob/{pattern}.log",
+    conda:
+        "../envs/tinysweep.yaml"
     shell:
         "echo {input} > {log}; touch {output:q}"

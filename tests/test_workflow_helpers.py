@@ -18,7 +18,7 @@ def test_stage_arguments_come_from_params():
     assert train[train.index("--learning-rates") + 1] == "0.0005,0.0001,2e-05"
     assert train[train.index("--epochs") + 1] == str(PARAMS["train"]["kws"]["epochs"])
     assert "--source offline" in h.dataset_args(KWS_HOST_W8)
-    assert shlex.split(h.build_args(KWS_HOST_W8)) == ["--port", "host", "--cflags", "-O2"]
+    assert shlex.split(h.build_args(KWS_HOST_W8)) == ["--port", "host", "--cflags=-O2"]
     assert h.measure_inputs(KWS_HOST_W8)["firmware"] == "build/kws_host_w8"
     assert h.profile(KWS_HOST_W8) == "kws01"
 

@@ -9,6 +9,17 @@ import tempfile
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _publish_mode(path: Path, mode: int):
+    """mkstemp/mkdtemp create 0600/0700; results are for everyone the umask allows."""
+    os.chmod(path, mode & ~_umask())
+
+
 def sha256_file(path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -30,6 +41,7 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield Path(tmp)
+        _publish_mode(Path(tmp), 0o666)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -60,6 +72,7 @@ def atomic_dir(path):
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
     try:
         yield tmp
+        _publish_mode(tmp, 0o777)
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)

@@ -110,7 +110,8 @@ class Helpers:
 
     def build_args(self, wildcards) -> str:
         d = self.device(wildcards)
-        return _args(port=d["port"], cflags=d["cflags"])
+        # --cflags=... : flags start with '-', which argparse would take for an option
+        return f"{_args(port=d['port'])} --cflags={shlex.quote(d['cflags'])}"
 
     def measure_args(self, wildcards) -> str:
         m = self.config["measure"]
