@@ -1,0 +1,60 @@
+"""Stage `features`: model inputs of every split, from a raw set's manifest.
+
+python stages/features.py --benchmark kws --raw data/kws/raw --out data/kws/features.npz
+
+The .npz holds x_train/x_val/x_test (float32; kws: [N, 49, 10, 1] MLPerf MFCCs),
+y_train/y_val/y_test (int64) and classes (str, in the benchmark's official label order).
+"""
+import argparse
+import sys
+import time
+import zipfile
+
+import numpy as np
+
+from tinysweep import benchmarks
+from tinysweep.io import atomic_path
+
+
+def save_npz(path, arrays: dict) -> None:
+    """np.savez without the zip timestamps: same arrays, same bytes (np.load reads it)."""
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+        for key, value in arrays.items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with zf.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+
+
+def make_features(benchmark: str, raw, out, progress: bool = True) -> dict:
+    """Compute the features of raw set `raw` and write them to `out` (.npz); return them."""
+    arrays = benchmarks.get(benchmark).make_features(raw, progress=progress)
+    save_npz(out, arrays)
+    return arrays
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):                       # one line, exit status 1
+        self.exit(1, f"{self.prog}: {message}\n")
+
+
+def main(argv=None) -> int:
+    p = _Parser(prog="features", description=__doc__.splitlines()[0])
+    p.add_argument("--benchmark", required=True, help="benchmark short name, e.g. kws")
+    p.add_argument("--raw", required=True, help="raw set folder (holds manifest.csv)")
+    p.add_argument("--out", required=True, help="output .npz")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    a = p.parse_args(argv)
+    t0 = time.time()
+    try:
+        arrays = make_features(a.benchmark, a.raw, a.out, progress=not a.no_progress)
+    except (ValueError, OSError) as e:
+        print(f"features: {e}", file=sys.stderr)
+        return 1
+    sizes = ", ".join(f"{s} {len(arrays['y_' + s])}" for s in ("train", "val", "test"))
+    print(f"features: {a.out}: {sizes}, x {arrays['x_train'].shape[1:]} "
+          f"in {time.time() - t0:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Stage `quantize`: full-integer post-training quantization of a float model.
+
+python stages/quantize.py --model models/kws/float.keras --features data/kws/features.npz \
+    --bits 8 --calibration-samples 120 --seed 0 --out models/kws/w8/model.tflite \
+    --metrics models/kws/w8/quantize.json
+
+Calibration clips are drawn (seeded, without replacement) from the validation split, as MLPerf
+Tiny does (120 clips for KWS); a smaller validation split is used whole (noted on stderr).
+The metrics json holds the model's sha256 and size, the calibration count, the input/output
+scale and zero point, and the int8 test accuracy (LiteRT, default delegates off; inputs
+quantized with round-to-nearest).
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tinysweep.benchmarks import InputError
+from tinysweep.io import sha256_bytes, write_bytes_atomic, write_json_atomic
+
+ALLOWED_BITS = (8,)
+
+
+def _quant(detail) -> dict:
+    scale, zero_point = detail["quantization"]
+    return {"scale": float(scale), "zero_point": int(zero_point),
+            "dtype": np.dtype(detail["dtype"]).name, "shape": [int(d) for d in detail["shape"]]}
+
+
+def int8_accuracy(tflite: bytes, x: np.ndarray, y: np.ndarray) -> float:
+    """Top-1 accuracy of an int8 model on float inputs x (quantized with its input params)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    it = Interpreter(model_content=tflite, experimental_op_resolver_type=
+                     OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    it.allocate_tensors()
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    scale, zero_point = inp["quantization"]
+    q = np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)
+    hits = 0
+    for xi, yi in zip(q, y):
+        it.set_tensor(inp["index"], xi[None])
+        it.invoke()
+        hits += int(it.get_tensor(out["index"])[0].argmax() == yi)
+    return hits / len(y)
+
+
+def quantize(model_path, features, out, metrics_path, *, bits: int, calibration_samples: int,
+             seed: int) -> dict:
+    """Quantize, write the .tflite and its metrics json; return the metrics."""
+    if bits not in ALLOWED_BITS:
+        raise InputError(f"--bits {bits} is not supported yet "
+                         f"(allowed: {', '.join(map(str, ALLOWED_BITS))})")
+    if calibration_samples < 1:
+        raise InputError(f"--calibration-samples must be at least 1, got {calibration_samples}")
+    for path in (model_path, features):
+        if not Path(path).is_file():
+            raise InputError(f"{path} not found")
+    with np.load(features) as f:
+        if not {"x_val", "x_test", "y_test"} <= set(f.files):
+            raise InputError(f"{features} lacks x_val, x_test or y_test")
+        x_val, x_test, y_test = f["x_val"], f["x_test"], f["y_test"]
+    used = min(calibration_samples, len(x_val))
+    if used < calibration_samples:                  # tiny test configurations
+        print(f"quantize: note: {features} has only {used} validation samples; calibrating "
+              f"with all of them (asked for {calibration_samples})", file=sys.stderr)
+    from tinysweep.quantize import quantize_int8
+    from tinysweep.tfcompat import keras
+    model = keras.models.load_model(model_path)
+    rng = np.random.default_rng(seed)
+    picks = np.sort(rng.choice(len(x_val), size=used, replace=False))
+    tflite = quantize_int8(model, x_val[picks])
+    write_bytes_atomic(out, tflite)
+
+    from ai_edge_litert.interpreter import Interpreter
+    it = Interpreter(model_content=tflite)
+    metrics = {
+        "model": str(model_path), "bits": bits, "seed": seed,
+        "sha256": sha256_bytes(tflite), "size_bytes": len(tflite),
+        "calibration_samples": int(used), "calibration_requested": int(calibration_samples),
+        "calibration_split": "val",
+        "input": _quant(it.get_input_details()[0]), "output": _quant(it.get_output_details()[0]),
+        "test_accuracy_int8": int8_accuracy(tflite, x_test, y_test),
+    }
+    write_json_atomic(metrics_path, metrics)
+    return metrics
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):                       # one line, exit status 1
+        self.exit(1, f"{self.prog}: {message}\n")
+
+
+def main(argv=None) -> int:
+    p = _Parser(prog="quantize", description=__doc__.splitlines()[0])
+    p.add_argument("--model", required=True, help="float model (.keras)")
+    p.add_argument("--features", required=True, help="features .npz (x_val for calibration)")
+    p.add_argument("--bits", type=int, required=True, help="weight/activation bits (8)")
+    p.add_argument("--calibration-samples", type=int, default=120)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output .tflite")
+    p.add_argument("--metrics", required=True, help="output metrics .json")
+    a = p.parse_args(argv)
+    try:
+        m = quantize(a.model, a.features, a.out, a.metrics, bits=a.bits,
+                     calibration_samples=a.calibration_samples, seed=a.seed)
+    except (ValueError, OSError) as e:
+        print(f"quantize: {e}", file=sys.stderr)
+        return 1
+    print(f"quantize: {a.out}: {m['size_bytes']} bytes, int8 test accuracy "
+          f"{m['test_accuracy_int8']:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

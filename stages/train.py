@@ -1,0 +1,92 @@
+"""Stage `train`: the benchmark's float model, trained on features.npz with a fixed seed.
+
+python stages/train.py --benchmark kws --features data/kws/features.npz \
+    --out models/kws/float.keras --metrics models/kws/train.json --epochs 15 --batch-size 100 \
+    --learning-rates 5e-4,1e-4,2e-5 --lr-boundaries 12,24 --seed 0
+
+The metrics json holds float val/test accuracy (and per class), epochs, schedule, parameter
+count, sample counts, timings and the per-epoch history.
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tinysweep import benchmarks
+from tinysweep.io import atomic_path, write_json_atomic
+
+KEYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test", "classes")
+
+
+def load_features(path) -> dict:
+    if not Path(path).is_file():
+        raise benchmarks.InputError(f"{path} not found (run stages/features.py first)")
+    with np.load(path) as f:
+        missing = [k for k in KEYS if k not in f.files]
+        if missing:
+            raise benchmarks.InputError(f"{path} lacks {', '.join(missing)}")
+        return {k: f[k] for k in KEYS}
+
+
+def train(benchmark: str, features, out, metrics_path, **recipe) -> dict:
+    """Train, then write the model (.keras) and its metrics json; return the metrics."""
+    if Path(out).suffix != ".keras":
+        raise benchmarks.InputError(f"--out must end in .keras, got {out}")
+    benchmarks.check_recipe(recipe["epochs"], recipe["batch_size"], recipe["learning_rates"],
+                            recipe["lr_boundaries"])
+    module = benchmarks.get(benchmark)
+    model, metrics = module.train(load_features(features), **recipe)
+    metrics = {"benchmark": benchmark, "features": str(features), **metrics}
+    with atomic_path(out) as tmp:
+        keras_tmp = tmp.with_name(tmp.name + ".keras")   # Keras picks the format by suffix
+        try:
+            model.save(keras_tmp)
+            os.replace(keras_tmp, tmp)
+        finally:
+            keras_tmp.unlink(missing_ok=True)
+    write_json_atomic(metrics_path, metrics)
+    return metrics
+
+
+def _floats(text: str) -> list[float]:
+    return [float(v) for v in text.split(",") if v.strip()]
+
+
+def _ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",") if v.strip()]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):                       # one line, exit status 1
+        self.exit(1, f"{self.prog}: {message}\n")
+
+
+def main(argv=None) -> int:
+    p = _Parser(prog="train", description=__doc__.splitlines()[0])
+    p.add_argument("--benchmark", required=True, help="benchmark short name, e.g. kws")
+    p.add_argument("--features", required=True, help="features .npz")
+    p.add_argument("--out", required=True, help="output model (.keras)")
+    p.add_argument("--metrics", required=True, help="output metrics .json")
+    p.add_argument("--epochs", type=int, required=True)
+    p.add_argument("--batch-size", type=int, required=True)
+    p.add_argument("--learning-rates", type=_floats, required=True, help="e.g. 5e-4,1e-4,2e-5")
+    p.add_argument("--lr-boundaries", type=_ints, default=[], help="epochs, e.g. 12,24")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    a = p.parse_args(argv)
+    try:
+        m = train(a.benchmark, a.features, a.out, a.metrics, epochs=a.epochs,
+                  batch_size=a.batch_size, learning_rates=a.learning_rates,
+                  lr_boundaries=a.lr_boundaries, seed=a.seed, progress=not a.no_progress)
+    except (ValueError, OSError) as e:
+        print(f"train: {e}", file=sys.stderr)
+        return 1
+    print(f"train: {a.out}: float val {m['val_accuracy']:.4f}, test {m['test_accuracy']:.4f} "
+          f"after {m['epochs']} epochs in {m['train_seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
