@@ -1,0 +1,83 @@
+"""Write the test split as an EnergyRunner folder, quantized for one model's input.
+
+    python stages/export_testset.py --features data/kws/features.npz \
+        --model models/kws/w8/model.tflite --profile kws01 --samples 0 --seed 0 \
+        --out models/kws/w8/testset
+
+--samples 0 exports the whole split; N > 0 a fixed, seeded, class-stratified subset. Features
+are quantized with the model's input scale and zero point (round half away from zero, clamp).
+Next to the .bin files and y_labels.csv, testset.json records where the folder came from.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tinysweep import energyrunner as er
+from tinysweep import oracle
+from tinysweep.io import atomic_dir, sha256_file, write_json_atomic
+
+
+def load_split(features, split):
+    with np.load(features) as data:
+        keys = [f"x_{split}", f"y_{split}"]
+        missing = [k for k in keys if k not in data.files]
+        if missing:
+            raise ValueError(f"{features} has no {', '.join(missing)} (it holds: {', '.join(data.files)})")
+        x, y = data[keys[0]], data[keys[1]]
+    y = np.argmax(y, axis=1) if y.ndim == 2 else y.reshape(-1)
+    if len(x) != len(y):
+        raise ValueError(f"{features}: {len(x)} x_{split} rows but {len(y)} labels")
+    return x, y.astype(int)
+
+
+def export(features, model, profile, samples, seed, out, split="test"):
+    prof = er.profile(profile)
+    if prof.dtype != "int8":
+        raise ValueError(f"profile {profile}: only int8 feature inputs (kws01) are exported so far")
+    x, y = load_split(features, split)
+    per_sample = int(np.prod(x.shape[1:]))
+    if per_sample != prof.input_bytes:
+        raise ValueError(f"{features}: x_{split} samples have {per_sample} values, "
+                         f"{profile} needs {prof.input_bytes}")
+    scale, zero_point, shape = oracle.input_quantization(Path(model).read_bytes())
+    if int(np.prod(shape)) != per_sample:
+        raise ValueError(f"{model} takes input {shape}, the features are {x.shape[1:]}")
+    index = er.stratified_subset(y, samples, seed)
+    q = er.quantize_inputs(x[index].reshape(len(index), -1), scale, zero_point)
+    rows = [(er.sample_filename(i, int(y[i]), prof), q[k].tobytes(), int(y[i]))
+            for k, i in enumerate(index)]
+    with atomic_dir(out) as tmp:
+        er.write_folder(tmp, rows, prof.num_classes, prof.input_bytes)
+        write_json_atomic(tmp / "testset.json", {
+            "profile": profile, "split": split, "samples": len(rows),
+            "selection": "whole split" if samples == 0 else f"class-stratified, seed {seed}",
+            "seed": seed, "indices": [int(i) for i in index],
+            "features": {"path": str(features), "sha256": sha256_file(features)},
+            "model": {"path": str(model), "sha256": sha256_file(model)},
+            "input_scale": scale, "input_zero_point": zero_point,
+            "quantization": "round half away from zero, then clamp to [-128, 127]",
+        })
+    return len(rows)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--features", required=True, help="features .npz with x_<split>, y_<split>")
+    ap.add_argument("--model", required=True, help="the int8 .tflite whose input quantization to use")
+    ap.add_argument("--profile", required=True, choices=sorted(er.PROFILES))
+    ap.add_argument("--samples", type=int, default=0, help="0 = the whole split")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args(argv)
+    try:
+        n = export(a.features, a.model, a.profile, a.samples, a.seed, a.out, a.split)
+    except (OSError, ValueError) as e:
+        sys.exit(f"export_testset: {e}")
+    print(f"export_testset: {n} samples -> {a.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,263 @@
+"""Measure one combination on its device: accuracy, agreement with the oracle, latency.
+
+    python stages/measure.py --benchmark kws --device host --transport pty \
+        --firmware build/kws_host_w8/firmware --model models/kws/w8/model.tflite \
+        --codegen models/kws/w8/c/model.json --build-info build/kws_host_w8/build.json \
+        --testset models/kws/w8/testset --windows 5 --inferences 70 --warmup 10 \
+        --timeout 60 --out results/kws_host_w8
+
+Accuracy pass: every test sample is loaded (`db`), run with `infer 1 0` and its raw int8
+outputs read (`outputs`); top-1 = argmax, first index on ties. The tflite-micro interpreter
+runs the same samples (the oracle). Latency pass: `infer N W` on one sample in `--windows`
+windows, latency = median of Δtimestamp / N (as the EEMBC runner). Writes metrics.json and
+predictions.csv into --out atomically: on any failure nothing new appears there.
+"""
+import argparse
+import csv
+import datetime
+import io
+import json
+import platform
+import signal
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tinysweep import energyrunner as er
+from tinysweep import oracle as oracle_mod
+from tinysweep.config import COMBINATION
+from tinysweep.io import atomic_dir, git_commit, sha256_file, tool_versions, write_json_atomic
+from tinysweep.runner import DeviceError, accuracy_pass, latency_pass, open_device
+
+
+def metric(value, method, detail, **extra):
+    """Every number says how it was obtained: measured (on the device), simulated (the
+    oracle interpreter on the host), static (read from build or code-generation output)."""
+    return {"value": value, "method": method, "detail": detail, **extra}
+
+
+def _load_json(path, what):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"cannot read the {what} {path}: {e}") from None
+
+
+def _find(d, *keys):
+    """The first of `keys` (dotted paths) present in dict `d`, else None."""
+    for key in keys:
+        cur = d
+        for part in key.split("."):
+            if not isinstance(cur, dict) or part not in cur:
+                break
+            cur = cur[part]
+        else:
+            return cur
+    return None
+
+
+def _check_sha(recorded, actual, what, path, source):
+    if recorded is not None and recorded != actual:
+        raise ValueError(f"{what} {path} (sha256 {actual[:12]}…) is not the one {source} was "
+                         f"made from (sha256 {str(recorded)[:12]}…): rebuild")
+
+
+def _check_testset(folder, oracle):
+    """A test set is quantized for one input scale / zero point: refuse another model's."""
+    try:
+        info = json.loads((folder / "testset.json").read_text())
+    except (OSError, ValueError):
+        return  # a plain EnergyRunner folder: nothing recorded to check
+    scale, zp = info.get("input_scale"), info.get("input_zero_point")
+    if scale is not None and (abs(scale - oracle.input_scale) > 1e-6 * abs(oracle.input_scale)
+                              or zp != oracle.input_zero_point):
+        raise ValueError(f"{folder} was quantized with input scale {scale}, zero point {zp}; "
+                         f"the model takes {oracle.input_scale}, {oracle.input_zero_point}: "
+                         f"export the test set for this model")
+
+
+def _memory(codegen, build, model_bytes):
+    mem = {}
+    for key in ("arena_bytes", "weights_bytes", "requant_bytes"):
+        v = _find(codegen, key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            mem[key] = metric(v, "static", f"tinysweep code generation (model.json {key})")
+    mem["oracle_arena_bytes"] = metric(
+        oracle_mod.arena_bytes(model_bytes), "simulated",
+        f"tflite-micro {oracle_mod.version()} RecordingMicroAllocator total (print_allocations)")
+    sizes = _find(build, "sizes", "size") or {}
+    for key, v in sorted(sizes.items()) if isinstance(sizes, dict) else []:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            mem[f"firmware_{key}" if not key.startswith("firmware") else key] = metric(
+                v, "static", "firmware section sizes (build.json)")
+    return mem
+
+
+def measure(a):
+    prof = er.profile(er.BENCHMARK_PROFILES.get(a.benchmark, a.benchmark))
+    out = Path(a.out)
+    combination = a.combination or out.name
+    m = COMBINATION.match(combination)
+    model_path, firmware = Path(a.model), Path(a.firmware) if a.firmware else None
+    model_bytes = model_path.read_bytes()
+    model_sha = sha256_file(model_path)
+    codegen = _load_json(a.codegen, "code generation record") if a.codegen else {}
+    build = _load_json(a.build_info, "build record") if a.build_info else {}
+    _check_sha(_find(codegen, "sha256", "model_sha256", "model.sha256"), model_sha, "model",
+               model_path, a.codegen)
+    firmware_sha = sha256_file(firmware) if firmware else None
+    if firmware:
+        _check_sha(_find(build, "sha256", "firmware_sha256", "firmware.sha256"), firmware_sha,
+                   "firmware", firmware, a.build_info)
+    _check_sha(_find(build, "model_sha256"), model_sha, "model", model_path, a.build_info)
+    model_bits = _find(codegen, "weight_bits", "bits")
+    if a.bits and model_bits and a.bits != model_bits:
+        raise ValueError(f"--bits {a.bits}, but {a.codegen} says the model has {model_bits}-bit weights")
+    bits = a.bits or model_bits or (int(m["bits"]) if m else None)
+    if bits is None:
+        raise ValueError(f"cannot tell the bit width: pass --bits (combination {combination!r})")
+
+    samples = er.read_folder(a.testset, prof.input_bytes)
+    oracle = oracle_mod.Oracle(model_bytes)
+    _check_testset(Path(a.testset), oracle)
+    wrong = [s.file for s in samples if s.num_classes != prof.num_classes]
+    if wrong:
+        raise ValueError(f"{a.testset}: {wrong[0]} does not have {prof.num_classes} classes, "
+                         f"as {prof.name} does")
+    labels = np.array([s.label for s in samples])
+    num_outputs = int(np.prod(oracle.output_shape))
+    oracle_out = np.stack([oracle.predict_one(er.model_input(s.data, prof)) for s in samples])
+
+    from tqdm import tqdm
+    tty = sys.stderr.isatty()
+    with open_device(a.transport, firmware, url=a.url, baud=a.baud, timeout=a.timeout,
+                     boot_timeout=a.boot_timeout) as dut:
+        device_name = dut.device_name()
+        device_profile = dut.profile()
+        if device_profile["model"] != prof.name:
+            raise DeviceError(f"device on {dut.name} runs {device_profile['model']}, "
+                              f"the test set is {prof.name}")
+        with tqdm(total=len(samples), desc=f"{combination} accuracy", unit="sample",
+                  file=sys.stderr, mininterval=0.5 if tty else 30) as bar:
+            device_out = accuracy_pass(dut, (s.data for s in samples), num_outputs,
+                                       prof.num_classes, a.timeout, bar)
+        laps = latency_pass(dut, samples[0].data, a.windows, a.inferences, a.warmup,
+                            a.timeout, prof.num_classes)
+
+    dev_pred, ora_pred = device_out.argmax(axis=1), oracle_out.argmax(axis=1)
+    n = len(samples)
+    exact = np.all(device_out == oracle_out, axis=1)
+    latency_ms = statistics.median(laps) / 1000.0
+    clock = ("host CLOCK_MONOTONIC timestamps (m-lap-us)" if a.transport == "pty"
+             else "device timer timestamps (m-lap-us)")
+    metrics = {
+        "benchmark": a.benchmark, "device": a.device, "bits": int(bits),
+        "combination": combination, "profile": prof.name,
+        "device_name": device_name, "transport": a.transport,
+        "accuracy": metric(float(np.mean(dev_pred == labels)), "measured",
+                           "top-1 on device over serial (infer 1 0, argmax of int8 outputs)",
+                           samples=n),
+        "accuracy_oracle": metric(float(np.mean(ora_pred == labels)), "simulated",
+                                  f"tflite-micro {oracle_mod.version()} interpreter, same samples",
+                                  samples=n),
+        "oracle_agreement": metric(float(np.mean(dev_pred == ora_pred)), "measured",
+                                   "fraction of samples whose device top-1 equals the oracle's",
+                                   samples=n),
+        "oracle_bitexact": metric(float(np.mean(exact)), "measured",
+                                  "fraction of samples whose int8 outputs equal the oracle's exactly",
+                                  samples=n),
+        "latency_ms": metric(latency_ms, "measured",
+                             f"{clock}, median of {a.windows} windows × {a.inferences} inferences "
+                             f"(after {a.warmup} warm-up) on {samples[0].file}",
+                             windows_ms=[x / 1000.0 for x in laps],
+                             window_seconds=[x * a.inferences / 1e6 for x in laps]),
+        "memory": _memory(codegen, build, model_bytes),
+        "provenance": {
+            "model": {"path": str(model_path), "sha256": model_sha},
+            "firmware": ({"path": str(firmware), "sha256": firmware_sha} if firmware
+                         else {"url": a.url}),
+            "codegen": ({"path": str(a.codegen), "sha256": sha256_file(a.codegen)}
+                        if a.codegen else None),
+            "build": ({"path": str(a.build_info), "sha256": sha256_file(a.build_info),
+                       **{k: build[k] for k in ("port", "compiler", "compiler_version", "cflags",
+                                                "ldflags") if k in build}}
+                      if a.build_info else None),
+            "testset": {"path": str(a.testset), "sha256": er.folder_sha256(a.testset),
+                        "samples": n},
+            "git_commit": git_commit(),
+            "tools": {**tool_versions("tinysweep", "tflite-micro", "numpy", "pyserial"),
+                      "python": platform.python_version()},
+            "platform": platform.platform(),
+            "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        },
+    }
+    macs = _find(codegen, "macs")
+    if isinstance(macs, int):
+        metrics["macs"] = metric(macs, "static", "multiply-accumulates per inference "
+                                                 "(model.json)")
+    if min(metrics["latency_ms"]["window_seconds"]) < 10:
+        metrics["latency_ms"]["note"] = "windows shorter than the EEMBC runner's 10 s minimum"
+
+    rows = io.StringIO()
+    w = csv.writer(rows, lineterminator="\n")
+    w.writerow(["file", "label", "device", "oracle", "agree", "outputs_equal",
+                "device_outputs", "oracle_outputs"])
+    for s, d, o, do, oo, eq in zip(samples, dev_pred, ora_pred, device_out, oracle_out, exact):
+        w.writerow([s.file, s.label, int(d), int(o), int(d == o), int(eq),
+                    " ".join(map(str, do.tolist())), " ".join(map(str, oo.tolist()))])
+    with atomic_dir(out) as tmp:
+        write_json_atomic(tmp / "metrics.json", metrics)
+        (tmp / "predictions.csv").write_text(rows.getvalue())
+    return metrics
+
+
+def _terminated(signum, frame):
+    raise SystemExit(f"measure: stopped by signal {signum}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--benchmark", required=True, choices=sorted(er.BENCHMARK_PROFILES))
+    ap.add_argument("--device", required=True, help="device name in the matrix (e.g. host)")
+    ap.add_argument("--transport", choices=["pty", "serial"], default="pty")
+    ap.add_argument("--firmware", help="host firmware binary (pty) or the image flashed (serial)")
+    ap.add_argument("--url", help="serial port URL for --transport serial")
+    ap.add_argument("--baud", type=int, default=115200)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--codegen", help="model.json written by stages/convert.py")
+    ap.add_argument("--build-info", help="build.json written by stages/build_firmware.py")
+    ap.add_argument("--testset", required=True, help="EnergyRunner folder")
+    ap.add_argument("--windows", type=int, default=5)
+    ap.add_argument("--inferences", type=int, default=70)
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--timeout", type=float, default=60.0,
+                    help="seconds any one device command may take (infer N W included)")
+    ap.add_argument("--boot-timeout", type=float, default=10.0)
+    ap.add_argument("--bits", type=int, help="default: from model.json or the combination name")
+    ap.add_argument("--combination", help="default: the name of --out")
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args(argv)
+    if a.transport == "pty" and not a.firmware:
+        ap.error("--transport pty needs --firmware")
+    if a.transport == "serial" and not a.url:
+        ap.error("--transport serial needs --url")
+    # a workflow manager stops jobs with SIGTERM: unwind, so the device process is stopped
+    # and reaped and no partial output is left
+    signal.signal(signal.SIGTERM, _terminated)
+    try:
+        m = measure(a)
+    except (OSError, ValueError, DeviceError) as e:
+        sys.exit(f"measure: {e}")
+    except KeyboardInterrupt:
+        print("measure: interrupted; nothing written", file=sys.stderr)
+        sys.exit(130)
+    print(f"measure: {m['combination']}: accuracy {m['accuracy']['value']:.4f} on device, "
+          f"{m['accuracy_oracle']['value']:.4f} oracle, agreement "
+          f"{m['oracle_agreement']['value']:.4f}, bit-exact {m['oracle_bitexact']['value']:.4f}, "
+          f"latency {m['latency_ms']['value']:.3f} ms -> {a.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""tinysweep.tracking: one MLflow run per combination, never duplicated, artifacts attached."""
+import hashlib
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+from tinysweep import report, tracking
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_result(root: Path, bits: int, model: Path, firmware: Path, acc=0.9):
+    combo = f"kws_host_w{bits}"
+    folder = root / combo
+    folder.mkdir(parents=True, exist_ok=True)
+    sha = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
+    m = {
+        "benchmark": "kws", "device": "host", "bits": bits, "combination": combo,
+        "accuracy": {"value": acc, "method": "measured", "detail": "on device", "samples": 20},
+        "accuracy_oracle": {"value": acc, "method": "simulated", "detail": "tflite-micro"},
+        "latency_ms": {"value": 2.5, "method": "measured", "detail": "median"},
+        "memory": {"weights_bytes": {"value": 20000, "method": "static", "detail": "codegen"}},
+        "provenance": {"model": {"path": str(model), "sha256": sha(model)},
+                       "firmware": {"path": str(firmware), "sha256": sha(firmware)},
+                       "git_commit": "deadbeef", "timestamp": "2026-01-01T00:00:00+00:00"},
+    }
+    (folder / "metrics.json").write_text(json.dumps(m, indent=2))
+    (folder / "predictions.csv").write_text("file,label,device,oracle\na.bin,1,1,1\n")
+    return folder
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # MLflow puts artifacts under ./mlruns
+    model, firmware = tmp_path / "model.tflite", tmp_path / "firmware"
+    model.write_bytes(b"TFL3 model")
+    firmware.write_bytes(b"\x7fELF firmware")
+    dirs = [make_result(tmp_path / "results", b, model, firmware) for b in (8, 4)]
+    return tmp_path, f"sqlite:///{tmp_path / 'mlflow.db'}", dirs, model
+
+
+def _runs(uri):
+    c = tracking.client(uri)
+    exp = c.get_experiment_by_name("tinysweep")
+    return c, c.search_runs([exp.experiment_id])
+
+
+def _report_in_process(argv, capfd, monkeypatch):
+    """stages/report.py as `python stages/report.py ARGV` would run it, minus a second
+    interpreter start and MLflow import; capfd sees C-level and Python stderr alike."""
+    monkeypatch.setattr(sys, "argv", ["report.py", *argv])
+    runpy.run_path(str(REPO / "stages" / "report.py"), run_name="__main__")
+    return capfd.readouterr()
+
+
+def test_one_run_per_combination_no_duplicates(setup, capfd, monkeypatch):
+    tmp, uri, dirs, model = setup
+    argv = ["--results", *map(str, dirs), "--summary", "results/summary.csv",
+            "--html", "results/report.html", "--tracking-uri", uri, "--experiment", "tinysweep"]
+    # readable output: no MLflow / alembic log lines while the database is created
+    first = _report_in_process(argv, capfd, monkeypatch)
+    assert first.err == ""
+    out = first.out.splitlines()
+    assert out[0] == "report: 2 combinations -> results/summary.csv, results/report.html"
+    assert out[1].startswith("report: kws_host_w8: logged as run ")
+    assert out[2].startswith("report: kws_host_w4: logged as run ")
+
+    c, runs = _runs(uri)
+    assert len(runs) == 2
+    run = next(r for r in runs if r.data.tags[tracking.TAG_COMBINATION] == "kws_host_w8")
+    assert run.info.run_id == out[1].split()[-3]
+    assert run.info.status == "FINISHED" and run.info.run_name == "kws_host_w8"
+    assert run.data.params == {"benchmark": "kws", "device": "host", "bits": "8", "samples": "20"}
+    assert run.data.metrics == {"accuracy": 0.9, "accuracy_oracle": 0.9, "latency_ms": 2.5,
+                                "weights_bytes": 20000.0}
+    tags = run.data.tags
+    assert tags["method.accuracy"] == "measured" and tags["method.accuracy_oracle"] == "simulated"
+    assert tags["method.weights_bytes"] == "static" and tags["git_commit"] == "deadbeef"
+    assert tags["model_sha256"] == hashlib.sha256(model.read_bytes()).hexdigest()
+    assert tags[tracking.TAG_METRICS_SHA] == hashlib.sha256(
+        (dirs[0] / "metrics.json").read_bytes()).hexdigest()
+    arts = {a.path for a in c.list_artifacts(run.info.run_id)}
+    assert arts == {"metrics.json", "predictions.csv", "model", "firmware"}
+    assert [a.path for a in c.list_artifacts(run.info.run_id, "model")] == ["model/model.tflite"]
+
+    # the same results again: nothing new
+    second = _report_in_process(argv, capfd, monkeypatch)
+    assert second.err == ""
+    assert second.out.splitlines()[1:] == [l.replace("logged as run", "already logged, run")
+                                           for l in out[1:]]
+    assert len(_runs(uri)[1]) == 2
+
+    # a changed result is a new run, the old one stays; a changed model is not logged
+    make_result(tmp / "results", 4, model, tmp / "firmware", acc=0.5)
+    model.write_bytes(b"another model")
+    third = tracking.log_results(report.load_results(dirs), uri, "tinysweep")
+    assert [r[2] for r in third] == [False, True]
+    assert third[1][3] == [f"model artifact not logged: {model} changed since it was measured"]
+    c, runs = _runs(uri)
+    assert len(runs) == 3
+    new = c.get_run(third[1][1])
+    assert new.data.metrics["accuracy"] == 0.5 and "artifact_warnings" in new.data.tags
+    assert {a.path for a in c.list_artifacts(new.info.run_id)} == {
+        "metrics.json", "predictions.csv", "firmware"}

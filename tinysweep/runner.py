@@ -1,0 +1,479 @@
+"""Host side of the MLPerf Tiny performance-mode serial protocol.
+
+`Dut` talks to a device under test over any pyserial URL (a pty path, socket://host:port,
+/dev/ttyACM0): ASCII commands ended by '%', answers are CR LF lines closed by 'm-ready'.
+`open_device` starts the host firmware (transport "pty") or opens a board's serial port
+(transport "serial") and always closes and reaps what it started.
+
+Parsing is strict on purpose: a truncated or malformed `m-results` / `m-outputs` line, a
+missing lap or an out-of-order `infer` sequence is an error, never a result.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import selectors
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import serial
+
+READY = "m-ready"
+_POLL = 0.05  # seconds a single port read may block
+DB_CHUNK = 31  # bytes per `db` line, as the official runner (65 chars + '%' < 80-char buffer)
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_RESULTS = re.compile(rf"m-results-\[({_NUMBER}(?:,{_NUMBER})*)\]")
+_OUTPUTS = re.compile(r"m-outputs-\[(-?\d+(?:,-?\d+)*)\]")
+_LAP = re.compile(r"m-lap-us-(\d+)")
+
+
+class DeviceError(RuntimeError):
+    """The device answered with an error (`e-[...]`) or could not be reached."""
+
+
+class DeviceTimeout(DeviceError):
+    """The device did not close a command with 'm-ready' in time."""
+
+
+class ProtocolError(DeviceError):
+    """The device answered, but not as the protocol says."""
+
+
+def _seconds(t: float) -> str:
+    return f"{t:.0f} s" if t >= 10 or t == int(t) else f"{t:.2g} s"
+
+
+class Dut:
+    """A device under test behind an open pyserial port (or any object with read/write/
+    in_waiting/close and a `port` or `name`).
+
+    `command()` returns the lines of one answer up to (not including) 'm-ready'.
+    """
+
+    def __init__(self, port, timeout: float = 10.0, name: str | None = None):
+        self.port = port
+        self.timeout = timeout
+        self.name = name or getattr(port, "port", None) or getattr(port, "name", None) or "?"
+        self.last_line: str | None = None
+        self._buf = b""
+        self._desynced = False
+        self.process = None  # set by open_device for a started firmware
+        if getattr(port, "timeout", None) != _POLL:
+            port.timeout = _POLL  # short reads; deadlines are kept here, not by the port
+
+    @classmethod
+    def from_url(cls, url: str, baud: int = 115200, timeout: float = 10.0) -> "Dut":
+        try:
+            port = serial.serial_for_url(url, baudrate=baud, timeout=_POLL)
+        except (serial.SerialException, OSError, ValueError) as e:
+            raise DeviceError(f"cannot open device port {url}: {e}") from None
+        return cls(port, timeout=timeout, name=url)
+
+    def close(self):
+        with contextlib.suppress(Exception):
+            self.port.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ---- line transport -------------------------------------------------------------------
+    def _read_some(self) -> bytes:
+        """Bytes available now, or the first ones arriving within the port's short timeout."""
+        try:
+            data = self.port.read(1)  # returns at the first byte, or after the port's timeout
+            if data:
+                waiting = self.port.in_waiting
+                if waiting:
+                    data += self.port.read(waiting)
+            return data
+        except (serial.SerialException, OSError) as e:
+            raise DeviceError(f"device on {self.name} stopped responding "
+                              f"(last line: {self._last()}): {e}") from None
+
+    def _last(self) -> str:
+        return repr(self.last_line) if self.last_line is not None else "none"
+
+    def _next_line(self, deadline: float) -> str | None:
+        """The next non-empty line, or None when the deadline passes first."""
+        while True:
+            while b"\n" in self._buf:
+                raw, self._buf = self._buf.split(b"\n", 1)
+                line = raw.decode("ascii", "replace").strip("\r").strip()
+                if line:
+                    self.last_line = line
+                    return line
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self._buf += self._read_some()
+
+    def _discard_stale(self):
+        """Drop bytes that arrived outside any command (a late answer, line noise)."""
+        self._buf = b""
+        try:
+            waiting = self.port.in_waiting
+            if waiting:
+                self.port.read(waiting)
+        except (serial.SerialException, OSError):
+            pass
+
+    def read_until_ready(self, timeout: float, what: str) -> list[str]:
+        deadline = time.monotonic() + timeout
+        lines = []
+        while True:
+            line = self._next_line(deadline)
+            if line is None:
+                self._desynced = True
+                partial = self._buf.decode("ascii", "replace").strip()
+                raise DeviceTimeout(f"device on {self.name} did not answer {what} within "
+                                    f"{_seconds(timeout)}; last line: {self._last()}"
+                                    + (f", then {partial[:60]!r} without a line end" if partial else ""))
+            if line == READY:
+                return lines
+            lines.append(line)
+
+    def command(self, text: str, timeout: float | None = None) -> list[str]:
+        """Send `text%`; return the answer's lines. An `e-[...]` line raises DeviceError."""
+        if self._desynced:
+            raise DeviceError(f"device on {self.name} is out of step after an earlier timeout; "
+                              f"restart it")
+        if len(text) + 1 > 80:
+            raise ValueError(f"command longer than the device's 80-character buffer: {text[:20]}…")
+        self._discard_stale()
+        try:
+            self.port.write((text + "%").encode("ascii"))
+            self.port.flush()
+        except (serial.SerialException, OSError) as e:
+            raise DeviceError(f"cannot write to device on {self.name}: {e}") from None
+        lines = self.read_until_ready(self.timeout if timeout is None else timeout, repr(text))
+        errors = [line for line in lines if line.startswith("e-")]
+        if errors:
+            raise DeviceError(f"device on {self.name} refused {text[:40]!r}: {errors[0]}")
+        return lines
+
+    def wait_boot(self, timeout: float, quiet: float = 0.5) -> list[str]:
+        """Wait until the device answers: its boot banner up to 'm-ready', or else `name`.
+
+        Opening a serial port flushes its input, so all or part of a banner printed before the
+        port was open may be gone. Lines are read while they keep coming (at most `quiet`
+        seconds apart); without a complete banner, `name%` is sent once a second until the
+        device answers it or `timeout` runs out. Returns the lines seen."""
+        deadline = time.monotonic() + timeout
+        lines = []
+        while True:
+            line = self._next_line(min(deadline, time.monotonic() + quiet))
+            if line is None:
+                break
+            if line == READY:
+                return lines
+            lines.append(line)
+        saw_name = False
+        while True:
+            try:
+                self.port.write(b"name%")
+                self.port.flush()
+            except (serial.SerialException, OSError) as e:
+                raise DeviceError(f"cannot write to device on {self.name}: {e}") from None
+            attempt = min(deadline, time.monotonic() + 1.0)
+            while (line := self._next_line(attempt)) is not None:
+                lines.append(line)
+                if line.startswith("m-name-dut-["):
+                    saw_name = True
+                elif line == READY and saw_name:
+                    return lines
+            if time.monotonic() >= deadline:
+                self._desynced = True
+                raise DeviceTimeout(f"device on {self.name} did not answer 'name' within "
+                                    f"{_seconds(timeout)} of opening the port; last line: "
+                                    f"{self._last()}")
+
+    # ---- protocol --------------------------------------------------------------------------
+    def _expect(self, lines, pattern, what):
+        for line in lines:
+            m = re.fullmatch(pattern, line)
+            if m:
+                return m
+        raise ProtocolError(f"device on {self.name}: no {what} line (/{pattern}/) in the answer "
+                            f"{lines!r}")
+
+    def device_name(self) -> str:
+        return self._expect(self.command("name"), r"m-name-dut-\[(.*)\]", "name").group(1)
+
+    def profile(self) -> dict:
+        lines = self.command("profile")
+        return {"profile": self._expect(lines, r"m-profile-\[(.*)\]", "profile").group(1),
+                "model": self._expect(lines, r"m-model-\[(.*)\]", "model").group(1)}
+
+    def timestamp(self) -> int:
+        return int(self._expect(self.command("timestamp"), _LAP.pattern, "timestamp").group(1))
+
+    def load(self, data: bytes, verify: bool = False):
+        """Send an input with `db load N` and `db HEX` lines of 31 bytes (the official way)."""
+        data = bytes(data)
+        if not data:
+            raise ValueError("nothing to load")
+        self._expect(self.command(f"db load {len(data)}"), rf"m-\[Expecting {len(data)} bytes\]",
+                     "'Expecting N bytes'")
+        for i in range(0, len(data), DB_CHUNK):
+            lines = self.command("db " + data[i:i + DB_CHUNK].hex())
+            last = i + DB_CHUNK >= len(data)
+            if last:
+                self._expect(lines, r"m-load-done", "m-load-done")
+            elif "m-load-done" in lines:
+                raise ProtocolError(f"device on {self.name} reported m-load-done after "
+                                    f"{i + DB_CHUNK} of {len(data)} bytes")
+        if verify:
+            got = self.db_print()
+            if got != data:
+                raise ProtocolError(f"device on {self.name} holds {len(got)} bytes that differ "
+                                    f"from the {len(data)} sent")
+
+    def db_print(self) -> bytes:
+        out = bytearray()
+        for line in self.command("db print"):
+            if line.startswith("m-buffer-"):
+                parts = line[len("m-buffer-"):].split("-")
+                if not all(re.fullmatch(r"[0-9a-fA-F]{2}", p) for p in parts):
+                    raise ProtocolError(f"device on {self.name}: malformed db print line {line!r}")
+                out += bytes(int(p, 16) for p in parts)
+        return bytes(out)
+
+    def _parse_results(self, lines, expected: int | None) -> list[float]:
+        found = [line for line in lines if line.startswith("m-results-")]
+        if len(found) != 1:
+            raise ProtocolError(f"device on {self.name}: expected one m-results line, got "
+                                f"{len(found)} in {lines!r}")
+        m = _RESULTS.fullmatch(found[0])
+        if not m:
+            raise ProtocolError(f"device on {self.name}: malformed m-results line {found[0]!r}")
+        values = [float(v) for v in m.group(1).split(",")]
+        if expected is not None and len(values) != expected:
+            raise ProtocolError(f"device on {self.name}: {len(values)} result values, expected "
+                                f"{expected}: {found[0]!r}")
+        return values
+
+    def infer(self, n: int = 1, warmup: int = 0, timeout: float | None = None,
+              expected: int | None = None) -> tuple[list[float], list[int]]:
+        """`infer N W`: (result scores, [start µs, end µs])."""
+        if n < 1 or warmup < 0:
+            raise ValueError(f"infer needs n >= 1 and warmup >= 0, got {n}, {warmup}")
+        text = f"infer {n} {warmup}"
+        lines = self.command(text, timeout=timeout)
+        order = [rf"m-warmup-start-{warmup}", r"m-warmup-done", rf"m-infer-start-{n}",
+                 _LAP.pattern, _LAP.pattern, r"m-infer-done", r"m-results-.*"]
+        protocol = [line for line in lines if line.startswith("m-")]
+        if len(protocol) != len(order) or not all(
+                re.fullmatch(p, line) for p, line in zip(order, protocol)):
+            raise ProtocolError(f"device on {self.name}: {text!r} answered out of sequence: "
+                                f"{lines!r}")
+        laps = [int(_LAP.fullmatch(line).group(1)) for line in protocol[3:5]]
+        if laps[1] < laps[0]:
+            raise ProtocolError(f"device on {self.name}: timestamps go backwards {laps}")
+        return self._parse_results(lines, expected), laps
+
+    def results(self, expected: int | None = None) -> list[float]:
+        return self._parse_results(self.command("results"), expected)
+
+    def outputs(self, expected: int | None = None) -> np.ndarray:
+        """The raw int8 outputs of the last inference (tinysweep extension `outputs`)."""
+        lines = [line for line in self.command("outputs") if line.startswith("m-outputs-")]
+        if len(lines) != 1:
+            raise ProtocolError(f"device on {self.name}: expected one m-outputs line, got {lines!r}")
+        m = _OUTPUTS.fullmatch(lines[0])
+        if not m:
+            raise ProtocolError(f"device on {self.name}: malformed m-outputs line {lines[0]!r}")
+        values = [int(v) for v in m.group(1).split(",")]
+        if any(v < -128 or v > 127 for v in values):
+            raise ProtocolError(f"device on {self.name}: m-outputs value outside int8: {lines[0]!r}")
+        if expected is not None and len(values) != expected:
+            raise ProtocolError(f"device on {self.name}: {len(values)} outputs, expected "
+                                f"{expected}: {lines[0]!r}")
+        return np.asarray(values, dtype=np.int8)
+
+
+# ---- device launch --------------------------------------------------------------------------
+def _die_with_parent():
+    """Child pre-exec: ask Linux to kill the firmware if this process dies without cleaning
+    up (SIGKILL from outside): no orphans even then."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def _tail(path, limit=2000) -> str:
+    try:
+        text = Path(path).read_text(errors="replace").strip()
+    except OSError:
+        return ""
+    return text[-limit:]
+
+
+class _Process:
+    """The host firmware as a child process: its pty path, stderr file and shutdown."""
+
+    def __init__(self, firmware, boot_timeout: float):
+        self.firmware = str(firmware)
+        if not os.access(self.firmware, os.X_OK):
+            raise DeviceError(f"firmware {self.firmware} is missing or not executable")
+        self.stderr = tempfile.TemporaryFile()
+        self.stdout_lines: list[str] = []
+        self.proc = subprocess.Popen([self.firmware], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=self.stderr,
+                                     preexec_fn=_die_with_parent if os.name == "posix" else None)
+        try:
+            self.pty = self._read_pty_line(boot_timeout)
+        except BaseException:
+            self.stop()
+            raise
+        self._drain = threading.Thread(target=self._drain_stdout, daemon=True)
+        self._drain.start()
+
+    def stderr_text(self) -> str:
+        try:
+            self.stderr.seek(0)
+            return self.stderr.read().decode(errors="replace").strip()[-2000:]
+        except (OSError, ValueError):
+            return ""
+
+    def describe(self) -> str:
+        rc = self.proc.poll()
+        state = "is still running" if rc is None else f"exited with code {rc}"
+        err = self.stderr_text()
+        return f"firmware {self.firmware} {state}" + (f"; stderr: {err!r}" if err else "; no stderr")
+
+    def _read_pty_line(self, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        buf = b""
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        try:
+            while b"\n" not in buf:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise DeviceError(f"firmware {self.firmware} printed no 'pty: /dev/pts/N' line "
+                                      f"within {_seconds(timeout)}; stdout: {buf.decode(errors='replace')!r}; "
+                                      f"{self.describe()}")
+                if sel.select(min(left, 0.1)):
+                    chunk = os.read(self.proc.stdout.fileno(), 4096)
+                    if not chunk:
+                        time.sleep(0.05)  # let the exit code and stderr settle
+                        raise DeviceError(f"firmware {self.firmware} closed stdout before printing "
+                                          f"its pty line; {self.describe()}")
+                    buf += chunk
+        finally:
+            sel.close()
+        line, rest = buf.split(b"\n", 1)
+        line = line.decode(errors="replace").strip()
+        self.stdout_lines.extend(rest.decode(errors="replace").splitlines())
+        m = re.fullmatch(r"pty: (\S+)", line)
+        if not m:
+            raise DeviceError(f"firmware {self.firmware} printed {line!r} instead of "
+                              f"'pty: /dev/pts/N'; {self.describe()}")
+        return m.group(1)
+
+    def _drain_stdout(self):
+        with contextlib.suppress(Exception):
+            for raw in iter(self.proc.stdout.readline, b""):
+                self.stdout_lines.append(raw.decode(errors="replace").rstrip())
+
+    def stop(self, grace: float = 3.0):
+        """SIGTERM; a second SIGTERM (the host firmware exits at once on it, even inside a
+        long `infer`); SIGKILL as a last resort. Always reaps the process."""
+        for signal_, wait in ((signal.SIGTERM, 0.3), (signal.SIGTERM, grace), (signal.SIGKILL, None)):
+            if self.proc.poll() is not None:
+                break
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal_)
+            try:
+                self.proc.wait(wait)
+            except subprocess.TimeoutExpired:
+                pass
+        with contextlib.suppress(Exception):
+            self.proc.stdout.close()
+
+
+@contextlib.contextmanager
+def open_device(transport: str, firmware=None, url: str | None = None, baud: int = 115200,
+                timeout: float = 10.0, boot_timeout: float = 10.0):
+    """Yield a connected `Dut`.
+
+    transport "pty": start the host firmware binary, read its `pty: /dev/pts/N` line, open
+    that port and wait for the boot banner; the process is terminated and reaped on exit,
+    whatever happens in the block (exceptions, KeyboardInterrupt).
+    transport "serial": open `url` (a real board, already flashed and running)."""
+    if transport == "pty":
+        if firmware is None:
+            raise ValueError("transport 'pty' needs the firmware binary")
+        proc = _Process(firmware, boot_timeout)
+        dut = None
+        try:
+            dut = Dut.from_url(proc.pty, baud=baud, timeout=timeout)
+            dut.process = proc.proc  # the firmware's Popen, for diagnostics
+            # the banner is printed at once and usually flushed when the port opens: probe soon
+            dut.wait_boot(boot_timeout, quiet=0.05)
+            yield dut
+        except DeviceError as e:
+            if proc.proc.poll() is not None or proc.stderr_text():
+                raise type(e)(f"{e}; {proc.describe()}") from e
+            raise
+        finally:
+            if dut is not None:
+                dut.close()
+            proc.stop()
+            proc.stderr.close()
+    elif transport == "serial":
+        if not url:
+            raise ValueError("transport 'serial' needs the port URL (e.g. /dev/ttyACM0)")
+        dut = Dut.from_url(url, baud=baud, timeout=timeout)
+        try:
+            dut.wait_boot(boot_timeout)
+            yield dut
+        finally:
+            dut.close()
+    else:
+        raise ValueError(f"unknown transport {transport!r} (expected 'pty' or 'serial')")
+
+
+# ---- measurement passes ----------------------------------------------------------------------
+def accuracy_pass(dut: Dut, inputs, num_outputs: int, num_results: int | None = None,
+                  timeout: float | None = None, progress=None) -> np.ndarray:
+    """The official accuracy run: for every input, load it, `infer 1 0`, then read the raw
+    int8 outputs. Returns an int8 array [samples, num_outputs]. The first input is read back
+    with `db print` to check the transfer."""
+    out = []
+    for i, data in enumerate(inputs):
+        dut.load(data, verify=(i == 0))
+        dut.infer(1, 0, timeout=timeout, expected=num_results)
+        out.append(dut.outputs(expected=num_outputs))
+        if progress is not None:
+            progress.update(1)
+    return np.stack(out) if out else np.zeros((0, num_outputs), np.int8)
+
+
+def latency_pass(dut: Dut, data: bytes, windows: int, inferences: int, warmup: int,
+                 timeout: float | None = None, num_results: int | None = None) -> list[float]:
+    """EEMBC runner timing: per window, `infer N W` and (Δ device timestamp) / N.
+    Returns the per-window latencies in microseconds."""
+    if windows < 1:
+        raise ValueError("windows must be >= 1")
+    dut.load(data, verify=True)
+    lat = []
+    for _ in range(windows):
+        _, (t0, t1) = dut.infer(inferences, warmup, timeout=timeout, expected=num_results)
+        if t1 <= t0:
+            raise ProtocolError(f"device on {dut.name}: {inferences} inferences took "
+                                f"{t1 - t0} µs; the timer does not advance")
+        lat.append((t1 - t0) / inferences)
+    return lat

@@ -1,0 +1,122 @@
+"""MLflow: one run per measured combination, never twice for the same result.
+
+Each run is tagged with its combination and the sha256 of its metrics.json; a run with both
+tags equal (and still active) means the result is already logged and is skipped. A new
+measurement (a changed metrics.json) becomes a new run. The identifying tag is written last,
+so a run interrupted while logging is not taken for a complete one.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+
+from tinysweep.io import sha256_file
+from tinysweep.report import Result, flatten
+
+TAG_COMBINATION = "tinysweep.combination"
+TAG_METRICS_SHA = "tinysweep.metrics_sha256"
+
+
+def _quiet():
+    """MLflow and alembic log INFO lines (database creation, migrations) on stderr."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+    for name in ("mlflow", "alembic", "sqlalchemy"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", module=r"mlflow(\..*)?")
+
+
+def client(tracking_uri: str):
+    _quiet()
+    from mlflow.tracking import MlflowClient
+    c = MlflowClient(tracking_uri=tracking_uri)
+    _quiet()  # mlflow sets its logger up on import
+    return c
+
+
+def experiment_id(c, name: str) -> str:
+    e = c.get_experiment_by_name(name)
+    if e is None:
+        return c.create_experiment(name)
+    if e.lifecycle_stage != "active":
+        raise ValueError(f"MLflow experiment {name!r} is deleted; restore it or pick another name")
+    return e.experiment_id
+
+
+def find_run(c, exp_id: str, combination: str, metrics_sha: str):
+    runs = c.search_runs([exp_id], filter_string=(
+        f"tags.`{TAG_COMBINATION}` = '{combination}' and tags.`{TAG_METRICS_SHA}` = '{metrics_sha}'"),
+        max_results=1)
+    return runs[0] if runs else None
+
+
+def _artifact(entry: dict | None):
+    """(path, problem) for a provenance entry {"path", "sha256"}: the file is logged only if
+    it still is the one measured."""
+    if not entry or not entry.get("path"):
+        return None, None
+    path = Path(entry["path"])
+    if not path.is_file():
+        return None, f"{path} no longer exists"
+    if entry.get("sha256") and sha256_file(path) != entry["sha256"]:
+        return None, f"{path} changed since it was measured"
+    return path, None
+
+
+def log_result(c, exp_id: str, result: Result) -> tuple[str, bool, list[str]]:
+    """Log one combination. Returns (run id, created?, warnings)."""
+    m = result.metrics
+    existing = find_run(c, exp_id, result.combination, result.metrics_sha256)
+    if existing is not None:
+        return existing.info.run_id, False, []
+    prov = m.get("provenance") or {}
+    flat = flatten(m)
+    tags = {
+        TAG_COMBINATION: result.combination,
+        "mlflow.runName": result.combination,
+        "model_sha256": (prov.get("model") or {}).get("sha256", ""),
+        "firmware_sha256": (prov.get("firmware") or {}).get("sha256", ""),
+        "git_commit": prov.get("git_commit", ""),
+        "measured_at": prov.get("timestamp", ""),
+        **{f"method.{k}": v["method"] for k, v in flat.items()},
+    }
+    run = c.create_run(exp_id, tags=tags, run_name=result.combination)
+    rid = problems = None
+    try:
+        rid, problems = run.info.run_id, []
+        for k in ("benchmark", "device", "bits", "profile", "transport", "device_name"):
+            if k in m:
+                c.log_param(rid, k, m[k])
+        samples = (m.get("accuracy") or {}).get("samples")
+        if samples is not None:
+            c.log_param(rid, "samples", samples)
+        for k, v in flat.items():
+            if isinstance(v["value"], (int, float)) and not isinstance(v["value"], bool):
+                c.log_metric(rid, k, float(v["value"]))
+        for name in ("metrics.json", "predictions.csv"):
+            if (result.folder / name).is_file():
+                c.log_artifact(rid, str(result.folder / name))
+        for what in ("model", "firmware"):
+            path, problem = _artifact(prov.get(what))
+            if path:
+                c.log_artifact(rid, str(path), artifact_path=what)
+            elif problem:
+                problems.append(f"{what} artifact not logged: {problem}")
+        if problems:
+            c.set_tag(rid, "artifact_warnings", "; ".join(problems))
+        c.set_tag(rid, TAG_METRICS_SHA, result.metrics_sha256)  # last: marks the run complete
+        c.set_terminated(rid, "FINISHED")
+    except BaseException:
+        c.set_terminated(run.info.run_id, "FAILED")
+        raise
+    return rid, True, problems
+
+
+def log_results(results, tracking_uri: str, experiment: str):
+    """Log every result; returns [(combination, run id, created?, warnings)]."""
+    c = client(tracking_uri)
+    exp_id = experiment_id(c, experiment)
+    return [(r.combination, *log_result(c, exp_id, r)) for r in results]
