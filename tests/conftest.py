@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 
+from helpers import build_host_firmware
+
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
 
 
@@ -38,3 +40,9 @@ def small_kws_tflite(tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "small_kws_int8.tflite"
     path.write_bytes(quantize_int8(model, calib))
     return path
+
+
+@pytest.fixture(scope="session")
+def host_firmware(tmp_path_factory, small_kws_tflite):
+    """The host device built from small_kws_tflite (root: its parents[1] holds c/model.json)."""
+    return build_host_firmware(small_kws_tflite, tmp_path_factory.mktemp("host_device"))

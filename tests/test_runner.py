@@ -19,29 +19,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 # ---- the real host device, built once per session -------------------------------------------
-def build_host_device(tmp_path_factory, tflite: Path) -> Path:
-    """stages/convert.py + stages/build_firmware.py on `tflite`; cached per session."""
-    for stage in ("convert.py", "build_firmware.py"):
-        if not (REPO / "stages" / stage).is_file():
-            pytest.skip(f"stages/{stage} does not exist yet")
-    root = tmp_path_factory.getbasetemp() / "host_device"
-    firmware = root / "build" / "firmware"
-    if not firmware.is_file():
-        root.mkdir(exist_ok=True)
-        for cmd in ([sys.executable, "stages/convert.py", "--model", str(tflite),
-                     "--profile", "kws01", "--out", str(root / "c")],
-                    [sys.executable, "stages/build_firmware.py", "--port", "host",
-                     "--model-dir", str(root / "c"), "--out", str(root / "build")]):
-            run = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-            assert run.returncode == 0, f"{' '.join(cmd[1:3])} failed:\n{run.stdout}\n{run.stderr}"
-    return firmware
-
-
-@pytest.fixture(scope="session")
-def host_firmware(tmp_path_factory, small_kws_tflite):
-    return build_host_device(tmp_path_factory, small_kws_tflite)
-
-
 @pytest.fixture
 def dut(host_firmware):
     with open_device("pty", host_firmware, timeout=10, boot_timeout=10) as d:

@@ -16,6 +16,8 @@ import serial
 
 from tinysweep.io import sha256_file
 
+from helpers import build_host_firmware, run_stage
+
 REPO = Path(__file__).resolve().parents[2]
 DUT_CHECK = Path("/work/shared/tools/dut-check.py")
 
@@ -23,26 +25,6 @@ pytestmark = pytest.mark.slow
 
 
 # ---- building ----------------------------------------------------------------------------------
-
-def run_stage(script, *args):
-    run = subprocess.run([sys.executable, str(REPO / "stages" / script), *map(str, args)],
-                         capture_output=True, text=True, cwd=REPO)
-    return run
-
-
-def build(tflite: Path, profile: str, root: Path) -> Path:
-    run = run_stage("convert.py", "--model", tflite, "--profile", profile, "--out", root / "c")
-    assert run.returncode == 0, run.stderr
-    run = run_stage("build_firmware.py", "--port", "host", "--model-dir", root / "c",
-                    "--out", root / "build", "--cflags", "-O2")
-    assert run.returncode == 0, run.stdout + run.stderr
-    return root / "build" / "firmware"
-
-
-@pytest.fixture(scope="module")
-def kws_firmware(small_kws_tflite, tmp_path_factory):
-    return build(small_kws_tflite, "kws01", tmp_path_factory.mktemp("kws_fw"))
-
 
 def build_variety_tflite(path: Path) -> Path:
     """Op variants the KWS model lacks: VALID conv with stride 2 and fused RELU6, depthwise with
@@ -76,7 +58,7 @@ def build_variety_tflite(path: Path) -> Path:
 def variety(tmp_path_factory):
     root = tmp_path_factory.mktemp("variety_fw")
     tflite = build_variety_tflite(root / "variety.tflite")
-    return tflite, build(tflite, "ic01", root)
+    return tflite, build_host_firmware(tflite, root, "ic01")
 
 
 # ---- talking to the device ---------------------------------------------------------------------
@@ -151,20 +133,20 @@ class HostDevice:
 
 
 @pytest.fixture
-def dut(kws_firmware):
-    d = HostDevice(kws_firmware)
+def dut(host_firmware):
+    d = HostDevice(host_firmware)
     yield d
     d.stop()
 
 
 # ---- the shared checker -------------------------------------------------------------------------
 
-def test_dut_check_passes(kws_firmware, tmp_path):
+def test_dut_check_passes(host_firmware, tmp_path):
     if not DUT_CHECK.is_file():
         pytest.skip(f"{DUT_CHECK} not available")
     sample = tmp_path / "sample.bin"
     sample.write_bytes(np.random.default_rng(7).integers(0, 256, 490, dtype=np.uint8).tobytes())
-    d = HostDevice(kws_firmware)
+    d = HostDevice(host_firmware)
     try:
         t0 = time.monotonic()
         run = subprocess.run([sys.executable, str(DUT_CHECK), d.path, "--input", str(sample),
@@ -210,8 +192,8 @@ def _check_bit_exact(firmware, tflite, n=24):
         assert d.stop() == 0
 
 
-def test_bit_exact_with_tflite_micro_kws(kws_firmware, small_kws_tflite):
-    _check_bit_exact(kws_firmware, small_kws_tflite)
+def test_bit_exact_with_tflite_micro_kws(host_firmware, small_kws_tflite):
+    _check_bit_exact(host_firmware, small_kws_tflite)
 
 
 def test_bit_exact_with_tflite_micro_op_variants(variety):
@@ -307,8 +289,8 @@ def test_port_can_be_closed_and_reopened(dut):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_signals_exit_cleanly(kws_firmware, sig):
-    d = HostDevice(kws_firmware)
+def test_signals_exit_cleanly(host_firmware, sig):
+    d = HostDevice(host_firmware)
     assert d.command("name")
     t0 = time.monotonic()
     assert d.stop(sig) == 0
@@ -316,8 +298,8 @@ def test_signals_exit_cleanly(kws_firmware, sig):
     assert d.stdout_rest == b""   # stdout held exactly the one 'pty:' line
 
 
-def test_signal_during_a_long_inference_exits_at_once(kws_firmware):
-    d = HostDevice(kws_firmware)
+def test_signal_during_a_long_inference_exits_at_once(host_firmware):
+    d = HostDevice(host_firmware)
     d.port.write(b"infer 100000000 0%")       # hours of work; no answer awaited
     seen, end = b"", time.monotonic() + 10
     while b"m-infer-start-100000000\r\n" not in seen and time.monotonic() < end:
@@ -330,11 +312,11 @@ def test_signal_during_a_long_inference_exits_at_once(kws_firmware):
 
 # ---- the build stage ----------------------------------------------------------------------------
 
-def test_build_record(kws_firmware):
-    build_dir = kws_firmware.parent
+def test_build_record(host_firmware):
+    build_dir = host_firmware.parent
     info = json.loads((build_dir / "build.json").read_text())
     assert sorted(p.name for p in build_dir.iterdir()) == ["build.json", "firmware"]
-    assert info["firmware_sha256"] == sha256_file(kws_firmware)
+    assert info["firmware_sha256"] == sha256_file(host_firmware)
     model_json = json.loads((build_dir.parent / "c" / "model.json").read_text())
     assert info["model_sha256"] == model_json["sha256"]
     assert info["port"] == "host" and info["extra_cflags"] == "-O2"
@@ -343,8 +325,8 @@ def test_build_record(kws_firmware):
     assert info["sizes"]["text"] > model_json["weights_bytes"]
 
 
-def test_build_stage_errors_are_one_line(kws_firmware, tmp_path):
-    model_dir = kws_firmware.parent.parent / "c"
+def test_build_stage_errors_are_one_line(host_firmware, tmp_path):
+    model_dir = host_firmware.parent.parent / "c"
     run = run_stage("build_firmware.py", "--port", "nonesuch", "--model-dir", model_dir,
                     "--out", tmp_path / "b")
     assert run.returncode == 1

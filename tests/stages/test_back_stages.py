@@ -11,35 +11,18 @@ import pytest
 from tinysweep import energyrunner as er
 from tinysweep import oracle
 
+from helpers import run_stage
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 def stage(*args, cwd=None):
-    return subprocess.run([sys.executable, str(REPO / "stages" / args[0]), *map(str, args[1:])],
-                          capture_output=True, text=True, cwd=cwd or REPO)
-
-
-def build_host_device(tmp_path_factory, tflite: Path) -> Path:
-    """stages/convert.py + stages/build_firmware.py on `tflite`; cached per session
-    (the same helper as tests/test_runner.py)."""
-    for name in ("convert.py", "build_firmware.py"):
-        if not (REPO / "stages" / name).is_file():
-            pytest.skip(f"stages/{name} does not exist yet")
-    root = tmp_path_factory.getbasetemp() / "host_device"
-    firmware = root / "build" / "firmware"
-    if not firmware.is_file():
-        root.mkdir(exist_ok=True)
-        for args in (("convert.py", "--model", tflite, "--profile", "kws01", "--out", root / "c"),
-                     ("build_firmware.py", "--port", "host", "--model-dir", root / "c",
-                      "--out", root / "build")):
-            run = stage(*args)
-            assert run.returncode == 0, f"{args[0]} failed:\n{run.stdout}\n{run.stderr}"
-    return firmware
+    return run_stage(*args, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
-def device(tmp_path_factory, small_kws_tflite):
-    fw = build_host_device(tmp_path_factory, small_kws_tflite)
+def device(host_firmware, small_kws_tflite):
+    fw = host_firmware
     return {"firmware": fw, "model": small_kws_tflite, "codegen": fw.parents[1] / "c" / "model.json",
             "build": fw.parent / "build.json"}
 
