@@ -8,7 +8,6 @@ Runs `make -C firmware` into a temporary sibling folder that replaces --out only
 version, effective flags, section sizes from `size`). --cflags are appended to the Makefile's
 defaults (-std=c99 -O2 -Wall -Wextra -Werror), so a later -O wins.
 """
-import argparse
 import json
 import re
 import shlex
@@ -17,6 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tinysweep.cli import Parser
 from tinysweep.io import atomic_dir, git_commit, sha256_file, write_json_atomic
 
 REPO = Path(__file__).resolve().parents[1]
@@ -124,7 +124,7 @@ def _join_option_values(argv, options=("--cflags",)):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = Parser(prog="build_firmware", description=__doc__.splitlines()[0])
     ap.add_argument("--port", required=True, help="a folder of firmware/ports (host, ...)")
     ap.add_argument("--model-dir", required=True, help="folder with model.c and model.h")
     ap.add_argument("--out", required=True, help="build folder to create (replaced if present)")

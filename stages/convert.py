@@ -7,10 +7,10 @@ The folder appears complete or not at all. Output is byte-identical for the same
 profile; model.h and model.json carry the model's sha256. Models using ops, types or parameters
 the tsn kernels lack fail with one line: "op X (type, detail) at node N is not supported".
 """
-import argparse
 import sys
 from pathlib import Path
 
+from tinysweep.cli import Parser
 from tinysweep.codegen import Unsupported, generate, read_tflite
 from tinysweep.io import atomic_dir
 
@@ -31,7 +31,7 @@ def convert(model, profile, out) -> dict:
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = Parser(prog="convert", description=__doc__.splitlines()[0])
     ap.add_argument("--model", required=True, help="an int8 .tflite")
     ap.add_argument("--profile", required=True,
                     help="MLPerf Tiny model name the device reports (kws01, vww01, ic01, ad01)")

@@ -9,11 +9,11 @@ The output folder appears only when complete (built in a hidden sibling, then re
 dataset.json beside the manifest records the source and the counts per split and class.
 Same arguments, same bytes (no timestamps inside), so DVC sees an unchanged output.
 """
-import argparse
 import sys
 import time
 
 from tinysweep import benchmarks
+from tinysweep.cli import Parser
 from tinysweep.io import atomic_dir, write_json_atomic
 
 
@@ -28,13 +28,8 @@ def make_dataset(benchmark: str, source: str, out, *, seed: int, progress: bool 
     return summary
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):                       # one line, exit status 1
-        self.exit(1, f"{self.prog}: {message}\n")
-
-
 def main(argv=None) -> int:
-    p = _Parser(prog="dataset", description=__doc__.splitlines()[0])
+    p = Parser(prog="dataset", description=__doc__.splitlines()[0])
     p.add_argument("--benchmark", required=True, help="benchmark short name, e.g. kws")
     p.add_argument("--source", required=True, help="kws: offline | speech_commands")
     p.add_argument("--out", required=True, help="output folder (replaced when complete)")

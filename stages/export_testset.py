@@ -8,7 +8,6 @@
 are quantized with the model's input scale and zero point (round half away from zero, clamp).
 Next to the .bin files and y_labels.csv, testset.json records where the folder came from.
 """
-import argparse
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from tinysweep import energyrunner as er
 from tinysweep import oracle
+from tinysweep.cli import Parser
 from tinysweep.io import atomic_dir, sha256_file, write_json_atomic
 
 
@@ -63,7 +63,7 @@ def export(features, model, profile, samples, seed, out, split="test"):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = Parser(prog="export_testset", description=__doc__.splitlines()[0])
     ap.add_argument("--features", required=True, help="features .npz with x_<split>, y_<split>")
     ap.add_argument("--model", required=True, help="the int8 .tflite whose input quantization to use")
     ap.add_argument("--profile", required=True, choices=sorted(er.PROFILES))

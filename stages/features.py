@@ -5,7 +5,6 @@ python stages/features.py --benchmark kws --raw data/kws/raw --out data/kws/feat
 The .npz holds x_train/x_val/x_test (float32; kws: [N, 49, 10, 1] MLPerf MFCCs),
 y_train/y_val/y_test (int64) and classes (str, in the benchmark's official label order).
 """
-import argparse
 import sys
 import time
 import zipfile
@@ -13,6 +12,7 @@ import zipfile
 import numpy as np
 
 from tinysweep import benchmarks
+from tinysweep.cli import Parser
 from tinysweep.io import atomic_path
 
 
@@ -32,13 +32,8 @@ def make_features(benchmark: str, raw, out, progress: bool = True) -> dict:
     return arrays
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):                       # one line, exit status 1
-        self.exit(1, f"{self.prog}: {message}\n")
-
-
 def main(argv=None) -> int:
-    p = _Parser(prog="features", description=__doc__.splitlines()[0])
+    p = Parser(prog="features", description=__doc__.splitlines()[0])
     p.add_argument("--benchmark", required=True, help="benchmark short name, e.g. kws")
     p.add_argument("--raw", required=True, help="raw set folder (holds manifest.csv)")
     p.add_argument("--out", required=True, help="output .npz")

@@ -12,7 +12,6 @@ runs the same samples (the oracle). Latency pass: `infer N W` on one sample in `
 windows, latency = median of Δtimestamp / N (as the EEMBC runner). Writes metrics.json and
 predictions.csv into --out atomically: on any failure nothing new appears there.
 """
-import argparse
 import csv
 import datetime
 import io
@@ -27,6 +26,7 @@ import numpy as np
 
 from tinysweep import energyrunner as er
 from tinysweep import oracle as oracle_mod
+from tinysweep.cli import Parser
 from tinysweep.config import COMBINATION
 from tinysweep.io import atomic_dir, git_commit, sha256_file, tool_versions, write_json_atomic
 from tinysweep.runner import DeviceError, accuracy_pass, latency_pass, open_device
@@ -218,7 +218,7 @@ def _terminated(signum, frame):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = Parser(prog="measure", description=__doc__.splitlines()[0])
     ap.add_argument("--benchmark", required=True, choices=sorted(er.BENCHMARK_PROFILES))
     ap.add_argument("--device", required=True, help="device name in the matrix (e.g. host)")
     ap.add_argument("--transport", choices=["pty", "serial"], default="pty")

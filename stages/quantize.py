@@ -10,13 +10,13 @@ The metrics json holds the model's sha256 and size, the calibration count, the i
 scale and zero point, and the int8 test accuracy (LiteRT, default delegates off; inputs
 quantized with round-to-nearest).
 """
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from tinysweep.benchmarks import InputError
+from tinysweep.cli import Parser
 from tinysweep.io import sha256_bytes, write_bytes_atomic, write_json_atomic
 
 ALLOWED_BITS = (8,)
@@ -86,13 +86,8 @@ def quantize(model_path, features, out, metrics_path, *, bits: int, calibration_
     return metrics
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):                       # one line, exit status 1
-        self.exit(1, f"{self.prog}: {message}\n")
-
-
 def main(argv=None) -> int:
-    p = _Parser(prog="quantize", description=__doc__.splitlines()[0])
+    p = Parser(prog="quantize", description=__doc__.splitlines()[0])
     p.add_argument("--model", required=True, help="float model (.keras)")
     p.add_argument("--features", required=True, help="features .npz (x_val for calibration)")
     p.add_argument("--bits", type=int, required=True, help="weight/activation bits (8)")

@@ -10,15 +10,15 @@ report.html embeds its plots (PNG, matplotlib Agg) and needs no network. Each co
 logged as one MLflow run, unless a run with the same combination and metrics.json hash
 exists already (--tracking-uri none skips MLflow). Files are written atomically.
 """
-import argparse
 import sys
 
 from tinysweep import report
+from tinysweep.cli import Parser
 from tinysweep.io import write_json_atomic, write_text_atomic
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = Parser(prog="report", description=__doc__.splitlines()[0])
     ap.add_argument("--results", nargs="+", required=True, help="results/<combination> folders")
     ap.add_argument("--summary", required=True, help="summary.csv to write")
     ap.add_argument("--html", required=True, help="report.html to write")

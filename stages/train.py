@@ -7,7 +7,6 @@ python stages/train.py --benchmark kws --features data/kws/features.npz \
 The metrics json holds float val/test accuracy (and per class), epochs, schedule, parameter
 count, sample counts, timings and the per-epoch history.
 """
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from tinysweep import benchmarks
+from tinysweep.cli import Parser
 from tinysweep.io import atomic_path, write_json_atomic
 
 KEYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test", "classes")
@@ -58,13 +58,8 @@ def _ints(text: str) -> list[int]:
     return [int(v) for v in text.split(",") if v.strip()]
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):                       # one line, exit status 1
-        self.exit(1, f"{self.prog}: {message}\n")
-
-
 def main(argv=None) -> int:
-    p = _Parser(prog="train", description=__doc__.splitlines()[0])
+    p = Parser(prog="train", description=__doc__.splitlines()[0])
     p.add_argument("--benchmark", required=True, help="benchmark short name, e.g. kws")
     p.add_argument("--features", required=True, help="features .npz")
     p.add_argument("--out", required=True, help="output model (.keras)")
