@@ -37,6 +37,8 @@ def export(features, model, profile, samples, seed, out, split="test"):
     if prof.dtype != "int8":
         raise ValueError(f"profile {profile}: only int8 feature inputs (kws01) are exported so far")
     x, y = load_split(features, split)
+    with np.load(features) as data:
+        dataset = str(data["dataset"]) if "dataset" in data.files else "not recorded in the features"
     per_sample = int(np.prod(x.shape[1:]))
     if per_sample != prof.input_bytes:
         raise ValueError(f"{features}: x_{split} samples have {per_sample} values, "
@@ -51,7 +53,7 @@ def export(features, model, profile, samples, seed, out, split="test"):
     with atomic_dir(out) as tmp:
         er.write_folder(tmp, rows, prof.num_classes, prof.input_bytes)
         write_json_atomic(tmp / "testset.json", {
-            "profile": profile, "split": split, "samples": len(rows),
+            "profile": profile, "split": split, "samples": len(rows), "dataset": dataset,
             "selection": "whole split" if samples == 0 else f"class-stratified, seed {seed}",
             "seed": seed, "indices": [int(i) for i in index],
             "features": {"path": str(features), "sha256": sha256_file(features)},

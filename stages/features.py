@@ -7,22 +7,10 @@ y_train/y_val/y_test (int64) and classes (str, in the benchmark's official label
 """
 import sys
 import time
-import zipfile
-
-import numpy as np
 
 from tinysweep import benchmarks
 from tinysweep.cli import Parser
-from tinysweep.io import atomic_path
-
-
-def save_npz(path, arrays: dict) -> None:
-    """np.savez without the zip timestamps: same arrays, same bytes (np.load reads it)."""
-    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
-        for key, value in arrays.items():
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            with zf.open(info, "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+from tinysweep.io import save_npz
 
 
 def make_features(benchmark: str, raw, out, progress: bool = True) -> dict:

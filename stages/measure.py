@@ -64,12 +64,17 @@ def _check_sha(recorded, actual, what, path, source):
                          f"made from (sha256 {str(recorded)[:12]}…): rebuild")
 
 
+def _testset_info(folder) -> dict:
+    """testset.json of an exported folder; {} for a plain EnergyRunner folder."""
+    try:
+        return json.loads((folder / "testset.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def _check_testset(folder, oracle):
     """A test set is quantized for one input scale / zero point: refuse another model's."""
-    try:
-        info = json.loads((folder / "testset.json").read_text())
-    except (OSError, ValueError):
-        return  # a plain EnergyRunner folder: nothing recorded to check
+    info = _testset_info(folder)
     scale, zp = info.get("input_scale"), info.get("input_zero_point")
     if scale is not None and (abs(scale - oracle.input_scale) > 1e-6 * abs(oracle.input_scale)
                               or zp != oracle.input_zero_point):
@@ -155,6 +160,7 @@ def measure(a):
     metrics = {
         "benchmark": a.benchmark, "device": a.device, "bits": int(bits),
         "combination": combination, "profile": prof.name,
+        "dataset": _testset_info(Path(a.testset)).get("dataset", "not recorded (plain EnergyRunner folder)"),
         "device_name": device_name, "transport": a.transport,
         "accuracy": metric(float(np.mean(dev_pred == labels)), "measured",
                            "top-1 on device over serial (infer 1 0, argmax of int8 outputs)",

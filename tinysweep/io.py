@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import zipfile
 from pathlib import Path
 
 
@@ -55,6 +56,16 @@ def write_bytes_atomic(path, data: bytes):
 
 def write_text_atomic(path, text: str):
     write_bytes_atomic(path, text.encode())
+
+
+def save_npz(path, arrays: dict) -> None:
+    """np.savez, atomically and without zip timestamps: same arrays, same bytes."""
+    import numpy as np
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+        for key, value in arrays.items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with zf.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
 
 
 def write_json_atomic(path, obj):

@@ -89,13 +89,14 @@ def metric_names(results) -> list[str]:
 def summary_rows(results) -> tuple[list[str], list[dict]]:
     """Columns and rows of summary.csv: identity, then each metric with its *_method."""
     names = metric_names(results)
-    columns = list(IDENTITY) + [c for n in names for c in (n, f"{n}_method")] + [
+    columns = list(IDENTITY) + ["dataset"] + [c for n in names for c in (n, f"{n}_method")] + [
         "samples", "model_sha256", "firmware_sha256", "git_commit", "measured_at", "results"]
     rows = []
     for r in results:
         m, flat = r.metrics, r.flat()
         prov = m.get("provenance") or {}
         row = {k: m[k] for k in IDENTITY}
+        row["dataset"] = m.get("dataset", "")
         for n in names:
             row[n] = flat[n]["value"] if n in flat else ""
             row[f"{n}_method"] = flat[n]["method"] if n in flat else ""
@@ -244,9 +245,11 @@ def render_html(results, title: str = "tinysweep report") -> str:
          "same model (simulated) and weight bytes (static)."),
     ) if p[1]]
     methods = sorted({m["method"] for r in results for m in r.flat().values()})
+    # what the data of each benchmark is (a synthetic stand-in says so here)
+    datasets = sorted({(r.metrics["benchmark"], r.metrics.get("dataset", "not recorded")) for r in results})
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              keep_trailing_newline=True)
     return env.get_template("report_template.html.j2").render(
-        title=title, names=names, rows=rows, plots=plots,
+        title=title, names=names, rows=rows, plots=plots, datasets=datasets,
         methods=[(m, METHODS.get(m, "")) for m in methods])

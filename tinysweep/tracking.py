@@ -81,6 +81,7 @@ def log_result(c, exp_id: str, result: Result) -> tuple[str, bool, list[str]]:
         "firmware_sha256": (prov.get("firmware") or {}).get("sha256", ""),
         "git_commit": prov.get("git_commit", ""),
         "measured_at": prov.get("timestamp", ""),
+        "dataset": m.get("dataset", "not recorded"),
         **{f"method.{k}": v["method"] for k, v in flat.items()},
     }
     run = c.create_run(exp_id, tags=tags, run_name=result.combination)

@@ -81,8 +81,9 @@ def test_features_npz(offline_run):
     with zipfile.ZipFile(offline_run / "data/kws/features.npz") as zf:   # no timestamps
         assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
     with np.load(offline_run / "data/kws/features.npz") as f:
-        assert sorted(f.files) == sorted(["classes", "x_train", "y_train", "x_val", "y_val",
-                                          "x_test", "y_test"])
+        assert sorted(f.files) == sorted(["classes", "dataset", "x_train", "y_train", "x_val",
+                                          "y_val", "x_test", "y_test"])
+        assert str(f["dataset"]).startswith("synthetic stand-in: keywords spoken by espeak-ng")
         assert f["x_train"].shape == (72, 49, 10, 1) and f["x_train"].dtype == np.float32
         assert f["x_test"].shape == (12, 49, 10, 1) and f["y_val"].dtype == np.int64
         assert list(f["classes"]) == ["down", "go", "left", "no", "off", "on", "right", "stop",
