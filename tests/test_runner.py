@@ -98,8 +98,21 @@ def test_process_reaped_on_exception_and_keyboard_interrupt(host_firmware):
             os.kill(proc.pid, 0)
 
 
+def test_firmware_runs_from_a_read_only_artifact(host_firmware, tmp_path):
+    """DVC restores files inside output folders without the exec bit (and its hardlinked
+    cache is read-only): the image is flashed to a private executable copy."""
+    image = tmp_path / "firmware"
+    image.write_bytes(host_firmware.read_bytes())
+    image.chmod(0o444)
+    with open_device("pty", image) as d:
+        assert d.device_name()
+        flashed = d.process.args[0]
+        assert flashed != str(image) and os.path.exists(flashed)
+    assert not os.path.exists(flashed)  # the flashed copy is gone with the device
+
+
 def test_launch_failures_name_the_binary(tmp_path):
-    with pytest.raises(DeviceError, match="missing or not executable"):
+    with pytest.raises(DeviceError, match="firmware .*nope is missing"):
         with open_device("pty", tmp_path / "nope"):
             pass
     dies = tmp_path / "dies"

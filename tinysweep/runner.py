@@ -14,6 +14,7 @@ import contextlib
 import os
 import re
 import selectors
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -325,11 +326,18 @@ class _Process:
 
     def __init__(self, firmware, boot_timeout: float):
         self.firmware = str(firmware)
-        if not os.access(self.firmware, os.X_OK):
-            raise DeviceError(f"firmware {self.firmware} is missing or not executable")
+        if not os.path.isfile(self.firmware):
+            raise DeviceError(f"firmware {self.firmware} is missing")
+        # "Flash" the image: run a private executable copy, as a board runs what was written to
+        # it. Artifact stores need not keep the exec bit (DVC restores files inside output
+        # folders without it, and its hardlinked cache files are read-only).
+        self.flash_dir = tempfile.mkdtemp(prefix="tinysweep-host-")
+        image = os.path.join(self.flash_dir, "firmware")
+        shutil.copyfile(self.firmware, image)
+        os.chmod(image, 0o700)
         self.stderr = tempfile.TemporaryFile()
         self.stdout_lines: list[str] = []
-        self.proc = subprocess.Popen([self.firmware], stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen([image], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=self.stderr,
                                      preexec_fn=_die_with_parent if os.name == "posix" else None)
         try:
@@ -402,6 +410,7 @@ class _Process:
                 pass
         with contextlib.suppress(Exception):
             self.proc.stdout.close()
+        shutil.rmtree(self.flash_dir, ignore_errors=True)
 
 
 @contextlib.contextmanager
