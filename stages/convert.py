@@ -8,26 +8,10 @@ profile; model.h and model.json carry the model's sha256. Models using ops, type
 the tsn kernels lack fail with one line: "op X (type, detail) at node N is not supported".
 """
 import sys
-from pathlib import Path
 
 from tinysweep.cli import Parser
-from tinysweep.codegen import Unsupported, generate, read_tflite
-from tinysweep.io import atomic_dir
-
-
-def convert(model, profile, out) -> dict:
-    """Write out/{model.c, model.h, model.json}; return the model.json contents."""
-    model = Path(model)
-    if not model.is_file():
-        raise FileNotFoundError(f"model file {model} does not exist")
-    try:
-        parsed = read_tflite(model)
-    except ValueError as e:
-        raise ValueError(f"{model}: {e}") from None
-    generated = generate(parsed, profile)
-    with atomic_dir(out) as tmp:
-        generated.write(tmp)
-    return generated.info
+from tinysweep.codegen import Unsupported
+from tinysweep.codegen.convert import convert
 
 
 def main(argv=None):

@@ -29,7 +29,9 @@ from tinysweep import oracle as oracle_mod
 from tinysweep.cli import Parser
 from tinysweep.config import COMBINATION
 from tinysweep.io import atomic_dir, git_commit, sha256_file, tool_versions, write_json_atomic
-from tinysweep.runner import DeviceError, accuracy_pass, latency_pass, open_device
+from tinysweep.evaluation import (check_classes, check_testset, device_outputs, oracle_outputs,
+                                  testset_info)
+from tinysweep.runner import DeviceError, latency_pass, open_device
 
 
 def metric(value, method, detail, **extra):
@@ -62,25 +64,6 @@ def _check_sha(recorded, actual, what, path, source):
     if recorded is not None and recorded != actual:
         raise ValueError(f"{what} {path} (sha256 {actual[:12]}…) is not the one {source} was "
                          f"made from (sha256 {str(recorded)[:12]}…): rebuild")
-
-
-def _testset_info(folder) -> dict:
-    """testset.json of an exported folder; {} for a plain EnergyRunner folder."""
-    try:
-        return json.loads((folder / "testset.json").read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _check_testset(folder, oracle):
-    """A test set is quantized for one input scale / zero point: refuse another model's."""
-    info = _testset_info(folder)
-    scale, zp = info.get("input_scale"), info.get("input_zero_point")
-    if scale is not None and (abs(scale - oracle.input_scale) > 1e-6 * abs(oracle.input_scale)
-                              or zp != oracle.input_zero_point):
-        raise ValueError(f"{folder} was quantized with input scale {scale}, zero point {zp}; "
-                         f"the model takes {oracle.input_scale}, {oracle.input_zero_point}: "
-                         f"export the test set for this model")
 
 
 def _memory(codegen, build, model_bytes):
@@ -126,28 +109,20 @@ def measure(a):
 
     samples = er.read_folder(a.testset, prof.input_bytes)
     oracle = oracle_mod.Oracle(model_bytes)
-    _check_testset(Path(a.testset), oracle)
-    wrong = [s.file for s in samples if s.num_classes != prof.num_classes]
-    if wrong:
-        raise ValueError(f"{a.testset}: {wrong[0]} does not have {prof.num_classes} classes, "
-                         f"as {prof.name} does")
+    check_testset(Path(a.testset), oracle)
+    check_classes(a.testset, samples, prof)
     labels = np.array([s.label for s in samples])
     num_outputs = int(np.prod(oracle.output_shape))
-    oracle_out = np.stack([oracle.predict_one(er.model_input(s.data, prof)) for s in samples])
+    oracle_out = oracle_outputs(oracle, samples, prof)
 
     from tqdm import tqdm
     tty = sys.stderr.isatty()
     with open_device(a.transport, firmware, url=a.url, baud=a.baud, timeout=a.timeout,
                      boot_timeout=a.boot_timeout) as dut:
         device_name = dut.device_name()
-        device_profile = dut.profile()
-        if device_profile["model"] != prof.name:
-            raise DeviceError(f"device on {dut.name} runs {device_profile['model']}, "
-                              f"the test set is {prof.name}")
         with tqdm(total=len(samples), desc=f"{combination} accuracy", unit="sample",
                   file=sys.stderr, mininterval=0.5 if tty else 30) as bar:
-            device_out = accuracy_pass(dut, (s.data for s in samples), num_outputs,
-                                       prof.num_classes, a.timeout, bar)
+            device_out = device_outputs(dut, samples, prof, num_outputs, a.timeout, bar)
         laps = latency_pass(dut, samples[0].data, a.windows, a.inferences, a.warmup,
                             a.timeout, prof.num_classes)
 
@@ -160,7 +135,7 @@ def measure(a):
     metrics = {
         "benchmark": a.benchmark, "device": a.device, "bits": int(bits),
         "combination": combination, "profile": prof.name,
-        "dataset": _testset_info(Path(a.testset)).get("dataset", "not recorded (plain EnergyRunner folder)"),
+        "dataset": testset_info(Path(a.testset)).get("dataset", "not recorded (plain EnergyRunner folder)"),
         "device_name": device_name, "transport": a.transport,
         "accuracy": metric(float(np.mean(dev_pred == labels)), "measured",
                            "top-1 on device over serial (infer 1 0, argmax of int8 outputs)",

@@ -1,15 +1,24 @@
 """Static activation-arena planning.
 
-Every activation buffer is live over a closed interval of operator indices [first, last]. Buffers
-are placed greedily, largest first (TFLM's GreedyMemoryPlanner order), each at the lowest aligned
-offset that does not overlap any already placed buffer whose interval intersects its own
-(first fit). The arena size is the highest end offset, rounded up to the alignment.
+Every activation buffer is live over a closed interval of operator indices [first, last]; two
+buffers conflict when their intervals intersect. `plan_arena` places every buffer at an aligned
+offset so that no two conflicting buffers share a byte, and keeps the smallest of several greedy
+plans: each strategy visits the buffers in one order (largest first as TFLM's
+GreedyMemoryPlanner, longest-lived first, earliest first, largest size × lifetime first) and puts
+each at the lowest offset that fits (first fit) or in the smallest gap that fits (best fit)
+between the already placed buffers it conflicts with. The arena size is the highest end offset,
+rounded up to the alignment. `lower_bound` is exact for these lifetimes: the most bytes live at
+one operator, which no plan can beat.
 
 `plan_model` derives the intervals from a model: a tensor lives from the operator producing it to
-the last operator reading it; RESHAPE outputs alias their input (same bytes, no copy), so a
-reshape chain is one buffer whose interval is the union. The model's inputs and outputs are live
-for the whole invocation: the input stays intact across repeated inferences and the output stays
-readable after `tsn_model_invoke` returns.
+the last operator reading it. Buffers are shared, so that a chain of them is one buffer whose
+interval is the union, where that is legal without copying:
+- RESHAPE outputs alias their input (same bytes, no copy);
+- the output of an op in INPLACE_OPS may overwrite its first input when that input is read by
+  no later op, has the output's size, and is not the model input (kernels of these ops read
+  element i, or a whole row, before writing element i / that row).
+The model's inputs and outputs are live for the whole invocation: the input stays intact across
+repeated inferences and the output stays readable after `tsn_model_invoke` returns.
 """
 from __future__ import annotations
 
@@ -18,6 +27,9 @@ from dataclasses import dataclass
 from tinysweep.codegen.reader import Model
 
 ALIAS_OPS = ("RESHAPE",)
+# ops whose tsn kernel is safe with output == input (softmax_s8: a row is read fully before
+# it is written, and element c is read before it is written in the final loop)
+INPLACE_OPS = ("SOFTMAX",)
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,7 @@ class Plan:
     requests: tuple[Request, ...]
     arena_bytes: int                 # peak (highest end), rounded up to the alignment
     alignment: int
+    strategy: str = ""               # the ORDERS/FITS pair that produced it
 
     @property
     def lower_bound(self) -> int:
@@ -53,30 +66,68 @@ def live_peak(requests) -> int:
     return max((sum(r.size for r in requests if r.first <= t <= r.last) for t in points), default=0)
 
 
-def plan_arena(requests, alignment: int = 16) -> Plan:
-    """Greedy-by-size, first-fit placement of `requests` (keys must be unique)."""
+ORDERS = {
+    "size": lambda r: (-r.size, r.first, r.key),
+    "lifetime": lambda r: (-(r.last - r.first), -r.size, r.first, r.key),
+    "start": lambda r: (r.first, -r.size, r.key),
+    "area": lambda r: (-r.size * (r.last - r.first + 1), -r.size, r.first, r.key),
+}
+FITS = ("first", "best")
+
+
+def place(requests, order: str = "size", fit: str = "first", alignment: int = 16) -> Plan:
+    """One greedy plan: visit `requests` in ORDERS[order]; put each at the lowest aligned offset
+    clear of the placed buffers it conflicts with ("first") or in the smallest such gap that
+    holds it, the space above all of them counting as an unbounded gap ("best")."""
+    requests = _checked(requests)
+    placed: list[tuple[int, Request]] = []
+    offsets: dict[int, int] = {}
+    for r in sorted(requests, key=ORDERS[order]):
+        conflicts = sorted(((off, p) for off, p in placed if p.size > 0 and p.overlaps_in_time(r)),
+                           key=lambda x: x[0])
+        gaps = []                                         # (start, size) of free gaps
+        candidate = 0
+        for off, p in conflicts:
+            if candidate + r.size <= off:
+                gaps.append((candidate, off - candidate))
+            candidate = max(candidate, _align(off + p.size, alignment))
+        top = candidate
+        if fit == "first" or not gaps:
+            offset = gaps[0][0] if gaps else top
+        elif fit == "best":
+            offset = min(gaps, key=lambda g: (g[1], g[0]))[0]
+        else:
+            raise ValueError(f"unknown fit {fit!r}")
+        offsets[r.key] = offset
+        placed.append((offset, r))
+    peak = max((offsets[r.key] + r.size for r in requests), default=0)
+    return Plan(offsets=offsets, requests=requests, arena_bytes=_align(peak, alignment),
+                alignment=alignment, strategy=f"{order}/{fit}")
+
+
+def _checked(requests) -> tuple[Request, ...]:
     requests = tuple(requests)
     if len({r.key for r in requests}) != len(requests):
         raise ValueError("duplicate request keys")
     for r in requests:
         if r.size < 0 or r.first > r.last:
             raise ValueError(f"bad request {r}")
-    order = sorted(requests, key=lambda r: (-r.size, r.first, r.key))
-    placed: list[tuple[int, Request]] = []
-    offsets: dict[int, int] = {}
-    for r in order:
-        candidate = 0
-        conflicts = sorted(((off, p) for off, p in placed if p.overlaps_in_time(r) and p.size > 0),
-                           key=lambda x: x[0])
-        for off, p in conflicts:
-            if candidate + r.size <= off:
-                break                                   # fits in the gap before p
-            candidate = max(candidate, _align(off + p.size, alignment))
-        offsets[r.key] = candidate
-        placed.append((candidate, r))
-    peak = max((offsets[r.key] + r.size for r in requests), default=0)
-    return Plan(offsets=offsets, requests=requests, arena_bytes=_align(peak, alignment),
-                alignment=alignment)
+    return requests
+
+
+def plan_arena(requests, alignment: int = 16) -> Plan:
+    """The smallest plan of every ORDERS × FITS strategy (the first listed on ties); it does not
+    depend on the order of `requests` (keys must be unique)."""
+    requests = _checked(requests)
+    best = None
+    for order in ORDERS:
+        for fit in FITS:
+            plan = place(requests, order, fit, alignment)
+            if best is None or plan.arena_bytes < best.arena_bytes:
+                best = plan
+            if best.arena_bytes <= _align(live_peak(requests), alignment):
+                return best                               # cannot do better
+    return best
 
 
 def check_plan(plan: Plan) -> None:
@@ -130,9 +181,31 @@ def plan_model(model: Model, alignment: int = 16) -> ModelPlan:
     activations.update(model.outputs)
     for i in activations:
         root[i] = i
+    last_read: dict[int, int] = {}
     for op in model.operators:
-        if op.opcode in ALIAS_OPS and op.inputs and op.inputs[0] in activations:
-            root[op.outputs[0]] = find(op.inputs[0])
+        for i in op.inputs:
+            last_read[i] = op.index
+    pinned = set(model.inputs) | set(model.outputs)       # live for the whole invocation
+    members: dict[int, set[int]] = {i: {i} for i in activations}
+    for op in model.operators:
+        if not (op.inputs and op.outputs and op.inputs[0] in activations
+                and op.outputs[0] in activations):
+            continue
+        x, y = op.inputs[0], op.outputs[0]
+        group = members[find(x)]
+        if op.opcode in ALIAS_OPS:
+            pass
+        elif (op.opcode in INPLACE_OPS and len(op.outputs) == 1
+              and op.inputs.count(x) == 1 and x not in op.inputs[1:]
+              and not (group & pinned)
+              and max(last_read.get(i, -1) for i in group) == op.index
+              and {tensor_bytes(model, i) for i in group} == {tensor_bytes(model, y)}):
+            pass
+        else:
+            continue
+        r = find(x)
+        root[y] = r
+        members[r] |= members.pop(y, {y})
     root = {i: find(i) for i in activations}
 
     first: dict[int, int] = {}

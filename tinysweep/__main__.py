@@ -1,0 +1,4 @@
+"""`python -m tinysweep codegen|evaluate ...` (see tinysweep.byo)."""
+from tinysweep.byo import main
+
+main()

@@ -1,0 +1,142 @@
+"""Bring your own model: C code for any int8 .tflite, and its accuracy on a device.
+
+    python -m tinysweep codegen MODEL.tflite --profile kws01 --out DIR
+    python -m tinysweep evaluate --model MODEL.tflite --firmware FIRMWARE \
+        --testset ENERGYRUNNER_DIR [--transport pty|serial --url URL] [--out results.csv]
+
+`codegen` is stages/convert.py's conversion, with a summary beside tflite-micro's arena.
+`evaluate` runs every sample of an EnergyRunner folder (.bin files + y_labels.csv) on the
+device with `infer 1 0` (tinysweep.runner), prints each sample's outputs, the top-1 accuracy
+and the agreement with the tflite-micro interpreter run on the same samples.
+Errors are one line: "<command>: <message>", exit status 1.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tinysweep import energyrunner as er
+from tinysweep import oracle as oracle_mod
+from tinysweep.cli import Parser
+from tinysweep.codegen import Unsupported
+from tinysweep.codegen.convert import convert
+from tinysweep.evaluation import (check_classes, check_testset, device_outputs, oracle_outputs)
+from tinysweep.runner import DeviceError, open_device
+
+COMMANDS = ("codegen", "evaluate")
+
+
+def codegen(model, profile: str, out) -> dict:
+    """Generate C into `out`; return model.json's contents plus 'tflm_arena_bytes'."""
+    info = convert(model, profile, out)
+    return {**info, "tflm_arena_bytes": oracle_mod.arena_bytes(Path(model).read_bytes())}
+
+
+def codegen_summary(info: dict, out) -> str:
+    tflm = info["tflm_arena_bytes"]
+    return (f"codegen: {len(info['ops'])} ops, {info['macs']:,} MACs, "
+            f"{info['weights_bytes']:,} B weights, {info['arena_bytes']:,} B arena "
+            f"(lower bound {info['arena_lower_bound']:,} B; tflite-micro arena {tflm:,} B, "
+            f"{info['arena_bytes'] / tflm:.2f}x) -> {out}")
+
+
+def evaluate(model, testset, transport: str = "pty", firmware=None, url=None,
+             baud: int = 115200, timeout: float = 60.0, boot_timeout: float = 10.0) -> dict:
+    """Device and oracle outputs for every sample of `testset`; the profile is the one the
+    device reports (m-model-[...])."""
+    model_bytes = Path(model).read_bytes()
+    oracle = oracle_mod.Oracle(model_bytes)
+    num_outputs = int(np.prod(oracle.output_shape))
+    with open_device(transport, firmware, url=url, baud=baud, timeout=timeout,
+                     boot_timeout=boot_timeout) as dut:
+        name = dut.profile()["model"]
+        if name == "ad01":
+            raise ValueError("the device runs ad01: anomaly detection is scored by AUC over "
+                             "windows of each clip, which evaluate does not do (classifiers "
+                             "only: kws01, vww01, ic01)")
+        prof = er.profile(name)
+        samples = er.read_folder(testset, prof.input_bytes)
+        check_testset(Path(testset), oracle)
+        check_classes(testset, samples, prof)
+        device = device_outputs(dut, samples, prof, num_outputs, timeout)
+    ref = oracle_outputs(oracle, samples, prof)
+    labels = np.array([s.label for s in samples])
+    dev_top1, ora_top1 = device.argmax(axis=1), ref.argmax(axis=1)
+    return {"profile": prof.name, "samples": samples, "device": device, "oracle": ref,
+            "accuracy": float(np.mean(dev_top1 == labels)),
+            "oracle_accuracy": float(np.mean(ora_top1 == labels)),
+            "agreement": float(np.mean(dev_top1 == ora_top1)),
+            "bitexact": float(np.mean(np.all(device == ref, axis=1)))}
+
+
+def results_csv(result: dict) -> str:
+    rows = io.StringIO()
+    w = csv.writer(rows, lineterminator="\n")
+    w.writerow(["file", "label", "device", "oracle", "agree", "outputs_equal",
+                "device_outputs", "oracle_outputs"])
+    for s, d, o in zip(result["samples"], result["device"], result["oracle"]):
+        w.writerow([s.file, s.label, int(d.argmax()), int(o.argmax()),
+                    int(d.argmax() == o.argmax()), int(np.array_equal(d, o)),
+                    " ".join(map(str, d.tolist())), " ".join(map(str, o.tolist()))])
+    return rows.getvalue()
+
+
+def evaluate_summary(result: dict) -> str:
+    return (f"evaluate: {result['profile']}, {len(result['samples'])} samples: top-1 accuracy "
+            f"{result['accuracy']:.4f} on device, {result['oracle_accuracy']:.4f} tflite-micro; "
+            f"agreement {result['agreement']:.4f}, bit-exact outputs {result['bitexact']:.4f}")
+
+
+def main_codegen(argv) -> None:
+    ap = Parser(prog="codegen", description="Generate C for an int8 .tflite")
+    ap.add_argument("model", help="an int8 .tflite")
+    ap.add_argument("--profile", required=True,
+                    help="MLPerf Tiny model name the device reports (kws01, vww01, ic01, ad01)")
+    ap.add_argument("--out", required=True, help="folder to create (replaced if present)")
+    a = ap.parse_args(argv)
+    try:
+        info = codegen(a.model, a.profile, a.out)
+    except (OSError, ValueError, RuntimeError, Unsupported) as e:
+        sys.exit(f"codegen: {e}")
+    for op in info["ops"]:
+        print(f"  node {op['node']:3d} {op['op']:20s} {op['macs']:>12,d} MACs  "
+              f"{op['kernel'] or '(aliased, no code)'}")
+    print(codegen_summary(info, a.out))
+
+
+def main_evaluate(argv) -> None:
+    ap = Parser(prog="evaluate", description="Top-1 accuracy of a device on an EnergyRunner folder")
+    ap.add_argument("--model", required=True, help="the int8 .tflite the firmware was built from")
+    ap.add_argument("--firmware", help="host firmware binary (--transport pty)")
+    ap.add_argument("--testset", required=True, help="EnergyRunner folder (.bin + y_labels.csv)")
+    ap.add_argument("--transport", choices=["pty", "serial"], default="pty")
+    ap.add_argument("--url", help="serial port URL (--transport serial), e.g. /dev/ttyACM0")
+    ap.add_argument("--baud", type=int, default=115200)
+    ap.add_argument("--timeout", type=float, default=60.0, help="seconds per device command")
+    ap.add_argument("--out", help="CSV of every sample's outputs")
+    a = ap.parse_args(argv)
+    if a.transport == "pty" and not a.firmware:
+        ap.error("--transport pty needs --firmware")
+    if a.transport == "serial" and not a.url:
+        ap.error("--transport serial needs --url")
+    try:
+        result = evaluate(a.model, a.testset, a.transport, a.firmware, a.url, a.baud, a.timeout)
+    except (OSError, ValueError, DeviceError, RuntimeError) as e:
+        sys.exit(f"evaluate: {e}")
+    text = results_csv(result)
+    sys.stdout.write(text)
+    if a.out:
+        Path(a.out).write_text(text)
+    print(evaluate_summary(result))
+
+
+def main(argv=None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        sys.exit(f"tinysweep: usage: python -m tinysweep {{{','.join(COMMANDS)}}} ... "
+                 f"(got {argv[0] if argv else 'nothing'!r})")
+    {"codegen": main_codegen, "evaluate": main_evaluate}[argv[0]](argv[1:])
