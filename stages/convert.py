@@ -20,13 +20,16 @@ def main(argv=None):
     ap.add_argument("--profile", required=True,
                     help="MLPerf Tiny model name the device reports (kws01, vww01, ic01, ad01)")
     ap.add_argument("--out", required=True, help="folder to create (replaced if present)")
+    ap.add_argument("--weight-bits", type=int, choices=(8, 4, 2), default=8,
+                    help="8: weights as stored (int8, or packed INT4/INT2); 4 or 2: pack int8 "
+                         "weights to that width (every weight must lie on the grid |q| <= 7 / 1)")
     a = ap.parse_args(argv)
     try:
-        info = convert(a.model, a.profile, a.out)
+        info = convert(a.model, a.profile, a.out, a.weight_bits)
     except (OSError, ValueError, Unsupported) as e:
         sys.exit(f"convert: {e}")
     print(f"convert: {len(info['ops'])} ops, {info['macs']} MACs, "
-          f"{info['weights_bytes']} B weights, {info['arena_bytes']} B arena -> {a.out}")
+          f"{info['weights_bytes']} B weights ({info['weights_stored_bits']}-bit), {info['arena_bytes']} B arena -> {a.out}")
 
 
 if __name__ == "__main__":

@@ -30,9 +30,9 @@ from tinysweep.runner import DeviceError, open_device
 COMMANDS = ("codegen", "evaluate")
 
 
-def codegen(model, profile: str, out) -> dict:
+def codegen(model, profile: str, out, weight_bits: int = 8) -> dict:
     """Generate C into `out`; return model.json's contents plus 'tflm_arena_bytes'."""
-    info = convert(model, profile, out)
+    info = convert(model, profile, out, weight_bits)
     return {**info, "tflm_arena_bytes": oracle_mod.arena_bytes(Path(model).read_bytes())}
 
 
@@ -97,9 +97,12 @@ def main_codegen(argv) -> None:
     ap.add_argument("--profile", required=True,
                     help="MLPerf Tiny model name the device reports (kws01, vww01, ic01, ad01)")
     ap.add_argument("--out", required=True, help="folder to create (replaced if present)")
+    ap.add_argument("--weight-bits", type=int, choices=(8, 4, 2), default=8,
+                    help="8: weights as stored (int8, or packed INT4/INT2); 4 or 2: pack int8 "
+                         "weights that lie on that grid")
     a = ap.parse_args(argv)
     try:
-        info = codegen(a.model, a.profile, a.out)
+        info = codegen(a.model, a.profile, a.out, a.weight_bits)
     except (OSError, ValueError, RuntimeError, Unsupported) as e:
         sys.exit(f"codegen: {e}")
     for op in info["ops"]:

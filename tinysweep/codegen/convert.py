@@ -7,7 +7,7 @@ from tinysweep.codegen.reader import read_tflite
 from tinysweep.io import atomic_dir
 
 
-def convert(model, profile, out) -> dict:
+def convert(model, profile, out, weight_bits: int = 8) -> dict:
     """Write out/{model.c, model.h, model.json}; return the model.json contents."""
     model = Path(model)
     if not model.is_file():
@@ -16,7 +16,7 @@ def convert(model, profile, out) -> dict:
         parsed = read_tflite(model)
     except ValueError as e:
         raise ValueError(f"{model}: {e}") from None
-    generated = generate(parsed, profile)
+    generated = generate(parsed, profile, weight_bits)
     with atomic_dir(out) as tmp:
         generated.write(tmp)
     return generated.info

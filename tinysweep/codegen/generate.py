@@ -2,7 +2,13 @@
 
 Every quantization parameter is computed here with tinysweep.quant_math, exactly as TFLM's
 Prepare() does; the C code only holds constants and one straight-line sequence of tsn_* calls.
-The output depends only on the .tflite bytes and the profile string (byte-identical reruns).
+The output depends only on the .tflite bytes, the profile string and weight_bits (byte-identical
+reruns).
+
+Sub-byte weights: real INT4/INT2 weight tensors stay packed (TFLite's layout, see
+tinysweep.codegen.packing) and run on the tsn_*_s4 / tsn_*_s2 kernels. With weight_bits 4 or 2,
+int8 (or wider packed) weight tensors are packed at generation time; each must lie on the b-bit
+grid |q| <= 2^(b-1) - 1, or generation stops naming the tensor.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ import numpy as np
 
 from tinysweep import quant_math
 from tinysweep.codegen import Unsupported
+from tinysweep.codegen.packing import grid_limit, pack
 from tinysweep.codegen.planner import ModelPlan, plan_model
 from tinysweep.codegen.reader import Model, Operator, Tensor, read_tflite
 
@@ -53,8 +60,10 @@ class ConstArray:
     """A constant tensor emitted once as a C array."""
     name: str
     ctype: str            # "int8_t" | "int32_t"
-    values: tuple[int, ...]
+    values: tuple[int, ...]   # for bits < 8: the packed bytes, as int8
     comment: str
+    bits: int = 8         # weights: 8, or 4 / 2 when values are TFLite-packed INT4 / INT2
+    grid_bits: int | None = None  # weights: bits the widest value needs (8, 4 or 2)
 
     @property
     def nbytes(self) -> int:
@@ -108,6 +117,7 @@ class FcStep:
     input_at: int
     output_at: int
     macs: int
+    function: str = "tsn_fully_connected_s8"   # or _s4 / _s2 (packed weights)
     kind: str = "fc"
 
 
@@ -195,9 +205,10 @@ class Generated:
 # lowering
 
 class _Lowering:
-    def __init__(self, model: Model, plan: ModelPlan | None):
+    def __init__(self, model: Model, plan: ModelPlan | None, weight_bits: int = 8):
         self.model = model
         self.plan = plan
+        self.weight_bits = weight_bits
         self.consts: dict[int, ConstArray] = {}
 
     # -- helpers ------------------------------------------------------------------------------
@@ -239,6 +250,38 @@ class _Lowering:
             comment = f"tensor {i}: {_comment_safe(t.name)} ({want.lower()} {shape})"
             self.consts[i] = ConstArray(f"tensor_{i}", ctype, values, comment)
         return self.consts[i].name
+
+    def weights(self, op: Operator, i: int, what: str) -> tuple[str, int]:
+        """A weight tensor as a C array: (name, storage bits 8/4/2). Packed INT4/INT2 tensors
+        are kept as stored; with weight_bits < the stored width, the values are packed to
+        weight_bits bits if they all lie on its grid, else Unsupported naming the tensor."""
+        t = self.tensor(i)
+        self.require(t.type in ("INT8", "INT4", "INT2"), op,
+                     f"{what} is {t.type.lower()}, expected int8, int4 or int2")
+        self.require(t.is_constant, op, f"non-constant {what}")
+        if i not in self.consts:
+            q = t.array().reshape(-1).astype(np.int64)
+            widest = int(np.abs(q).max()) if q.size else 0
+            grid_bits = min(8, widest.bit_length() + 1)
+            stored = t.bits or 8
+            bits = stored if self.weight_bits >= stored else self.weight_bits
+            if bits < stored and widest > grid_limit(bits):
+                raise self.unsupported(op, f"{what} tensor {i} {_comment_safe(t.name)!r} is off "
+                                           f"the {bits}-bit grid: |q| up to {widest} > "
+                                           f"{grid_limit(bits)}")
+            shape = "x".join(str(d) for d in t.shape)
+            if bits == 8:
+                values = tuple(int(v) for v in q)
+                kind = "int8"
+            else:
+                values = tuple(int(v) for v in np.frombuffer(pack(q, bits), np.int8))
+                kind = f"int{bits} packed {8 // bits} per byte"
+                if t.bits:
+                    kind += ", as stored"
+            comment = f"tensor {i}: {_comment_safe(t.name)} ({kind} {shape})"
+            self.consts[i] = ConstArray(f"tensor_{i}", "int8_t", values, comment, bits, grid_bits)
+        c = self.consts[i]
+        return c.name, c.bits
 
     @staticmethod
     def dims4(t: Tensor) -> Dims:
@@ -325,9 +368,10 @@ class _Lowering:
         mults, shifts = quant_math.conv_per_channel_multipliers(x.quant.scale[0], scales,
                                                                 y.quant.scale[0])
         act_min, act_max = self.fused(op, o.activation, y)
+        filt, bits = self.weights(op, op.inputs[1], "filter")
         return ConvStep(
             node=op.index, opcode=op.opcode,
-            function="tsn_depthwise_conv2d_s8" if depthwise else "tsn_conv2d_s8",
+            function=f"tsn_{'depthwise_conv2d' if depthwise else 'conv2d'}_s{bits}",
             comment=_describe(op, x, y, f"{fd.h}x{fd.w} s{o.stride_h}x{o.stride_w} {o.padding} "
                                         f"{o.activation}"),
             input_offset=-x.quant.zero_point[0], output_offset=y.quant.zero_point[0],
@@ -335,7 +379,7 @@ class _Lowering:
             dilation_h=1, dilation_w=1, depth_multiplier=multiplier,
             act_min=act_min, act_max=act_max, requant=Requant(tuple(mults), tuple(shifts)),
             input_dims=xd, filter_dims=fd, output_dims=yd,
-            filter=self.const(op, op.inputs[1], "filter", "int8_t"), bias=self.bias(op, yd.c),
+            filter=filt, bias=self.bias(op, yd.c),
             input_at=self.at(x.index), output_at=self.at(y.index), macs=macs)
 
     def fully_connected(self, op: Operator) -> FcStep:
@@ -360,16 +404,16 @@ class _Lowering:
                                                        y.quant.scale[0])
             mults, shifts = [m], [s]
         act_min, act_max = self.fused(op, o.activation, y)
+        weights, bits = self.weights(op, op.inputs[1], "weights")
         return FcStep(
             node=op.index, opcode=op.opcode,
             comment=_describe(op, x, y, f"{in_depth}->{out_depth} {o.activation}"),
             input_offset=-x.quant.zero_point[0], output_offset=y.quant.zero_point[0],
             act_min=act_min, act_max=act_max, requant=Requant(tuple(mults), tuple(shifts)),
             batches=batches, input_depth=in_depth, output_depth=out_depth,
-            weights=self.const(op, op.inputs[1], "weights", "int8_t"),
-            bias=self.bias(op, out_depth),
+            weights=weights, bias=self.bias(op, out_depth),
             input_at=self.at(x.index), output_at=self.at(y.index),
-            macs=batches * in_depth * out_depth)
+            macs=batches * in_depth * out_depth, function=f"tsn_fully_connected_s{bits}")
 
     def avgpool(self, op: Operator) -> PoolStep:
         o = op.options
@@ -465,10 +509,19 @@ def c_ints(values, per_line: int = 16, width: int = 4) -> str:
 PROFILE_RE = re.compile(r"[A-Za-z0-9_.\-]{1,32}")
 
 
-def generate(model: Model, profile: str) -> Generated:
-    """Lower `model` to C. Raises Unsupported for anything the tsn kernels cannot run."""
+WEIGHT_BITS = (8, 4, 2)
+
+
+def generate(model: Model, profile: str, weight_bits: int = 8) -> Generated:
+    """Lower `model` to C. Raises Unsupported for anything the tsn kernels cannot run.
+
+    weight_bits: 8 keeps weights as stored (int8, or packed INT4/INT2); 4 or 2 packs every
+    wider weight tensor to that many bits, which requires its values on the grid
+    |q| <= 2^(bits-1) - 1 (7 or 1)."""
     if not PROFILE_RE.fullmatch(profile):
         raise ValueError(f"profile {profile!r}: 1-32 characters of [A-Za-z0-9_.-]")
+    if weight_bits not in WEIGHT_BITS:
+        raise ValueError(f"weight_bits {weight_bits!r}: one of 8, 4, 2")
     if model.subgraph_count != 1:
         raise _model_unsupported(f"{model.subgraph_count} subgraphs; only 1")
     if len(model.inputs) != 1 or len(model.outputs) != 1:
@@ -494,7 +547,7 @@ def generate(model: Model, profile: str) -> Generated:
     for op in model.operators:
         probe.precheck(op)
     plan = plan_model(model, ARENA_ALIGNMENT)
-    lowering = _Lowering(model, plan)
+    lowering = _Lowering(model, plan, weight_bits)
     steps = [lowering.lower(op) for op in model.operators]
 
     inp = _io(model, model.inputs[0], plan.offsets[model.inputs[0]], "input")
@@ -503,10 +556,12 @@ def generate(model: Model, profile: str) -> Generated:
     weights_bytes = sum(c.nbytes for c in consts)
     requant_bytes = sum(8 * len(s.requant.multipliers) for s in steps if hasattr(s, "requant"))
     macs = sum(s.macs for s in steps)
-    # bits of the widest weight: 8 for int8 PTQ; 4 when every weight lies on the int4 grid
-    filters = [c for c in consts if c.ctype == "int8_t"]
-    weight_bits = max((min(8, max(abs(v) for v in c.values).bit_length() + 1) for c in filters
-                       if c.values), default=None)
+    # weight_bits (model.json): bits of the widest weight value — 8 for int8 PTQ, 4 when every
+    # weight lies on the int4 grid — whatever the storage; weights_stored_bits: the widest
+    # storage width in flash (8, 4 or 2); weight_bits_requested: the generate() argument.
+    filters = [c for c in consts if c.grid_bits is not None]
+    grid_bits = max((c.grid_bits for c in filters if c.values), default=None)
+    stored_bits = max((c.bits for c in filters), default=None)
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
@@ -534,7 +589,9 @@ def generate(model: Model, profile: str) -> Generated:
         "weights_bytes": weights_bytes,
         "requant_bytes": requant_bytes,
         "macs": macs,
-        "weight_bits": weight_bits,
+        "weight_bits": grid_bits,
+        "weight_bits_requested": weight_bits,
+        "weights_stored_bits": stored_bits,
         "ops": [{"node": s.node, "op": s.opcode, "macs": s.macs, "kernel": _kernel(s)}
                 for s in steps],
         "input": io_json(inp),
@@ -547,12 +604,12 @@ def generate(model: Model, profile: str) -> Generated:
 
 
 def _kernel(step: Step) -> str | None:
-    return {"conv": getattr(step, "function", None), "fc": "tsn_fully_connected_s8",
+    return {"conv": getattr(step, "function", None), "fc": getattr(step, "function", None),
             "avgpool": "tsn_avgpool_s8", "softmax": "tsn_softmax_s8", "alias": None}[step.kind]
 
 
-def generate_file(path, profile: str) -> Generated:
-    return generate(read_tflite(path), profile)
+def generate_file(path, profile: str, weight_bits: int = 8) -> Generated:
+    return generate(read_tflite(path), profile, weight_bits)
 
 
 __all__ = ["generate", "generate_file", "Generated", "Dims", "Requant", "ConvStep", "FcStep",

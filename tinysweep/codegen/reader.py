@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
+from tinysweep.codegen.packing import unpack
 from tinysweep.io import sha256_bytes
 
 
@@ -29,6 +30,8 @@ PADDINGS = _enum_names(schema.Padding)
 # numpy dtype and element size of the tensor types whose bytes the generator may read
 NUMPY_TYPES = {"INT8": np.int8, "UINT8": np.uint8, "INT16": np.int16, "INT32": np.int32,
                "INT64": np.int64, "FLOAT32": np.float32, "FLOAT16": np.float16, "BOOL": np.bool_}
+# packed sub-byte types (bytes kept packed in Tensor.data; array() unpacks to int8)
+PACKED_BITS = {"INT4": 4, "INT2": 2}
 
 
 @dataclass(frozen=True)
@@ -60,10 +63,20 @@ class Tensor:
     def elements(self) -> int:
         return math.prod(self.shape)
 
+    @property
+    def bits(self) -> int | None:
+        """4 or 2 for a packed INT4/INT2 tensor, else None."""
+        return PACKED_BITS.get(self.type)
+
     def array(self) -> np.ndarray:
-        """Constant contents as a numpy array of the tensor's shape."""
+        """Constant contents as a numpy array of the tensor's shape (INT4/INT2: unpacked int8)."""
         if self.data is None:
             raise ValueError(f"tensor {self.index} ({self.name}) has no constant data")
+        if self.bits:
+            try:
+                return unpack(self.data, self.elements, self.bits).reshape(self.shape)
+            except ValueError as e:
+                raise ValueError(f"tensor {self.index} ({self.name}): {e}") from None
         if self.type not in NUMPY_TYPES:
             raise ValueError(f"tensor {self.index} ({self.name}): no numpy view of {self.type}")
         return np.frombuffer(self.data, dtype=np.dtype(NUMPY_TYPES[self.type]).newbyteorder("<")

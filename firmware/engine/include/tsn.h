@@ -89,4 +89,48 @@ tsn_status tsn_avgpool_s8(const tsn_pool_params *params,
 tsn_status tsn_softmax_s8(const tsn_softmax_params *params, int32_t rows, int32_t depth,
                           const int8_t *input, int8_t *output);
 
+/* ==== Sub-byte weights: packed INT4 / INT2 (issue 3) ====================================== *
+ * int8 activations, weights stored packed exactly as TFLite's INT4 / INT2 tensors and read
+ * packed (no unpacking into RAM). INT4: two per byte, element 2k in the LOW nibble and 2k+1 in
+ * the HIGH nibble, range [-8, 7]. INT2: four per byte, LSB first, range [-2, 1]. Both are
+ * sign-extended two's complement; element k is the k-th element of the s8 kernel's flat weight
+ * array, so the stream runs on across rows (an odd row length straddles a byte). Signatures,
+ * checks and arithmetic are those of the s8 kernels; the weight pointer is to the packed bytes
+ * (ceil(elements * bits / 8) of them). */
+
+tsn_status tsn_conv2d_s4(const tsn_conv_params *params, const tsn_requant *quant,
+                         const tsn_dims *input_dims, const int8_t *input,
+                         const tsn_dims *filter_dims, const int8_t *filter, /* packed INT4 */
+                         const int32_t *bias, const tsn_dims *output_dims, int8_t *output);
+
+tsn_status tsn_conv2d_s2(const tsn_conv_params *params, const tsn_requant *quant,
+                         const tsn_dims *input_dims, const int8_t *input,
+                         const tsn_dims *filter_dims, const int8_t *filter, /* packed INT2 */
+                         const int32_t *bias, const tsn_dims *output_dims, int8_t *output);
+
+tsn_status tsn_depthwise_conv2d_s4(const tsn_conv_params *params, const tsn_requant *quant,
+                                   const tsn_dims *input_dims, const int8_t *input,
+                                   const tsn_dims *filter_dims,
+                                   const int8_t *filter, /* packed INT4 */
+                                   const int32_t *bias,
+                                   const tsn_dims *output_dims, int8_t *output);
+
+tsn_status tsn_depthwise_conv2d_s2(const tsn_conv_params *params, const tsn_requant *quant,
+                                   const tsn_dims *input_dims, const int8_t *input,
+                                   const tsn_dims *filter_dims,
+                                   const int8_t *filter, /* packed INT2 */
+                                   const int32_t *bias,
+                                   const tsn_dims *output_dims, int8_t *output);
+
+tsn_status tsn_fully_connected_s4(const tsn_fc_params *params, const tsn_requant *quant,
+                                  int32_t batches, int32_t input_depth, const int8_t *input,
+                                  int32_t output_depth, const int8_t *weights, /* packed INT4 */
+                                  const int32_t *bias, int8_t *output);
+
+tsn_status tsn_fully_connected_s2(const tsn_fc_params *params, const tsn_requant *quant,
+                                  int32_t batches, int32_t input_depth, const int8_t *input,
+                                  int32_t output_depth, const int8_t *weights, /* packed INT2 */
+                                  const int32_t *bias, int8_t *output);
+/* ==== end of sub-byte weights ============================================================== */
+
 #endif /* TSN_H */

@@ -185,4 +185,33 @@ static inline int32_t tsn_get_reciprocal(int32_t x, int x_integer_digits, int *n
     return tsn_one_over_one_plus_x_for_x_in_0_1((int32_t)shifted_sum_minus_one);
 }
 
+/* ---- packed sub-byte weights (TFLite INT4 / INT2 layout) ---------------------------------- */
+
+/* Element i (>= 0) of a packed INT4 stream: two per byte, element 2k in the LOW nibble and
+ * 2k+1 in the HIGH nibble, two's complement (sign-extended: [-8, 7]). The stream runs on across
+ * rows, so a row of odd length starts in the middle of a byte. As TFLite's
+ * tensor_utils::UnpackPackedIntToInt8(bit_width = 4). */
+static inline int32_t tsn_s4_at(const int8_t *packed, int32_t i)
+{
+    const uint32_t byte = (uint8_t)packed[i >> 1];
+    const uint32_t nibble = (i & 1) ? (byte >> 4) : (byte & 0xFu);
+    return (int32_t)(nibble ^ 0x8u) - 8;
+}
+
+/* Element i (>= 0) of a packed INT2 stream: four per byte, element 4k + j in bits [2j, 2j+2)
+ * (LSB first), two's complement (sign-extended: [-2, 1]). As
+ * tensor_utils::UnpackPackedIntToInt8(bit_width = 2). */
+static inline int32_t tsn_s2_at(const int8_t *packed, int32_t i)
+{
+    const uint32_t byte = (uint8_t)packed[i >> 2];
+    const uint32_t crumb = (byte >> (2 * (i & 3))) & 0x3u;
+    return (int32_t)(crumb ^ 0x2u) - 2;
+}
+
+/* Element i of a packed stream of `bits` (4 or 2) bits. Called with a constant, so it folds. */
+static inline int32_t tsn_packed_at(const int8_t *packed, int32_t i, int bits)
+{
+    return bits == 4 ? tsn_s4_at(packed, i) : tsn_s2_at(packed, i);
+}
+
 #endif /* TSN_MATH_H */
