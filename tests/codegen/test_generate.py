@@ -206,3 +206,56 @@ def test_convert_stage_errors_are_one_line(tanh_tflite, tmp_path):
     assert len(lines) == 1 and re.fullmatch(
         r"convert: op TANH \(int8, no tsn kernel\) at node \d+ is not supported", lines[0]), lines
     assert not (tmp_path / "o").exists()
+
+
+# ---- ADD, MAX_POOL_2D, MEAN, PAD, SQUEEZE --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def ops_tflite_bytes():
+    """Residual ADD (fused ReLU), PAD, MAX_POOL_2D, MEAN, dense, softmax."""
+    from tinysweep.tfcompat import keras
+    keras.utils.set_random_seed(4)
+    L = keras.layers
+    x = inp = L.Input((9, 8, 3))
+    x = L.Conv2D(4, 3, padding="same")(x)
+    y = L.Conv2D(4, 1)(x)
+    x = L.ReLU()(L.Add()([x, y]))
+    x = L.ZeroPadding2D(((1, 0), (0, 2)))(x)
+    x = L.MaxPooling2D(2, 2)(x)
+    x = L.GlobalAveragePooling2D()(x)
+    x = L.Dense(3, activation="softmax")(x)
+    return _convert(keras.Model(inp, x), quantize=True)
+
+
+def test_new_ops_generate_and_compile(ops_tflite_bytes, tmp_path):
+    model = read_tflite_bytes(ops_tflite_bytes)
+    ops = [op.opcode for op in model.operators]
+    assert {"ADD", "PAD", "MAX_POOL_2D", "MEAN"} <= set(ops), ops
+    g = generate(model, "ic01")
+    assert g.model_c == generate(model, "ic01").model_c           # deterministic
+    calls = re.findall(r"status = (tsn_\w+)\(", g.model_c)
+    for fn in ("tsn_add_s8", "tsn_pad_s8", "tsn_maxpool_s8", "tsn_mean_s8"):
+        assert fn in calls
+    kernels = {o["op"]: o["kernel"] for o in g.info["ops"]}
+    assert kernels["ADD"] == "tsn_add_s8" and kernels["MEAN"] == "tsn_mean_s8"
+    add = next(s for s in re.split(r"\n\n", g.model_c) if "tsn_add_params" in s)
+    assert ".left_shift = 20" in add and ".act_max = 127" in add
+    g.write(tmp_path)
+    run = subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic",
+                          "-fsyntax-only", f"-I{REPO / 'firmware/engine/include'}",
+                          str(tmp_path / "model.c")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+def test_broadcast_add_is_unsupported(ops_tflite_bytes):
+    """A hand-made shape mismatch: ADD's second input replaced by the 9x8x3 model input."""
+    import dataclasses
+    m = read_tflite_bytes(ops_tflite_bytes)
+    add = next(op for op in m.operators if op.opcode == "ADD")
+    ops = tuple(dataclasses.replace(op, inputs=(op.inputs[0], m.inputs[0])) if op is add else op
+                for op in m.operators)
+    m = dataclasses.replace(m, operators=ops)
+    with pytest.raises(Unsupported) as e:
+        generate(m, "ic01")
+    assert str(e.value) == (f"op ADD (int8, broadcasting 1x9x8x4 + 1x9x8x3) "
+                            f"at node {add.index} is not supported")

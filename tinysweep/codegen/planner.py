@@ -6,7 +6,7 @@ offset that does not overlap any already placed buffer whose interval intersects
 (first fit). The arena size is the highest end offset, rounded up to the alignment.
 
 `plan_model` derives the intervals from a model: a tensor lives from the operator producing it to
-the last operator reading it; RESHAPE outputs alias their input (same bytes, no copy), so a
+the last operator reading it; RESHAPE and SQUEEZE outputs alias their input (same bytes, no copy), so a
 reshape chain is one buffer whose interval is the union. The model's inputs and outputs are live
 for the whole invocation: the input stays intact across repeated inferences and the output stays
 readable after `tsn_model_invoke` returns.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from tinysweep.codegen.reader import Model
 
-ALIAS_OPS = ("RESHAPE",)
+ALIAS_OPS = ("RESHAPE", "SQUEEZE")
 
 
 @dataclass(frozen=True)
