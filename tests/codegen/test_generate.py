@@ -259,3 +259,78 @@ def test_broadcast_add_is_unsupported(ops_tflite_bytes):
         generate(m, "ic01")
     assert str(e.value) == (f"op ADD (int8, broadcasting 1x9x8x4 + 1x9x8x3) "
                             f"at node {add.index} is not supported")
+
+
+# ---- float32 edges -------------------------------------------------------------------------------
+
+def test_float_edges_are_bit_exact(tmp_path):
+    """A float-I/O model (QUANTIZE -> conv, ADD ... -> DEQUANTIZE): the generated
+    tsn_model_quantize_input / invoke / tsn_model_dequantize_output, built with the engine into a
+    shared library, give tflite-micro's float outputs bit for bit."""
+    import ctypes as C
+    from tflite_micro import runtime
+    from tinysweep.tfcompat import keras, tf
+    keras.utils.set_random_seed(8)
+    L = keras.layers
+    x = inp = L.Input((6, 5, 2))
+    x = L.Conv2D(3, 3, padding="same")(x)
+    x = L.ReLU()(L.Add()([x, L.Conv2D(3, 1)(x)]))
+    x = L.Dense(4)(L.Flatten()(x))
+    rng = np.random.default_rng(3)
+    conv = tf.lite.TFLiteConverter.from_keras_model(keras.Model(inp, x))
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([rng.normal(0, 2, (1, 6, 5, 2)).astype(np.float32)]
+                                           for _ in range(16))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    buf = conv.convert()                                   # float32 input and output
+    model = read_tflite_bytes(buf)
+    assert model.operators[0].opcode == "QUANTIZE" and model.operators[-1].opcode == "DEQUANTIZE"
+    g = generate(model, "ic01")
+    assert "tsn_status tsn_model_quantize_input(const float *input);" in g.model_h
+    assert "tsn_status tsn_model_dequantize_output(float *output);" in g.model_h
+    assert g.info["float_edges"]["input"]["node"] == 0
+    assert g.info["float_edges"]["output"]["op"] == "DEQUANTIZE"
+    assert g.info["input"]["dtype"] == "int8" and g.info["input"]["bytes"] == 60
+    g.write(tmp_path)
+    engine = REPO / "firmware" / "engine"
+    lib = tmp_path / "libmodel.so"
+    run = subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-std=c99", "-Wall", "-Wextra",
+                          "-Werror", f"-I{engine / 'include'}", f"-I{engine / 'src'}",
+                          f"-I{tmp_path}", str(tmp_path / "model.c"),
+                          *sorted(map(str, (engine / "src").glob("*.c"))), "-o", str(lib)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    so = C.CDLL(str(lib))
+    it = runtime.Interpreter.from_bytes(buf, arena_size=1 << 20)
+    f32p = C.POINTER(C.c_float)
+    so.tsn_model_quantize_input.argtypes = [f32p]
+    so.tsn_model_dequantize_output.argtypes = [f32p]
+    for k in range(6):
+        xin = (rng.normal(0, 3, (6, 5, 2)) * (k + 1)).astype(np.float32)
+        out = np.zeros(4, np.float32)
+        assert so.tsn_model_quantize_input(xin.ctypes.data_as(f32p)) == 0
+        assert so.tsn_model_invoke() == 0
+        assert so.tsn_model_dequantize_output(out.ctypes.data_as(f32p)) == 0
+        it.set_input(xin[None], 0)
+        it.invoke()
+        ref = np.array(it.get_output(0)).reshape(-1).astype(np.float32)
+        assert np.array_equal(out.view(np.uint32), ref.view(np.uint32)), (k, out, ref)
+
+
+def test_quantize_inside_the_graph_is_unsupported(kws_bytes):
+    """QUANTIZE anywhere but at the input edge keeps the standard refusal."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    def edit(m):
+        codes = m.operatorCodes
+        op = m.subgraphs[0].operators[5]                  # the average pool
+        c = schema.OperatorCodeT()
+        c.builtinCode = c.deprecatedBuiltinCode = schema.BuiltinOperator.QUANTIZE
+        c.version = 1
+        codes.append(c)
+        op.opcodeIndex = len(codes) - 1
+        op.builtinOptionsType, op.builtinOptions = 0, None
+    with pytest.raises(Unsupported) as e:
+        generate(read_tflite_bytes(mutate(kws_bytes, edit)), "kws01")
+    assert str(e.value) == ("op QUANTIZE (int8, only at the model's input edge) at node 5 "
+                            "is not supported")

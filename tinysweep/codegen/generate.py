@@ -6,6 +6,7 @@ The output depends only on the .tflite bytes and the profile string (byte-identi
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ ACTIVATIONS = ("NONE", "RELU", "RELU6")
 SOFTMAX_OUTPUT_SCALE = float(np.float32(1.0 / 256.0))
 SOFTMAX_OUTPUT_ZERO_POINT = -128
 ARENA_ALIGNMENT = 16
+# float32 <-> int8 conversions the generated code offers only at the model's edges
+EDGE_OPS = {"QUANTIZE": "input", "DEQUANTIZE": "output"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,6 +347,8 @@ class _Lowering:
 
     def precheck(self, op: Operator) -> None:
         """Known op, int8 data input and outputs."""
+        if op.opcode in EDGE_OPS:
+            raise self.unsupported(op, f"only at the model's {EDGE_OPS[op.opcode]} edge")
         if op.opcode not in self.HANDLERS:
             raise self.unsupported(op, "no tsn kernel")
         for i in (*op.inputs[:1], *op.outputs):
@@ -595,6 +600,12 @@ def generate(model: Model, profile: str) -> Generated:
     if not model.operators:
         raise _model_unsupported("no operators")
 
+    # float32 edges: a QUANTIZE of the float input and a DEQUANTIZE into the float output become
+    # tsn_model_quantize_input / tsn_model_dequantize_output; the int8 core is planned and run
+    model, edges = _split_edges(model)
+    if not model.operators:
+        raise _model_unsupported("no operators besides QUANTIZE/DEQUANTIZE")
+
     # every activation an op reads must be produced earlier or be the model input
     available = set(model.inputs)
     for op in model.operators:
@@ -611,7 +622,9 @@ def generate(model: Model, profile: str) -> Generated:
     probe = _Lowering(model, None)
     for op in model.operators:
         probe.precheck(op)
-    plan = plan_model(model, ARENA_ALIGNMENT)
+    # plan on consecutive operator indices (edge removal leaves gaps); lowering keeps node numbers
+    plan = plan_model(dataclasses.replace(model, operators=tuple(
+        dataclasses.replace(op, index=k) for k, op in enumerate(model.operators))), ARENA_ALIGNMENT)
     lowering = _Lowering(model, plan)
     steps = [lowering.lower(op) for op in model.operators]
 
@@ -633,7 +646,8 @@ def generate(model: Model, profile: str) -> Generated:
     env.filters["c_float"] = c_float
     ctx = dict(generator=GENERATOR, sha256=model.sha256, profile=profile, steps=steps,
                consts=consts, input=inp, output=out, arena_bytes=plan.arena_bytes,
-               arena_alignment=ARENA_ALIGNMENT, weights_bytes=weights_bytes, macs=macs)
+               arena_alignment=ARENA_ALIGNMENT, weights_bytes=weights_bytes, macs=macs,
+               edges=edges)
     model_h = env.get_template("model.h.j2").render(**ctx)
     model_c = env.get_template("model.c.j2").render(**ctx)
 
@@ -655,6 +669,8 @@ def generate(model: Model, profile: str) -> Generated:
         "weight_bits": weight_bits,
         "ops": [{"node": s.node, "op": s.opcode, "macs": s.macs, "kernel": _kernel(s)}
                 for s in steps],
+        "float_edges": {k: {"node": op.index, "op": op.opcode, "kernel": EDGE_KERNELS[op.opcode]}
+                        for k, op in edges.items()},
         "input": io_json(inp),
         "output": io_json(out),
         "arena": [{"tensor": i, "name": model.tensor(i).name, "offset": off,
@@ -662,6 +678,38 @@ def generate(model: Model, profile: str) -> Generated:
                   for i, off in plan.offsets.items()],
     }
     return Generated(model_c=model_c, model_h=model_h, info=info)
+
+
+EDGE_KERNELS = {"QUANTIZE": "tsn_quantize_f32_s8", "DEQUANTIZE": "tsn_dequantize_s8_f32"}
+
+
+def _split_edges(model: Model) -> tuple[Model, dict[str, Operator]]:
+    """Remove a leading float32->int8 QUANTIZE of the model input and a trailing int8->float32
+    DEQUANTIZE producing the model output; the int8 tensors between become the model's I/O."""
+    ops = list(model.operators)
+    inputs, outputs, edges = model.inputs, model.outputs, {}
+    t = model.tensor
+
+    def affine(i):
+        q = t(i).quant
+        return t(i).type == "INT8" and q is not None and len(q.scale) == 1
+
+    first = ops[0] if ops else None
+    if (first is not None and first.opcode == "QUANTIZE" and first.inputs == inputs
+            and t(inputs[0]).type == "FLOAT32" and len(first.outputs) == 1
+            and affine(first.outputs[0])
+            and all(first.outputs[0] not in (op.outputs) for op in ops[1:])):
+        edges["input"] = ops.pop(0)
+        inputs = first.outputs
+    last = ops[-1] if ops else None
+    if (last is not None and last.opcode == "DEQUANTIZE" and last.outputs == outputs
+            and t(outputs[0]).type == "FLOAT32" and len(last.inputs) == 1
+            and affine(last.inputs[0]) and last.inputs[0] not in inputs):
+        edges["output"] = ops.pop()
+        outputs = last.inputs
+    if not edges:
+        return model, edges
+    return dataclasses.replace(model, operators=tuple(ops), inputs=inputs, outputs=outputs), edges
 
 
 def _kernel(step: Step) -> str | None:
