@@ -163,3 +163,46 @@ def same_padding(in_size: int, filter_size: int, stride: int, dilation: int = 1)
 def valid_output(in_size: int, filter_size: int, stride: int, dilation: int = 1) -> int:
     effective = (filter_size - 1) * dilation + 1
     return (in_size - effective + stride) // stride
+
+
+# ---- ADD, MEAN (TFLM Prepare of add.cc / reduce_common.cc) ---------------------------------
+
+ADD_LEFT_SHIFT_INT8 = 20
+
+
+def add_params(input1_scale, input1_zp, input2_scale, input2_zp, output_scale, output_zp,
+               fused: str = "NONE") -> dict:
+    """TFLM CalculateOpDataAdd for int8: fields of tsn_add_params.
+
+    twice_max_input_scale = 2 * max(s1, s2) is a float32 (exact); the input multipliers are
+    s_i / twice_max in double; the output multiplier twice_max / ((1 << 20) * s_out) with the
+    denominator a float32 product (exact: a power of two). QuantizeMultiplierSmallerThanOneExp
+    is QuantizeMultiplier for these values (all < 1)."""
+    s1, s2, so = (np.float32(input1_scale), np.float32(input2_scale), np.float32(output_scale))
+    twice_max = float(np.float32(2) * max(s1, s2))
+    real1 = float(s1) / twice_max
+    real2 = float(s2) / twice_max
+    real_out = twice_max / float(np.float32(1 << ADD_LEFT_SHIFT_INT8) * so)
+    m1, sh1 = quantize_multiplier(real1)
+    m2, sh2 = quantize_multiplier(real2)
+    mo, sho = quantize_multiplier(real_out)
+    act_min, act_max = activation_range(fused, output_scale, int(output_zp))
+    return dict(input1_offset=-int(input1_zp), input2_offset=-int(input2_zp),
+                output_offset=int(output_zp), left_shift=ADD_LEFT_SHIFT_INT8,
+                input1_multiplier=m1, input1_shift=sh1, input2_multiplier=m2, input2_shift=sh2,
+                output_multiplier=mo, output_shift=sho, act_min=act_min, act_max=act_max)
+
+
+def mean_params(input_scale, output_scale, num_elements: int) -> tuple[int, int]:
+    """TFLM int8 MEAN: QuantizeMultiplier(double(s_in) / double(s_out)) in Prepare, then
+    QuantizedMeanOrSum folds 1/num_elements into it: shift_n = min(floor(log2 n), 32,
+    31 + shift); multiplier = (multiplier << shift_n) // n (int64, truncating);
+    shift -= shift_n. Returns (multiplier, shift) for the sum of (x - zp_in)."""
+    if num_elements <= 0:
+        raise ValueError(f"mean over {num_elements} elements")
+    m, s = quantize_multiplier(float(np.float32(input_scale)) / float(np.float32(output_scale)))
+    n_shift = min(num_elements.bit_length() - 1, 32, 31 + s)
+    m = int((m << n_shift) // num_elements)   # m >= 0: floor == C++ truncation
+    if m > INT32_MAX:
+        m = _wrap32(m)                          # static_cast<int32_t> (cannot happen: m < 2^31)
+    return m, s - n_shift

@@ -206,3 +206,131 @@ def test_convert_stage_errors_are_one_line(tanh_tflite, tmp_path):
     assert len(lines) == 1 and re.fullmatch(
         r"convert: op TANH \(int8, no tsn kernel\) at node \d+ is not supported", lines[0]), lines
     assert not (tmp_path / "o").exists()
+
+
+# ---- ADD, MAX_POOL_2D, MEAN, PAD, SQUEEZE --------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def ops_tflite_bytes():
+    """Residual ADD (fused ReLU), PAD, MAX_POOL_2D, MEAN, dense, softmax."""
+    from tinysweep.tfcompat import keras
+    keras.utils.set_random_seed(4)
+    L = keras.layers
+    x = inp = L.Input((9, 8, 3))
+    x = L.Conv2D(4, 3, padding="same")(x)
+    y = L.Conv2D(4, 1)(x)
+    x = L.ReLU()(L.Add()([x, y]))
+    x = L.ZeroPadding2D(((1, 0), (0, 2)))(x)
+    x = L.MaxPooling2D(2, 2)(x)
+    x = L.GlobalAveragePooling2D()(x)
+    x = L.Dense(3, activation="softmax")(x)
+    return _convert(keras.Model(inp, x), quantize=True)
+
+
+def test_new_ops_generate_and_compile(ops_tflite_bytes, tmp_path):
+    model = read_tflite_bytes(ops_tflite_bytes)
+    ops = [op.opcode for op in model.operators]
+    assert {"ADD", "PAD", "MAX_POOL_2D", "MEAN"} <= set(ops), ops
+    g = generate(model, "ic01")
+    assert g.model_c == generate(model, "ic01").model_c           # deterministic
+    calls = re.findall(r"status = (tsn_\w+)\(", g.model_c)
+    for fn in ("tsn_add_s8", "tsn_pad_s8", "tsn_maxpool_s8", "tsn_mean_s8"):
+        assert fn in calls
+    kernels = {o["op"]: o["kernel"] for o in g.info["ops"]}
+    assert kernels["ADD"] == "tsn_add_s8" and kernels["MEAN"] == "tsn_mean_s8"
+    add = next(s for s in re.split(r"\n\n", g.model_c) if "tsn_add_params" in s)
+    assert ".left_shift = 20" in add and ".act_max = 127" in add
+    g.write(tmp_path)
+    run = subprocess.run(["gcc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic",
+                          "-fsyntax-only", f"-I{REPO / 'firmware/engine/include'}",
+                          str(tmp_path / "model.c")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+def test_broadcast_add_is_unsupported(ops_tflite_bytes):
+    """A hand-made shape mismatch: ADD's second input replaced by the 9x8x3 model input."""
+    import dataclasses
+    m = read_tflite_bytes(ops_tflite_bytes)
+    add = next(op for op in m.operators if op.opcode == "ADD")
+    ops = tuple(dataclasses.replace(op, inputs=(op.inputs[0], m.inputs[0])) if op is add else op
+                for op in m.operators)
+    m = dataclasses.replace(m, operators=ops)
+    with pytest.raises(Unsupported) as e:
+        generate(m, "ic01")
+    assert str(e.value) == (f"op ADD (int8, broadcasting 1x9x8x4 + 1x9x8x3) "
+                            f"at node {add.index} is not supported")
+
+
+# ---- float32 edges -------------------------------------------------------------------------------
+
+def test_float_edges_are_bit_exact(tmp_path):
+    """A float-I/O model (QUANTIZE -> conv, ADD ... -> DEQUANTIZE): the generated
+    tsn_model_quantize_input / invoke / tsn_model_dequantize_output, built with the engine into a
+    shared library, give tflite-micro's float outputs bit for bit."""
+    import ctypes as C
+    from tflite_micro import runtime
+    from tinysweep.tfcompat import keras, tf
+    keras.utils.set_random_seed(8)
+    L = keras.layers
+    x = inp = L.Input((6, 5, 2))
+    x = L.Conv2D(3, 3, padding="same")(x)
+    x = L.ReLU()(L.Add()([x, L.Conv2D(3, 1)(x)]))
+    x = L.Dense(4)(L.Flatten()(x))
+    rng = np.random.default_rng(3)
+    conv = tf.lite.TFLiteConverter.from_keras_model(keras.Model(inp, x))
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([rng.normal(0, 2, (1, 6, 5, 2)).astype(np.float32)]
+                                           for _ in range(16))
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    buf = conv.convert()                                   # float32 input and output
+    model = read_tflite_bytes(buf)
+    assert model.operators[0].opcode == "QUANTIZE" and model.operators[-1].opcode == "DEQUANTIZE"
+    g = generate(model, "ic01")
+    assert "tsn_status tsn_model_quantize_input(const float *input);" in g.model_h
+    assert "tsn_status tsn_model_dequantize_output(float *output);" in g.model_h
+    assert g.info["float_edges"]["input"]["node"] == 0
+    assert g.info["float_edges"]["output"]["op"] == "DEQUANTIZE"
+    assert g.info["input"]["dtype"] == "int8" and g.info["input"]["bytes"] == 60
+    g.write(tmp_path)
+    engine = REPO / "firmware" / "engine"
+    lib = tmp_path / "libmodel.so"
+    run = subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-std=c99", "-Wall", "-Wextra",
+                          "-Werror", f"-I{engine / 'include'}", f"-I{engine / 'src'}",
+                          f"-I{tmp_path}", str(tmp_path / "model.c"),
+                          *sorted(map(str, (engine / "src").glob("*.c"))), "-o", str(lib)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    so = C.CDLL(str(lib))
+    it = runtime.Interpreter.from_bytes(buf, arena_size=1 << 20)
+    f32p = C.POINTER(C.c_float)
+    so.tsn_model_quantize_input.argtypes = [f32p]
+    so.tsn_model_dequantize_output.argtypes = [f32p]
+    for k in range(6):
+        xin = (rng.normal(0, 3, (6, 5, 2)) * (k + 1)).astype(np.float32)
+        out = np.zeros(4, np.float32)
+        assert so.tsn_model_quantize_input(xin.ctypes.data_as(f32p)) == 0
+        assert so.tsn_model_invoke() == 0
+        assert so.tsn_model_dequantize_output(out.ctypes.data_as(f32p)) == 0
+        it.set_input(xin[None], 0)
+        it.invoke()
+        ref = np.array(it.get_output(0)).reshape(-1).astype(np.float32)
+        assert np.array_equal(out.view(np.uint32), ref.view(np.uint32)), (k, out, ref)
+
+
+def test_quantize_inside_the_graph_is_unsupported(kws_bytes):
+    """QUANTIZE anywhere but at the input edge keeps the standard refusal."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    def edit(m):
+        codes = m.operatorCodes
+        op = m.subgraphs[0].operators[5]                  # the average pool
+        c = schema.OperatorCodeT()
+        c.builtinCode = c.deprecatedBuiltinCode = schema.BuiltinOperator.QUANTIZE
+        c.version = 1
+        codes.append(c)
+        op.opcodeIndex = len(codes) - 1
+        op.builtinOptionsType, op.builtinOptions = 0, None
+    with pytest.raises(Unsupported) as e:
+        generate(read_tflite_bytes(mutate(kws_bytes, edit)), "kws01")
+    assert str(e.value) == ("op QUANTIZE (int8, only at the model's input edge) at node 5 "
+                            "is not supported")

@@ -12,6 +12,7 @@ grid |q| <= 2^(b-1) - 1, or generation stops naming the tensor.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ ACTIVATIONS = ("NONE", "RELU", "RELU6")
 SOFTMAX_OUTPUT_SCALE = float(np.float32(1.0 / 256.0))
 SOFTMAX_OUTPUT_ZERO_POINT = -128
 ARENA_ALIGNMENT = 16
+# float32 <-> int8 conversions the generated code offers only at the model's edges
+EDGE_OPS = {"QUANTIZE": "input", "DEQUANTIZE": "output"}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,7 +162,66 @@ class SoftmaxStep:
 
 
 @dataclass(frozen=True)
-class AliasStep:         # RESHAPE: the output shares the input's bytes, no code
+class AddStep:           # ADD of two same-shape int8 tensors (fused activation in act_min/max)
+    node: int
+    opcode: str
+    comment: str
+    input1_offset: int
+    input2_offset: int
+    output_offset: int
+    left_shift: int
+    input1_multiplier: int
+    input1_shift: int
+    input2_multiplier: int
+    input2_shift: int
+    output_multiplier: int
+    output_shift: int
+    act_min: int
+    act_max: int
+    size: int
+    input1_at: int
+    input2_at: int
+    output_at: int
+    macs: int = 0
+    kind: str = "add"
+
+
+@dataclass(frozen=True)
+class MeanStep:          # MEAN over H and W of a 4-D tensor
+    node: int
+    opcode: str
+    comment: str
+    input_offset: int
+    output_offset: int
+    multiplier: int
+    shift: int
+    input_dims: Dims
+    input_at: int
+    output_at: int
+    macs: int = 0
+    kind: str = "mean"
+
+
+@dataclass(frozen=True)
+class PadStep:           # PAD with the zero point
+    node: int
+    opcode: str
+    comment: str
+    pad_n: int
+    pad_h: int
+    pad_w: int
+    pad_c: int
+    pad_value: int
+    input_dims: Dims
+    output_dims: Dims
+    input_at: int
+    output_at: int
+    macs: int = 0
+    kind: str = "pad"
+
+
+@dataclass(frozen=True)
+class AliasStep:         # RESHAPE, SQUEEZE: the output shares the input's bytes, no code
     node: int
     opcode: str
     comment: str
@@ -167,7 +229,7 @@ class AliasStep:         # RESHAPE: the output shares the input's bytes, no code
     kind: str = "alias"
 
 
-Step = ConvStep | FcStep | PoolStep | SoftmaxStep | AliasStep
+Step = ConvStep | FcStep | PoolStep | SoftmaxStep | AddStep | MeanStep | PadStep | AliasStep
 
 
 @dataclass(frozen=True)
@@ -323,10 +385,13 @@ class _Lowering:
     # -- ops ----------------------------------------------------------------------------------
     HANDLERS = {"CONV_2D": "conv", "DEPTHWISE_CONV_2D": "conv",
                 "FULLY_CONNECTED": "fully_connected", "AVERAGE_POOL_2D": "avgpool",
-                "SOFTMAX": "softmax", "RESHAPE": "reshape"}
+                "MAX_POOL_2D": "avgpool", "SOFTMAX": "softmax", "RESHAPE": "reshape",
+                "SQUEEZE": "reshape", "ADD": "add", "MEAN": "mean", "PAD": "pad"}
 
     def precheck(self, op: Operator) -> None:
         """Known op, int8 data input and outputs."""
+        if op.opcode in EDGE_OPS:
+            raise self.unsupported(op, f"only at the model's {EDGE_OPS[op.opcode]} edge")
         if op.opcode not in self.HANDLERS:
             raise self.unsupported(op, "no tsn kernel")
         for i in (*op.inputs[:1], *op.outputs):
@@ -425,7 +490,10 @@ class _Lowering:
         pad_top = self.spatial(op, o.padding, xd.h, o.filter_h, o.stride_h, 1, yd.h, "height")
         pad_left = self.spatial(op, o.padding, xd.w, o.filter_w, o.stride_w, 1, yd.w, "width")
         act_min, act_max = self.fused(op, o.activation, y)
+        if op.opcode == "MAX_POOL_2D":
+            self.require(x.quant == y.quant, op, "input and output quantization differ")
         return PoolStep(
+            kind="maxpool" if op.opcode == "MAX_POOL_2D" else "avgpool",
             node=op.index, opcode=op.opcode,
             comment=_describe(op, x, y, f"{o.filter_h}x{o.filter_w} s{o.stride_h}x{o.stride_w} "
                                         f"{o.padding} {o.activation}"),
@@ -451,6 +519,61 @@ class _Lowering:
             input_multiplier=int(mult), input_left_shift=int(shift), diff_min=int(diff_min),
             rows=x.elements // depth, depth=depth,
             input_at=self.at(x.index), output_at=self.at(y.index))
+
+    def add(self, op: Operator) -> AddStep:
+        self.require(len(op.inputs) == 2 and len(op.outputs) == 1, op, "inputs/outputs")
+        a = self.activation(op, op.inputs[0], "input 1")
+        b = self.activation(op, op.inputs[1], "input 2")
+        y = self.activation(op, op.outputs[0], "output")
+        self.require(a.shape == b.shape == y.shape, op,
+                     f"broadcasting {'x'.join(map(str, a.shape))} + {'x'.join(map(str, b.shape))}")
+        act = op.options.activation
+        self.require(act in ACTIVATIONS, op, f"fused activation {act}")
+        p = quant_math.add_params(a.quant.scale[0], a.quant.zero_point[0], b.quant.scale[0],
+                                  b.quant.zero_point[0], y.quant.scale[0], y.quant.zero_point[0],
+                                  act)
+        return AddStep(node=op.index, opcode=op.opcode, comment=_describe(op, a, y, act),
+                       size=y.elements, input1_at=self.at(a.index), input2_at=self.at(b.index),
+                       output_at=self.at(y.index), **p)
+
+    def mean(self, op: Operator) -> MeanStep:
+        self.require(len(op.inputs) == 2 and len(op.outputs) == 1, op, "inputs/outputs")
+        x = self.activation(op, op.inputs[0], "input")
+        y = self.activation(op, op.outputs[0], "output")
+        axis_t = self.tensor(op.inputs[1])
+        self.require(axis_t.is_constant and axis_t.type == "INT32", op, "non-constant axis")
+        axes = sorted(int(v) % max(len(x.shape), 1) for v in axis_t.array().reshape(-1))
+        self.require(len(x.shape) == 4 and axes == [1, 2], op, f"axes {axes} of a "
+                     f"{len(x.shape)}-D tensor; only H and W of 4-D")
+        xd = self.dims4(x)
+        self.require(y.elements == xd.n * xd.c, op, f"output shape {y.shape}")
+        mult, shift = quant_math.mean_params(x.quant.scale[0], y.quant.scale[0], xd.h * xd.w)
+        return MeanStep(node=op.index, opcode=op.opcode,
+                        comment=_describe(op, x, y, "over H, W"),
+                        input_offset=-x.quant.zero_point[0], output_offset=y.quant.zero_point[0],
+                        multiplier=mult, shift=shift, input_dims=xd,
+                        input_at=self.at(x.index), output_at=self.at(y.index))
+
+    def pad(self, op: Operator) -> PadStep:
+        self.require(len(op.inputs) == 2 and len(op.outputs) == 1, op, "inputs/outputs")
+        x = self.activation(op, op.inputs[0], "input")
+        y = self.activation(op, op.outputs[0], "output")
+        pads_t = self.tensor(op.inputs[1])
+        self.require(pads_t.is_constant and pads_t.type in ("INT32", "INT64"), op,
+                     "non-constant paddings")
+        self.require(len(x.shape) == 4 and len(y.shape) == 4 and pads_t.shape == (4, 2), op,
+                     "tensors not 4-D")
+        pads = [[int(v) for v in row] for row in pads_t.array()]
+        self.require(all(v >= 0 for row in pads for v in row), op, f"negative padding {pads}")
+        self.require(all(x.shape[k] + pads[k][0] + pads[k][1] == y.shape[k] for k in range(4)),
+                     op, f"output shape {y.shape}")
+        self.require(x.quant == y.quant, op, "input and output quantization differ")
+        return PadStep(node=op.index, opcode=op.opcode,
+                       comment=_describe(op, x, y, f"paddings {pads}"),
+                       pad_n=pads[0][0], pad_h=pads[1][0], pad_w=pads[2][0], pad_c=pads[3][0],
+                       pad_value=y.quant.zero_point[0], input_dims=self.dims4(x),
+                       output_dims=self.dims4(y), input_at=self.at(x.index),
+                       output_at=self.at(y.index))
 
     def reshape(self, op: Operator) -> AliasStep:
         x = self.activation(op, op.inputs[0], "input")
@@ -530,6 +653,12 @@ def generate(model: Model, profile: str, weight_bits: int = 8) -> Generated:
     if not model.operators:
         raise _model_unsupported("no operators")
 
+    # float32 edges: a QUANTIZE of the float input and a DEQUANTIZE into the float output become
+    # tsn_model_quantize_input / tsn_model_dequantize_output; the int8 core is planned and run
+    model, edges = _split_edges(model)
+    if not model.operators:
+        raise _model_unsupported("no operators besides QUANTIZE/DEQUANTIZE")
+
     # every activation an op reads must be produced earlier or be the model input
     available = set(model.inputs)
     for op in model.operators:
@@ -546,7 +675,9 @@ def generate(model: Model, profile: str, weight_bits: int = 8) -> Generated:
     probe = _Lowering(model, None)
     for op in model.operators:
         probe.precheck(op)
-    plan = plan_model(model, ARENA_ALIGNMENT)
+    # plan on consecutive operator indices (edge removal leaves gaps); lowering keeps node numbers
+    plan = plan_model(dataclasses.replace(model, operators=tuple(
+        dataclasses.replace(op, index=k) for k, op in enumerate(model.operators))), ARENA_ALIGNMENT)
     lowering = _Lowering(model, plan, weight_bits)
     steps = [lowering.lower(op) for op in model.operators]
 
@@ -570,7 +701,8 @@ def generate(model: Model, profile: str, weight_bits: int = 8) -> Generated:
     env.filters["c_float"] = c_float
     ctx = dict(generator=GENERATOR, sha256=model.sha256, profile=profile, steps=steps,
                consts=consts, input=inp, output=out, arena_bytes=plan.arena_bytes,
-               arena_alignment=ARENA_ALIGNMENT, weights_bytes=weights_bytes, macs=macs)
+               arena_alignment=ARENA_ALIGNMENT, weights_bytes=weights_bytes, macs=macs,
+               edges=edges)
     model_h = env.get_template("model.h.j2").render(**ctx)
     model_c = env.get_template("model.c.j2").render(**ctx)
 
@@ -594,6 +726,8 @@ def generate(model: Model, profile: str, weight_bits: int = 8) -> Generated:
         "weights_stored_bits": stored_bits,
         "ops": [{"node": s.node, "op": s.opcode, "macs": s.macs, "kernel": _kernel(s)}
                 for s in steps],
+        "float_edges": {k: {"node": op.index, "op": op.opcode, "kernel": EDGE_KERNELS[op.opcode]}
+                        for k, op in edges.items()},
         "input": io_json(inp),
         "output": io_json(out),
         "arena": [{"tensor": i, "name": model.tensor(i).name, "offset": off,
@@ -603,9 +737,43 @@ def generate(model: Model, profile: str, weight_bits: int = 8) -> Generated:
     return Generated(model_c=model_c, model_h=model_h, info=info)
 
 
+EDGE_KERNELS = {"QUANTIZE": "tsn_quantize_f32_s8", "DEQUANTIZE": "tsn_dequantize_s8_f32"}
+
+
+def _split_edges(model: Model) -> tuple[Model, dict[str, Operator]]:
+    """Remove a leading float32->int8 QUANTIZE of the model input and a trailing int8->float32
+    DEQUANTIZE producing the model output; the int8 tensors between become the model's I/O."""
+    ops = list(model.operators)
+    inputs, outputs, edges = model.inputs, model.outputs, {}
+    t = model.tensor
+
+    def affine(i):
+        q = t(i).quant
+        return t(i).type == "INT8" and q is not None and len(q.scale) == 1
+
+    first = ops[0] if ops else None
+    if (first is not None and first.opcode == "QUANTIZE" and first.inputs == inputs
+            and t(inputs[0]).type == "FLOAT32" and len(first.outputs) == 1
+            and affine(first.outputs[0])
+            and all(first.outputs[0] not in (op.outputs) for op in ops[1:])):
+        edges["input"] = ops.pop(0)
+        inputs = first.outputs
+    last = ops[-1] if ops else None
+    if (last is not None and last.opcode == "DEQUANTIZE" and last.outputs == outputs
+            and t(outputs[0]).type == "FLOAT32" and len(last.inputs) == 1
+            and affine(last.inputs[0]) and last.inputs[0] not in inputs):
+        edges["output"] = ops.pop()
+        outputs = last.inputs
+    if not edges:
+        return model, edges
+    return dataclasses.replace(model, operators=tuple(ops), inputs=inputs, outputs=outputs), edges
+
+
 def _kernel(step: Step) -> str | None:
     return {"conv": getattr(step, "function", None), "fc": getattr(step, "function", None),
-            "avgpool": "tsn_avgpool_s8", "softmax": "tsn_softmax_s8", "alias": None}[step.kind]
+            "avgpool": "tsn_avgpool_s8", "maxpool": "tsn_maxpool_s8", "softmax": "tsn_softmax_s8",
+            "add": "tsn_add_s8", "mean": "tsn_mean_s8", "pad": "tsn_pad_s8",
+            "alias": None}[step.kind]
 
 
 def generate_file(path, profile: str, weight_bits: int = 8) -> Generated:
@@ -613,4 +781,4 @@ def generate_file(path, profile: str, weight_bits: int = 8) -> Generated:
 
 
 __all__ = ["generate", "generate_file", "Generated", "Dims", "Requant", "ConvStep", "FcStep",
-           "PoolStep", "SoftmaxStep", "AliasStep", "c_float", "c_ints"]
+           "PoolStep", "SoftmaxStep", "AddStep", "MeanStep", "PadStep", "AliasStep", "c_float", "c_ints"]

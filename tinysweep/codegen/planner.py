@@ -13,7 +13,7 @@ one operator, which no plan can beat.
 `plan_model` derives the intervals from a model: a tensor lives from the operator producing it to
 the last operator reading it. Buffers are shared, so that a chain of them is one buffer whose
 interval is the union, where that is legal without copying:
-- RESHAPE outputs alias their input (same bytes, no copy);
+- RESHAPE and SQUEEZE outputs alias their input (same bytes, no copy);
 - the output of an op in INPLACE_OPS may overwrite its first input when that input is read by
   no later op, has the output's size, and is not the model input (kernels of these ops read
   element i, or a whole row, before writing element i / that row).
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from tinysweep.codegen.reader import Model
 
-ALIAS_OPS = ("RESHAPE",)
+ALIAS_OPS = ("RESHAPE", "SQUEEZE")
 # ops whose tsn kernel is safe with output == input (softmax_s8: a row is read fully before
 # it is written, and element c is read before it is written in the final loop)
 INPLACE_OPS = ("SOFTMAX",)

@@ -132,8 +132,24 @@ class ReshapeOptions:
     new_shape: tuple[int, ...] | None
 
 
+@dataclass(frozen=True)
+class AddOptions:
+    activation: str
+
+
+@dataclass(frozen=True)
+class ReducerOptions:           # MEAN
+    keep_dims: bool
+
+
+@dataclass(frozen=True)
+class SqueezeOptions:
+    squeeze_dims: tuple[int, ...]
+
+
 OpOptions = (Conv2DOptions | DepthwiseConv2DOptions | Pool2DOptions | FullyConnectedOptions
-             | SoftmaxOptions | ReshapeOptions | None)
+             | SoftmaxOptions | ReshapeOptions | AddOptions | ReducerOptions | SqueezeOptions
+             | None)
 
 
 @dataclass(frozen=True)
@@ -177,7 +193,8 @@ def _activation(opts) -> str:
 
 def _options(opcode: str, opts):
     if opts is None:
-        return ReshapeOptions(None) if opcode == "RESHAPE" else None
+        return {"RESHAPE": ReshapeOptions(None), "ADD": AddOptions("NONE"),
+                "MEAN": ReducerOptions(False), "SQUEEZE": SqueezeOptions(())}.get(opcode)
     if opcode == "CONV_2D":
         return Conv2DOptions(PADDINGS[opts.padding], int(opts.strideH), int(opts.strideW),
                              int(opts.dilationHFactor), int(opts.dilationWFactor),
@@ -197,6 +214,12 @@ def _options(opcode: str, opts):
         return SoftmaxOptions(float(opts.beta))
     if opcode == "RESHAPE":
         return ReshapeOptions(_ints(opts.newShape) if opts.newShape is not None else None)
+    if opcode == "ADD":
+        return AddOptions(_activation(opts))
+    if opcode == "MEAN":
+        return ReducerOptions(bool(opts.keepDims))
+    if opcode == "SQUEEZE":
+        return SqueezeOptions(_ints(opts.squeezeDims))
     return None
 
 

@@ -132,5 +132,60 @@ tsn_status tsn_fully_connected_s2(const tsn_fc_params *params, const tsn_requant
                                   int32_t output_depth, const int8_t *weights, /* packed INT2 */
                                   const int32_t *bias, int8_t *output);
 /* ==== end of sub-byte weights ============================================================== */
+/* ==== Elementwise, pooling, reduction, padding and edge (de)quantization ops ================
+ * (ADD, MAX_POOL_2D, MEAN, PAD, QUANTIZE, DEQUANTIZE; parameters from tinysweep/quant_math.py) */
+
+/* ADD, int8: both inputs rescaled to a common scale after a left shift (20 for int8), summed,
+ * requantized to the output (TFLM reference_integer_ops::Add). Shifts in [-31, 30]. */
+typedef struct {
+    int32_t input1_offset, input2_offset; /* -zero points of the inputs */
+    int32_t output_offset;                /* +output zero point */
+    int32_t left_shift;                   /* 20 */
+    int32_t input1_multiplier, input1_shift;
+    int32_t input2_multiplier, input2_shift;
+    int32_t output_multiplier, output_shift;
+    int32_t act_min, act_max;
+} tsn_add_params;
+
+/* MEAN over H and W of an NHWC tensor (output [n][c]). multiplier/shift already include the
+ * division by h*w, as TFLM's QuantizedMeanOrSum folds it in. */
+typedef struct {
+    int32_t input_offset;  /* -input zero point */
+    int32_t output_offset; /* +output zero point */
+    int32_t multiplier, shift;
+} tsn_mean_params;
+
+/* PAD: leading padding per NHWC dimension; the trailing padding follows from the output dims. */
+typedef struct {
+    int32_t pad_n, pad_h, pad_w, pad_c;
+    int32_t pad_value; /* the output zero point (int8) */
+} tsn_pad_params;
+
+/* QUANTIZE float32 -> int8 and DEQUANTIZE int8 -> float32: real = (q - zero_point) * scale. */
+typedef struct {
+    float scale;
+    int32_t zero_point;
+} tsn_affine_params;
+
+tsn_status tsn_add_s8(const tsn_add_params *params, int32_t size, const int8_t *input1,
+                      const int8_t *input2, int8_t *output);
+
+tsn_status tsn_maxpool_s8(const tsn_pool_params *params,
+                          const tsn_dims *input_dims, const int8_t *input,
+                          const tsn_dims *output_dims, int8_t *output);
+
+tsn_status tsn_mean_s8(const tsn_mean_params *params, const tsn_dims *input_dims,
+                       const int8_t *input, int8_t *output);
+
+tsn_status tsn_pad_s8(const tsn_pad_params *params, const tsn_dims *input_dims,
+                      const int8_t *input, const tsn_dims *output_dims, int8_t *output);
+
+tsn_status tsn_quantize_f32_s8(const tsn_affine_params *params, int32_t size, const float *input,
+                               int8_t *output);
+
+tsn_status tsn_dequantize_s8_f32(const tsn_affine_params *params, int32_t size,
+                                 const int8_t *input, float *output);
+
+/* ==== end of elementwise/pooling/reduction/padding/edge ops ================================= */
 
 #endif /* TSN_H */
