@@ -9,17 +9,16 @@ LiteRT with and without its default delegates, all on this machine in the same r
 engine's static arena beside tflite-micro's arena. Figures, not assertions.
 """
 import argparse
-import json
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from tinysweep.benchmarks.timing import build_host, engine_latency_us, litert_timer, time_per_call  # noqa: E402
+
 DEFAULT_MODEL = REPO / "models" / "kws" / "w8" / "model.tflite"
 
 
@@ -31,31 +30,6 @@ def reference_kws_model() -> bytes:
     return quantize_int8(kws.build_dscnn(), calibration)
 
 
-def time_per_call(fn, repeats: int) -> float:
-    """Median over 5 windows of the mean seconds per call (the EEMBC way)."""
-    fn()
-    windows = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        for _ in range(repeats):
-            fn()
-        windows.append((time.perf_counter() - t0) / repeats)
-    return statistics.median(windows)
-
-
-def litert_timer(tflite: bytes, x: np.ndarray, delegates: bool):
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-    kind = OpResolverType.AUTO if delegates else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    it = Interpreter(model_content=tflite, experimental_op_resolver_type=kind, num_threads=1)
-    it.allocate_tensors()
-    index = it.get_input_details()[0]["index"]
-
-    def call():
-        it.set_tensor(index, x)
-        it.invoke()
-    return call
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="an int8 .tflite (default: the pipeline's KWS model or the reference DS-CNN)")
@@ -63,7 +37,7 @@ def main(argv=None):
     ap.add_argument("--inferences", type=int, default=200, help="inferences per timing window")
     a = ap.parse_args(argv)
 
-    from tinysweep import oracle, runner
+    from tinysweep import oracle
     if a.model:
         tflite, source = Path(a.model).read_bytes(), a.model
     elif DEFAULT_MODEL.exists():
@@ -71,18 +45,11 @@ def main(argv=None):
     else:
         tflite, source = reference_kws_model(), "MLPerf Tiny DS-CNN, random weights"
 
+    o = oracle.Oracle(tflite)
+    x = np.random.default_rng(1).integers(-128, 128, o.input_shape, dtype=np.int8)
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        (tmp / "model.tflite").write_bytes(tflite)
-        for cmd in (["stages/convert.py", "--model", tmp / "model.tflite", "--profile", a.profile, "--out", tmp / "c"],
-                    ["stages/build_firmware.py", "--port", "host", "--model-dir", tmp / "c", "--out", tmp / "build"]):
-            subprocess.run([sys.executable, *map(str, cmd)], cwd=REPO, check=True, capture_output=True)
-        info = json.loads((tmp / "c" / "model.json").read_text())
-
-        o = oracle.Oracle(tflite)
-        x = np.random.default_rng(1).integers(-128, 128, o.input_shape, dtype=np.int8)
-        with runner.open_device("pty", tmp / "build" / "firmware") as dut:
-            engine_us = statistics.median(runner.latency_pass(dut, x.tobytes(), 5, a.inferences, 10))
+        info, firmware = build_host(tflite, a.profile, tmp)
+        engine_us = engine_latency_us(firmware, x, a.inferences)
 
     tflm_s = time_per_call(lambda: o.predict_one(x), max(1, a.inferences // 10))
     litert_ref_s = time_per_call(litert_timer(tflite, x, delegates=False), a.inferences)

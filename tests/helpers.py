@@ -12,14 +12,49 @@ def run_stage(script, *args, cwd=None):
                           capture_output=True, text=True, cwd=cwd or REPO)
 
 
-def build_host_firmware(tflite, root, profile: str = "kws01"):
+def build_host_firmware(tflite, root, profile: str = "kws01", weight_bits: int = 8):
     """convert + build_firmware for the host port: root/c (generated model), root/build/firmware."""
     root = Path(root)
     firmware = root / "build" / "firmware"
     if not firmware.is_file():
-        for args in (("convert.py", "--model", tflite, "--profile", profile, "--out", root / "c"),
+        for args in (("convert.py", "--model", tflite, "--profile", profile, "--out", root / "c",
+                      "--weight-bits", weight_bits),
                      ("build_firmware.py", "--port", "host", "--model-dir", root / "c",
                       "--out", root / "build", "--cflags=-O2")):
             run = run_stage(*args)
             assert run.returncode == 0, f"{args[0]} failed:\n{run.stdout}\n{run.stderr}"
     return firmware
+
+
+def tflm_outputs(buf: bytes, xs):
+    """tflite-micro's int8 outputs, one flattened row per input of xs."""
+    import numpy as np
+    from tflite_micro import runtime
+    it = runtime.Interpreter.from_bytes(buf, arena_size=4 << 20)
+    outs = []
+    for x in xs:
+        it.set_input(x[None], 0)
+        it.invoke()
+        outs.append(np.array(it.get_output(0)).reshape(-1))
+    return np.stack(outs)
+
+
+def assert_device_equals_tflm(firmware, buf: bytes, xs, label: str):
+    """Every output of the host firmware over the serial protocol (`db load`, `infer 1 0`,
+    `outputs`) for every input of xs equals tflite-micro's on the .tflite `buf`."""
+    import numpy as np
+    from tinysweep.codegen import read_tflite_bytes
+    from tinysweep.runner import open_device
+    expected = tflm_outputs(buf, xs)
+    n_out = expected.shape[1]
+    m = read_tflite_bytes(buf)
+    assert n_out == m.tensor(m.outputs[0]).elements
+    with open_device("pty", firmware, timeout=30.0) as dut:
+        for k, x in enumerate(xs):
+            dut.load(x.tobytes())
+            dut.infer(1, 0, expected=n_out)
+            got = dut.outputs(expected=n_out)
+            diff = np.flatnonzero(got != expected[k])
+            assert diff.size == 0, (f"{label} input {k}: {diff.size} of {n_out} outputs differ "
+                                    f"from tflite-micro, first at {diff[0]}: "
+                                    f"{got[diff[0]]} vs {expected[k][diff[0]]}")

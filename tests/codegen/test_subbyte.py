@@ -12,59 +12,25 @@ from helpers import build_host_firmware, run_stage
 
 from tinysweep.codegen import Unsupported, generate, read_tflite_bytes
 from tinysweep.codegen.packing import pack, unpack
+from tinysweep.weight_grid import edit_tflite, onto_grid, weight_ops
 
 HERE = Path(__file__).resolve().parent
-WEIGHT_OPS = (3, 4, 9)  # CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED
-
-
-def _edit(buf: bytes, edit) -> bytes:
-    import flatbuffers
-    from ai_edge_litert import schema_py_generated as schema
-    m = schema.ModelT.InitFromPackedBuf(buf, 0)
-    edit(m)
-    b = flatbuffers.Builder(1024)
-    b.Finish(m.Pack(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
-
-
-def _weight_ops(m):
-    sg = m.subgraphs[0]
-    for op in sg.operators:
-        code = m.operatorCodes[op.opcodeIndex]
-        if max(code.builtinCode, code.deprecatedBuiltinCode) in WEIGHT_OPS:
-            yield sg, op
 
 
 def on_grid(buf: bytes, limit: int = 7) -> bytes:
-    """Every weight rounded onto |q| <= limit, its scales times 127/limit, biases rescaled."""
-    def edit(m):
-        for sg, op in _weight_ops(m):
-            t = sg.tensors[op.inputs[1]]
-            q = np.frombuffer(bytes(bytearray(m.buffers[t.buffer].data)), np.int8)
-            new = np.round(q.astype(np.float64) * limit / 127.0)
-            new = np.clip(new, -limit, limit).astype(np.int8)
-            m.buffers[t.buffer].data = np.frombuffer(new.tobytes(), np.uint8)
-            s = (np.asarray(t.quantization.scale, np.float32) * np.float32(127 / limit))
-            t.quantization.scale = [float(v) for v in s.astype(np.float32)]
-            if len(op.inputs) > 2 and op.inputs[2] >= 0:
-                bt = sg.tensors[op.inputs[2]]
-                b = np.frombuffer(bytes(bytearray(m.buffers[bt.buffer].data)), np.int32)
-                b = np.round(b.astype(np.float64) * limit / 127.0).astype(np.int32)
-                m.buffers[bt.buffer].data = np.frombuffer(b.tobytes(), np.uint8)
-                s_in = np.float32(sg.tensors[op.inputs[0]].quantization.scale[0])
-                bt.quantization.scale = [float(np.float32(s_in * v)) for v in s]
-    return _edit(buf, edit)
+    """Every weight requantized onto |q| <= limit (tinysweep.weight_grid)."""
+    return onto_grid(buf, {7: 4, 1: 2}[limit])
 
 
 def as_int4(buf: bytes) -> bytes:
     """The same model with every weight tensor stored as a real, packed INT4 tensor."""
     def edit(m):
-        for sg, op in _weight_ops(m):
+        for sg, op in weight_ops(m):
             t = sg.tensors[op.inputs[1]]
             q = np.frombuffer(bytes(bytearray(m.buffers[t.buffer].data)), np.int8)
             m.buffers[t.buffer].data = np.frombuffer(pack(q, 4), np.uint8)
             t.type = 17
-    return _edit(buf, edit)
+    return edit_tflite(buf, edit)
 
 
 @pytest.fixture(scope="module")
