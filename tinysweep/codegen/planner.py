@@ -17,11 +17,20 @@ interval is the union, where that is legal without copying:
 - the output of an op in INPLACE_OPS may overwrite its first input when that input is read by
   no later op, has the output's size, and is not the model input (kernels of these ops read
   element i, or a whole row, before writing element i / that row).
+- in-place convolutions (`inplace_convs=True`): a CONV_2D with a 1x1 int8 filter and stride 1, or
+  a DEPTHWISE_CONV_2D (int8 filter, depth multiplier 1) whose output has no more pixels than its
+  input, may write its output over its first input under the same conditions except that the
+  sizes may differ (the shared buffer gets the largest member's size; tsn_conv2d_1x1_inplace_s8
+  and tsn_depthwise_conv2d_inplace_s8 need exactly that). Such an op also gets a scratch buffer
+  in the arena, live at that op only (`inplace_scratch_bytes`).
 The model's inputs and outputs are live for the whole invocation: the input stays intact across
-repeated inferences and the output stays readable after `tsn_model_invoke` returns.
+repeated inferences (the harness loads it once and may invoke N times) and the output stays
+readable after `tsn_model_invoke` returns. `keep_input=False` drops the first guarantee (the input
+then dies at its last reader and may be overwritten): a what-if for measurements only.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from tinysweep.codegen.reader import Model
@@ -30,6 +39,8 @@ ALIAS_OPS = ("RESHAPE", "SQUEEZE")
 # ops whose tsn kernel is safe with output == input (softmax_s8: a row is read fully before
 # it is written, and element c is read before it is written in the final loop)
 INPLACE_OPS = ("SOFTMAX",)
+# ops with an in-place kernel variant that needs a scratch buffer (see inplace_scratch_bytes)
+INPLACE_CONV_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
 
 
 @dataclass(frozen=True)
@@ -148,6 +159,8 @@ class ModelPlan:
     plan: Plan
     root: dict[int, int]             # activation tensor index -> the tensor whose buffer it uses
     offsets: dict[int, int]          # activation tensor index -> arena offset
+    # operator index -> (scratch offset, scratch bytes) of the ops run by an in-place kernel
+    inplace: dict[int, tuple[int, int]] = dataclasses.field(default_factory=dict)
 
     @property
     def arena_bytes(self) -> int:
@@ -162,8 +175,36 @@ def tensor_bytes(model: Model, index: int) -> int:
     return t.elements * size
 
 
-def plan_model(model: Model, alignment: int = 16) -> ModelPlan:
-    """Arena plan for the model's activation (non-constant) tensors."""
+def inplace_scratch_bytes(model: Model, op) -> int | None:
+    """Scratch bytes of op's in-place kernel, or None when it has none for this op: a CONV_2D
+    with an int8 [out_c][1][1][in_c] filter, stride 1, same n/h/w (scratch: out_c bytes), or a
+    DEPTHWISE_CONV_2D with an int8 [1][kh][kw][c] filter, c output channels from c input
+    channels and out_h*out_w <= in_h*in_w (scratch: in_h*in_w bytes)."""
+    if op.opcode not in INPLACE_CONV_OPS or len(op.inputs) < 2 or len(op.outputs) != 1:
+        return None
+    x, f, y = op.inputs[0], op.inputs[1], op.outputs[0]
+    if x < 0 or f < 0 or y < 0:
+        return None
+    xt, ft, yt = model.tensor(x), model.tensor(f), model.tensor(y)
+    if not (xt.type == yt.type == ft.type == "INT8" and ft.is_constant
+            and len(xt.shape) == len(yt.shape) == len(ft.shape) == 4):
+        return None
+    (n, h, w, c), (on, oh, ow, oc), (fn, fh, fw, fc) = xt.shape, yt.shape, ft.shape
+    o = op.options
+    if op.opcode == "CONV_2D":
+        ok = (fh == fw == 1 and fc == c and fn == oc and (on, oh, ow) == (n, h, w)
+              and o is not None and o.stride_h == o.stride_w == 1)
+        return oc if ok else None
+    ok = fn == 1 and fc == oc == c and on == n and oh * ow <= h * w
+    return h * w if ok else None
+
+
+def plan_model(model: Model, alignment: int = 16, inplace_convs: bool = True,
+               keep_input: bool = True) -> ModelPlan:
+    """Arena plan for the model's activation (non-constant) tensors. inplace_convs: let the
+    in-place convolutions share their input's buffer (the generator turns it off when weights
+    are packed to fewer bits: there are no packed in-place kernels). keep_input=False: a
+    what-if (see the module docstring); generated code always keeps the input."""
     n_ops = len(model.operators)
     root: dict[int, int] = {}
 
@@ -185,22 +226,27 @@ def plan_model(model: Model, alignment: int = 16) -> ModelPlan:
     for op in model.operators:
         for i in op.inputs:
             last_read[i] = op.index
-    pinned = set(model.inputs) | set(model.outputs)       # live for the whole invocation
+    pinned = set(model.outputs)                           # live for the whole invocation
+    if keep_input:
+        pinned |= set(model.inputs)
     members: dict[int, set[int]] = {i: {i} for i in activations}
+    inplace: dict[int, int] = {}                          # op index -> scratch bytes
     for op in model.operators:
         if not (op.inputs and op.outputs and op.inputs[0] in activations
                 and op.outputs[0] in activations):
             continue
         x, y = op.inputs[0], op.outputs[0]
         group = members[find(x)]
+        dies_here = (len(op.outputs) == 1 and op.inputs.count(x) == 1 and not (group & pinned)
+                     and find(y) == y and max(last_read.get(i, -1) for i in group) == op.index)
+        scratch = inplace_scratch_bytes(model, op) if inplace_convs else None
         if op.opcode in ALIAS_OPS:
             pass
-        elif (op.opcode in INPLACE_OPS and len(op.outputs) == 1
-              and op.inputs.count(x) == 1 and x not in op.inputs[1:]
-              and not (group & pinned)
-              and max(last_read.get(i, -1) for i in group) == op.index
+        elif (op.opcode in INPLACE_OPS and dies_here
               and {tensor_bytes(model, i) for i in group} == {tensor_bytes(model, y)}):
             pass
+        elif scratch is not None and dies_here:
+            inplace[op.index] = scratch
         else:
             continue
         r = find(x)
@@ -220,7 +266,11 @@ def plan_model(model: Model, alignment: int = 16) -> ModelPlan:
         for i in (*op.inputs, *op.outputs):
             if i in activations:
                 touch(i, op.index)
-    for i in (*model.inputs, *model.outputs):
+    for i in model.inputs:
+        touch(i, 0)
+        if keep_input:
+            touch(i, max(n_ops - 1, 0))
+    for i in model.outputs:
         touch(i, 0)
         touch(i, max(n_ops - 1, 0))
 
@@ -228,6 +278,14 @@ def plan_model(model: Model, alignment: int = 16) -> ModelPlan:
     for i in activations:
         sizes[root[i]] = max(sizes.get(root[i], 0), tensor_bytes(model, i))
     requests = [Request(r, sizes[r], first[r], last[r]) for r in sorted(sizes)]
+    # scratch buffers: keys below every tensor index, live at their op only
+    requests += [Request(_scratch_key(k), n, k, k) for k, n in sorted(inplace.items())]
     plan = plan_arena(requests, alignment)
     offsets = {i: plan.offsets[root[i]] for i in sorted(activations)}
-    return ModelPlan(plan=plan, root=dict(sorted(root.items())), offsets=offsets)
+    return ModelPlan(plan=plan, root=dict(sorted(root.items())), offsets=offsets,
+                     inplace={k: (plan.offsets[_scratch_key(k)], n)
+                              for k, n in sorted(inplace.items())})
+
+
+def _scratch_key(op_index: int) -> int:
+    return -1 - op_index
