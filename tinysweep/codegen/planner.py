@@ -46,12 +46,29 @@ INPLACE_CONV_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
 @dataclass(frozen=True)
 class Request:
     key: int          # a stable identifier (the root tensor index for models)
-    size: int         # bytes
+    size: int         # bytes (the largest piece's)
     first: int        # first operator index at which the buffer must hold its data
     last: int         # last operator index (inclusive)
+    # a buffer whose size varies over time: (size, first, last) pieces that all start at the
+    # buffer's offset (the tensors of an in-place chain); empty: the one piece (size, first, last)
+    pieces: tuple[tuple[int, int, int], ...] = ()
 
     def overlaps_in_time(self, other: "Request") -> bool:
         return self.first <= other.last and other.first <= self.last
+
+    @property
+    def segments(self) -> tuple[tuple[int, int, int], ...]:
+        return self.pieces or ((self.size, self.first, self.last),)
+
+
+def _conflicts(a: Request, b: Request):
+    """(size in a, size in b) of every pair of non-empty pieces of a and b live at one op."""
+    if not a.overlaps_in_time(b):
+        return
+    for sa, fa, la in a.segments:
+        for sb, fb, lb in b.segments:
+            if sa and sb and fa <= lb and fb <= la:
+                yield sa, sb
 
 
 @dataclass(frozen=True)
@@ -73,8 +90,10 @@ def _align(x: int, alignment: int) -> int:
 
 
 def live_peak(requests) -> int:
-    points = {r.first for r in requests}
-    return max((sum(r.size for r in requests if r.first <= t <= r.last) for t in points), default=0)
+    """The most bytes live at one op; a buffer counts with its largest piece live then."""
+    points = {f for r in requests for _, f, _ in r.segments}
+    return max((sum(max((s for s, f, la in r.segments if f <= t <= la), default=0)
+                    for r in requests) for t in points), default=0)
 
 
 ORDERS = {
@@ -94,14 +113,16 @@ def place(requests, order: str = "size", fit: str = "first", alignment: int = 16
     placed: list[tuple[int, Request]] = []
     offsets: dict[int, int] = {}
     for r in sorted(requests, key=ORDERS[order]):
-        conflicts = sorted(((off, p) for off, p in placed if p.size > 0 and p.overlaps_in_time(r)),
-                           key=lambda x: x[0])
+        # offset o of r is forbidden in (off - size in r, off + size in p) for every pair of
+        # pieces live together; swept by the lower end
+        forbidden = sorted(((off - sr, off + sp, sr) for off, p in placed
+                            for sr, sp in _conflicts(r, p)), key=lambda x: x[0])
         gaps = []                                         # (start, size) of free gaps
         candidate = 0
-        for off, p in conflicts:
-            if candidate + r.size <= off:
-                gaps.append((candidate, off - candidate))
-            candidate = max(candidate, _align(off + p.size, alignment))
+        for lo, hi, sr in forbidden:
+            if candidate <= lo:
+                gaps.append((candidate, lo + sr - candidate))
+            candidate = max(candidate, _align(hi, alignment))
         top = candidate
         if fit == "first" or not gaps:
             offset = gaps[0][0] if gaps else top
@@ -123,6 +144,9 @@ def _checked(requests) -> tuple[Request, ...]:
     for r in requests:
         if r.size < 0 or r.first > r.last:
             raise ValueError(f"bad request {r}")
+        for size, first, last in r.pieces:
+            if not (0 <= size <= r.size and r.first <= first <= last <= r.last):
+                raise ValueError(f"bad piece {(size, first, last)} of {r}")
     return requests
 
 
@@ -150,8 +174,8 @@ def check_plan(plan: Plan) -> None:
         assert oa + a.size <= plan.arena_bytes, f"{a} beyond the arena"
         for b in rs[i + 1:]:
             ob = plan.offsets[b.key]
-            if a.overlaps_in_time(b) and a.size and b.size:
-                assert oa + a.size <= ob or ob + b.size <= oa, f"{a}@{oa} overlaps {b}@{ob}"
+            for sa, sb in _conflicts(a, b):
+                assert oa + sa <= ob or ob + sb <= oa, f"{a}@{oa} overlaps {b}@{ob}"
 
 
 @dataclass(frozen=True)
@@ -254,13 +278,12 @@ def plan_model(model: Model, alignment: int = 16, inplace_convs: bool = True,
         members[r] |= members.pop(y, {y})
     root = {i: find(i) for i in activations}
 
-    first: dict[int, int] = {}
+    first: dict[int, int] = {}                            # per tensor
     last: dict[int, int] = {}
 
     def touch(i: int, t: int):
-        r = root[i]
-        first[r] = min(first.get(r, t), t)
-        last[r] = max(last.get(r, t), t)
+        first[i] = min(first.get(i, t), t)
+        last[i] = max(last.get(i, t), t)
 
     for op in model.operators:
         for i in (*op.inputs, *op.outputs):
@@ -274,10 +297,18 @@ def plan_model(model: Model, alignment: int = 16, inplace_convs: bool = True,
         touch(i, 0)
         touch(i, max(n_ops - 1, 0))
 
-    sizes: dict[int, int] = {}
-    for i in activations:
-        sizes[root[i]] = max(sizes.get(root[i], 0), tensor_bytes(model, i))
-    requests = [Request(r, sizes[r], first[r], last[r]) for r in sorted(sizes)]
+    # one request per buffer; a buffer shared by tensors of different sizes (an in-place chain)
+    # is as large as its largest tensor only while that tensor lives
+    pieces: dict[int, list[tuple[int, int, int]]] = {}
+    for i in sorted(activations):
+        if i in first:
+            pieces.setdefault(root[i], []).append((tensor_bytes(model, i), first[i], last[i]))
+    requests = []
+    for r in sorted(pieces):
+        ps = tuple(sorted(set(pieces[r]), key=lambda x: (x[1], x[2], x[0])))
+        size, lo, hi = max(p[0] for p in ps), min(p[1] for p in ps), max(p[2] for p in ps)
+        uniform = all(p[0] == size for p in ps)
+        requests.append(Request(r, size, lo, hi, () if uniform else ps))
     # scratch buffers: keys below every tensor index, live at their op only
     requests += [Request(_scratch_key(k), n, k, k) for k, n in sorted(inplace.items())]
     plan = plan_arena(requests, alignment)
