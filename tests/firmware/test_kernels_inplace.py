@@ -43,7 +43,11 @@ def run_inplace(engine, lib, depthwise, params, x, filt, bias, mults, shifts, pe
     bias = None if bias is None else _i32a(bias)
     in_bytes, out_bytes = x.size, int(np.prod(out_shape))
     data_bytes = max(in_bytes, out_bytes)
-    scratch_bytes = x.shape[1] * x.shape[2] if depthwise else out_shape[3]
+    if depthwise:   # a ring of (kh - 1) * dilation_h + 1 input rows (at most in_h)
+        span = (filt.shape[1] - 1) * params["dilation_h"] + 1
+        scratch_bytes = min(span, x.shape[1]) * x.shape[2]
+    else:
+        scratch_bytes = out_shape[3]
     buf = np.full(GUARD + data_bytes + GUARD, SENTINEL, np.int8)
     buf[GUARD:GUARD + in_bytes] = x.reshape(-1)
     scratch = np.full(GUARD + scratch_bytes + GUARD, SENTINEL, np.int8)
@@ -110,16 +114,19 @@ DW_SHAPES = [
     (1, 9, 8, 5, 3, 3, 1, "SAME"), (1, 10, 9, 7, 3, 3, 2, "SAME"), (1, 9, 9, 3, 3, 3, 2, "VALID"),
     (1, 7, 8, 1, 3, 3, 1, "VALID"), (2, 6, 5, 3, 3, 3, 1, "SAME"), (2, 8, 8, 4, 3, 3, 2, "SAME"),
     (1, 25, 10, 3, 10, 4, 2, "SAME"), (1, 8, 7, 8, 5, 5, 1, "SAME"), (3, 5, 5, 9, 3, 3, 2, "SAME"),
-    (1, 1, 1, 6, 3, 3, 1, "SAME"),
+    (1, 1, 1, 6, 3, 3, 1, "SAME"), (1, 11, 7, 5, 5, 5, 2, "VALID"), (1, 12, 12, 3, 5, 3, 2, "SAME"),
+    (2, 7, 9, 6, 1, 1, 2, "SAME"), (1, 2, 9, 4, 3, 3, 1, "SAME"),
 ]
 
 
-def _dw_geometry(h, w, kh, kw, stride, padding):
+def _dw_geometry(h, w, kh, kw, stride, padding, dilation=1):
     from tinysweep import quant_math as qm
     if padding == "SAME":
-        (oh, pt), (ow, pl) = qm.same_padding(h, kh, stride, 1), qm.same_padding(w, kw, stride, 1)
+        (oh, pt), (ow, pl) = (qm.same_padding(h, kh, stride, dilation),
+                              qm.same_padding(w, kw, stride, dilation))
     else:
-        oh, ow, pt, pl = qm.valid_output(h, kh, stride, 1), qm.valid_output(w, kw, stride, 1), 0, 0
+        oh, ow, pt, pl = (qm.valid_output(h, kh, stride, dilation),
+                          qm.valid_output(w, kw, stride, dilation), 0, 0)
     return oh, ow, pt, pl
 
 
@@ -161,8 +168,30 @@ def test_inplace_kernels_reject_illegal_shapes(engine, lib):
     assert run_inplace(engine, lib, True, p, x, dw, None, m, s, False, (1, 4, 4, 3))[0] == 0
     assert run_inplace(engine, lib, True, {**p, "depth_multiplier": 2}, x,
                        np.zeros((1, 3, 3, 6), np.int8), None, m, s, False, (1, 4, 4, 6))[0] == -1
-    # the output may not have more pixels than the input
+    # the output may not be taller or wider than the input
     assert run_inplace(engine, lib, True, p, x, dw, None, m, s, False, (1, 5, 4, 3))[0] == -1
+    assert run_inplace(engine, lib, True, p, x, dw, None, m, s, False, (1, 2, 5, 3))[0] == -1
+    # nor write over an input row it has not copied yet (here: leading padding 3 of a 3x3)
+    assert run_inplace(engine, lib, True, {**p, "pad_top": 3}, x, dw, None, m, s, False,
+                       (1, 4, 4, 3))[0] == -1
+
+
+def test_depthwise_inplace_with_dilation(engine, lib):
+    rng = np.random.default_rng(77)
+    for h, w, c, k, stride, dil, padding in ((9, 8, 3, 3, 1, 2, "SAME"), (12, 10, 5, 3, 2, 2, "VALID"),
+                                              (10, 10, 4, 3, 1, 3, "VALID")):
+        oh, ow, pt, pl = _dw_geometry(h, w, k, k, stride, padding, dil)
+        x = rng.integers(-128, 128, (1, h, w, c), dtype=np.int8)
+        filt = rng.integers(-127, 128, (1, k, k, c), dtype=np.int8)
+        bias = rng.integers(-5000, 5000, c).astype(np.int32)
+        mults, shifts = random_requant(rng, c, True)
+        params = {**random_params(rng, stride, pt, pl, depth_multiplier=1),
+                  "dilation_h": dil, "dilation_w": dil}
+        st, ref = engine.depthwise_conv2d(params, x, filt, bias, mults, shifts, (1, oh, ow, c))
+        assert st == 0
+        st, out, guards = run_inplace(engine, lib, True, params, x, filt, bias, mults, shifts,
+                                      True, (1, oh, ow, c))
+        assert st == 0 and guards and np.array_equal(out, ref)
 
 
 # ---- against tflite-micro ------------------------------------------------------------------

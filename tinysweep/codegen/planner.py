@@ -34,6 +34,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from tinysweep.codegen.reader import Model
+from tinysweep.quant_math import same_padding
 
 ALIAS_OPS = ("RESHAPE", "SQUEEZE")
 # ops whose tsn kernel is safe with output == input (softmax_s8: a row is read fully before
@@ -203,7 +204,9 @@ def inplace_scratch_bytes(model: Model, op) -> int | None:
     """Scratch bytes of op's in-place kernel, or None when it has none for this op: a CONV_2D
     with an int8 [out_c][1][1][in_c] filter, stride 1, same n/h/w (scratch: out_c bytes), or a
     DEPTHWISE_CONV_2D with an int8 [1][kh][kw][c] filter, c output channels from c input
-    channels and out_h*out_w <= in_h*in_w (scratch: in_h*in_w bytes)."""
+    channels, out_h <= in_h, out_w <= in_w and no output row written over an input row the
+    kernel has not copied yet (the check of tsn_depthwise_conv2d_inplace_s8; scratch: a ring
+    of min(span, in_h) rows of in_w bytes, span = (kh - 1) * dilation_h + 1)."""
     if op.opcode not in INPLACE_CONV_OPS or len(op.inputs) < 2 or len(op.outputs) != 1:
         return None
     x, f, y = op.inputs[0], op.inputs[1], op.outputs[0]
@@ -219,8 +222,16 @@ def inplace_scratch_bytes(model: Model, op) -> int | None:
         ok = (fh == fw == 1 and fc == c and fn == oc and (on, oh, ow) == (n, h, w)
               and o is not None and o.stride_h == o.stride_w == 1)
         return oc if ok else None
-    ok = fn == 1 and fc == oc == c and on == n and oh * ow <= h * w
-    return h * w if ok else None
+    if not (fn == 1 and fc == oc == c and on == n and oh <= h and ow <= w and o is not None
+            and o.stride_h >= 1 and o.dilation_h >= 1 and o.padding in ("SAME", "VALID")):
+        return None
+    span = (fh - 1) * o.dilation_h + 1
+    pad_top = same_padding(h, fh, o.stride_h, o.dilation_h)[1] if o.padding == "SAME" else 0
+    for oy in range(oh):
+        rows = min(h, max(0, oy * o.stride_h - pad_top + span))
+        if (oy + 1) * ow > rows * w:
+            return None
+    return min(span, h) * w
 
 
 def plan_model(model: Model, alignment: int = 16, inplace_convs: bool = True,

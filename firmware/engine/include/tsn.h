@@ -194,9 +194,11 @@ tsn_status tsn_dequantize_s8_f32(const tsn_affine_params *params, int32_t size,
  * start at data[0]); `scratch` is a separate small buffer:
  *   tsn_conv2d_1x1_inplace_s8:      1x1 filter, stride 1, no padding, one group, any in_c/out_c;
  *                                   data n*h*w*max(in_c, out_c) bytes, scratch out_c bytes.
- *   tsn_depthwise_conv2d_inplace_s8: depth multiplier 1, out_h*out_w <= in_h*in_w (any kernel,
- *                                   stride, padding, dilation); data n*in_h*in_w*c bytes,
- *                                   scratch in_h*in_w bytes. */
+ *   tsn_depthwise_conv2d_inplace_s8: depth multiplier 1, out_h <= in_h, out_w <= in_w, no output
+ *                                   row written over an input row not yet read (checked; holds
+ *                                   for SAME and VALID); data n*in_h*in_w*c bytes, scratch a
+ *                                   ring of min(span, in_h) rows of in_w bytes,
+ *                                   span = (kh - 1) * dilation_h + 1. */
 
 tsn_status tsn_conv2d_1x1_inplace_s8(const tsn_conv_params *params, const tsn_requant *quant,
                                      const tsn_dims *input_dims,
