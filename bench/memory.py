@@ -9,7 +9,8 @@ generated C (or, when code generation does not support one of its ops, of the pl
 reader's tensor lifetimes), the exact lower bound of any plan over those lifetimes (the most
 bytes live at one op), tflite-micro's arena total split into its planned (non-persistent)
 tensor area and its persistent buffers, and the ratios. Also two what-ifs of the planner: without
-the in-place convolutions ("no in-place", the previous engine) and with the model input allowed to
+the in-place convolutions ("no in-place": the previous engine's arenas; the in-place ADD alone
+changes none of these three) and with the model input allowed to
 die at its last reader ("input free": the harness loads the input once and may invoke N times,
 so the generated code keeps it intact; this column says what that guarantee costs). Figures, not
 assertions.

@@ -4,7 +4,7 @@ import random
 import pytest
 
 from tinysweep.codegen.planner import (ALIAS_OPS, FITS, INPLACE_OPS, ORDERS, Request, check_plan,
-                                        inplace_scratch_bytes, live_peak, place, plan_arena,
+                                        inplace_kernel, inplace_scratch_bytes, live_peak, place, plan_arena,
                                         plan_model, tensor_bytes)
 from tinysweep.codegen.reader import (Conv2DOptions, DepthwiseConv2DOptions, Model, Operator,
                                       Tensor, read_tflite)
@@ -367,7 +367,7 @@ def random_conv_model(rng: random.Random, n_ops: int) -> Model:
 @pytest.mark.parametrize("keep_input", [True, False])
 def test_random_models_with_inplace_convolutions_execute_correctly(keep_input):
     rng = random.Random(7)
-    counts = {"pw_shrink": 0, "pw_grow": 0, "dw_s1": 0, "dw_s2": 0}
+    counts = {"pw_shrink": 0, "pw_grow": 0, "dw_s1": 0, "dw_s2": 0, "conv": 0}
     for trial in range(200):
         model = random_conv_model(rng, rng.randint(1, 20))
         mp = plan_model(model, keep_input=keep_input)
@@ -382,7 +382,9 @@ def test_random_models_with_inplace_convolutions_execute_correctly(keep_input):
             x, y = model.tensor(op.inputs[0]), model.tensor(op.outputs[0])
             if keep_input:
                 assert op.inputs[0] not in model.inputs
-            if op.opcode == "CONV_2D":
+            if inplace_kernel(model, op)[0] == "tsn_conv2d_inplace_s8":
+                counts["conv"] += 1
+            elif op.opcode == "CONV_2D":
                 counts["pw_grow" if y.shape[3] > x.shape[3] else "pw_shrink"] += 1
             else:
                 counts["dw_s1" if op.options.stride_h == 1 else "dw_s2"] += 1
@@ -428,3 +430,22 @@ def test_inplace_convolutions_on_a_mobilenet_block():
     tensors2 = tensors[:10] + (_t(10, (1, 4, 4, 16)),)
     mp2 = plan_model(Model("0" * 64, 3, "", tensors2, reread, (0,), (10,), 1))
     assert 3 not in mp2.inplace and 2 in mp2.inplace
+
+
+def test_add_overwrites_whichever_input_dies():
+    # t1 = conv(t0); t2 = conv(t1); t3 = conv(t2); t4 = add(t1, t3); t5 = conv(t4) (a residual):
+    # both ADD inputs die at the ADD: the output takes the first one's buffer
+    t = lambda i, n: Tensor(i, f"t{i}", "INT8", (n,), None, None)  # noqa: E731
+    tensors = tuple(t(i, 64) for i in range(6))
+    ops = (Operator(0, "CONV_2D", 1, (0,), (1,), None), Operator(1, "CONV_2D", 1, (1,), (2,), None),
+           Operator(2, "CONV_2D", 1, (2,), (3,), None), Operator(3, "ADD", 1, (1, 3), (4,), None),
+           Operator(4, "CONV_2D", 1, (4,), (5,), None))
+    mp = plan_model(Model("0" * 64, 3, "", tensors, ops, (0,), (5,), 1))
+    simulate(Model("0" * 64, 3, "", tensors, ops, (0,), (5,), 1), mp)
+    assert mp.root[4] == mp.root[1]
+    # t1 read again later: the ADD overwrites its second input instead
+    ops2 = ops[:4] + (Operator(4, "ADD", 1, (4, 1), (5,), None),)
+    model2 = Model("0" * 64, 3, "", tensors, ops2, (0,), (5,), 1)
+    mp2 = plan_model(model2)
+    simulate(model2, mp2)
+    assert mp2.root[4] == mp2.root[3] and mp2.root[4] != mp2.root[1]

@@ -1,4 +1,5 @@
-"""In-place convolutions: tsn_conv2d_1x1_inplace_s8 and tsn_depthwise_conv2d_inplace_s8.
+"""In-place convolutions: tsn_conv2d_1x1_inplace_s8, tsn_conv2d_inplace_s8 and
+tsn_depthwise_conv2d_inplace_s8.
 
 Each is checked bit for bit against its out-of-place kernel (tsn_conv2d_s8 /
 tsn_depthwise_conv2d_s8) on random parameters — odd channel counts, channels shrinking and
@@ -27,7 +28,8 @@ SENTINEL = 0x5A
 @pytest.fixture(scope="module")
 def lib(engine):
     lib = engine.lib
-    for name in ("tsn_conv2d_1x1_inplace_s8", "tsn_depthwise_conv2d_inplace_s8"):
+    for name in ("tsn_conv2d_1x1_inplace_s8", "tsn_depthwise_conv2d_inplace_s8",
+                 "tsn_conv2d_inplace_s8"):
         fn = getattr(lib, name)
         fn.argtypes = [C.POINTER(ConvParams), C.c_void_p, C.POINTER(Dims), C.POINTER(Dims),
                        _p_i8, _p_i32, C.POINTER(Dims), _p_i8, _p_i8]
@@ -45,14 +47,16 @@ def run_inplace(engine, lib, depthwise, params, x, filt, bias, mults, shifts, pe
     data_bytes = max(in_bytes, out_bytes)
     if depthwise:   # a ring of (kh - 1) * dilation_h + 1 input rows (at most in_h)
         span = (filt.shape[1] - 1) * params["dilation_h"] + 1
-        scratch_bytes = min(span, x.shape[1]) * x.shape[2]
+        scratch_bytes = min(span, x.shape[1]) * x.shape[2] * (x.shape[3] if depthwise == "conv"
+                                                              else 1)
     else:
         scratch_bytes = out_shape[3]
     buf = np.full(GUARD + data_bytes + GUARD, SENTINEL, np.int8)
     buf[GUARD:GUARD + in_bytes] = x.reshape(-1)
     scratch = np.full(GUARD + scratch_bytes + GUARD, SENTINEL, np.int8)
     rq, keep = engine._requant(mults, shifts, per_channel)
-    fn = lib.tsn_depthwise_conv2d_inplace_s8 if depthwise else lib.tsn_conv2d_1x1_inplace_s8
+    fn = (lib.tsn_conv2d_inplace_s8 if depthwise == "conv" else
+          lib.tsn_depthwise_conv2d_inplace_s8 if depthwise else lib.tsn_conv2d_1x1_inplace_s8)
     data_ptr = C.cast(C.c_void_p(buf.ctypes.data + GUARD), _p_i8)
     scratch_ptr = C.cast(C.c_void_p(scratch.ctypes.data + GUARD), _p_i8)
     status = fn(C.byref(ConvParams(**params)), C.cast(C.pointer(rq), C.c_void_p),
@@ -151,8 +155,45 @@ def test_depthwise_inplace_equals_out_of_place(engine, lib, shape):
             assert np.array_equal(out, ref)
 
 
+CONV_SHAPES = [
+    # n, h, w, in_c, out_c, kh, kw, stride, padding, dilation
+    (1, 8, 7, 5, 5, 3, 3, 1, "SAME", 1), (1, 9, 9, 7, 3, 3, 3, 1, "SAME", 1),
+    (1, 10, 9, 3, 6, 3, 3, 2, "SAME", 1), (2, 8, 8, 4, 8, 1, 1, 2, "SAME", 1),
+    (1, 11, 10, 6, 6, 5, 5, 1, "VALID", 1), (2, 6, 5, 3, 3, 3, 3, 1, "SAME", 1),
+    (1, 9, 8, 4, 4, 3, 3, 1, "SAME", 2), (1, 2, 7, 3, 3, 3, 3, 1, "SAME", 1),
+    (1, 16, 16, 16, 32, 3, 3, 2, "SAME", 1), (1, 32, 32, 16, 16, 3, 3, 1, "SAME", 1),
+]
+
+
+@pytest.mark.parametrize("shape", CONV_SHAPES, ids=lambda s: "x".join(map(str, s)))
+def test_conv_inplace_equals_out_of_place(engine, lib, shape):
+    n, h, w, ic, oc, kh, kw, stride, padding, dil = shape
+    oh, ow, pt, pl = _dw_geometry(h, w, kh, kw, stride, padding, dil)
+    rng = np.random.default_rng(zlib.crc32(repr(shape).encode()))
+    for per_channel in (True, False):
+        x = rng.integers(-128, 128, (n, h, w, ic), dtype=np.int8)
+        filt = rng.integers(-127, 128, (oc, kh, kw, ic), dtype=np.int8)
+        bias = rng.integers(-5000, 5000, oc).astype(np.int32) if per_channel else None
+        mults, shifts = random_requant(rng, oc, per_channel)
+        params = {**random_params(rng, stride, pt, pl), "dilation_h": dil, "dilation_w": dil}
+        st, ref = engine.conv2d(params, x, filt, bias, mults, shifts, (n, oh, ow, oc),
+                                per_channel=per_channel)
+        assert st == 0
+        st, out, guards = run_inplace(engine, lib, "conv", params, x, filt, bias, mults,
+                                      shifts, per_channel, (n, oh, ow, oc))
+        assert st == 0 and guards
+        assert np.array_equal(out, ref)
+
+
 def test_inplace_kernels_reject_illegal_shapes(engine, lib):
     rng = np.random.default_rng(5)
+    # a 3x3 stride-1 conv growing 3 -> 4 channels would overwrite input rows not yet read
+    xc = rng.integers(-128, 128, (1, 4, 4, 3), dtype=np.int8)
+    pc = random_params(rng, 1, 1, 1)
+    for oc, expect in ((3, 0), (4, -1)):
+        wc = rng.integers(-127, 128, (oc, 3, 3, 3), dtype=np.int8)
+        assert run_inplace(engine, lib, "conv", pc, xc, wc, None, [1 << 30], [0], False,
+                           (1, 4, 4, oc))[0] == expect
     x = rng.integers(-128, 128, (1, 4, 4, 3), dtype=np.int8)
     m, s = [1 << 30], [0]
     pw = rng.integers(-127, 128, (2, 1, 1, 3), dtype=np.int8)
@@ -204,6 +245,9 @@ TFLM_CASES = [
     ("dw_s1_same_c5_relu", True, (9, 8, 5), None, 1, "same", "relu"),
     ("dw_s2_same_c7", True, (10, 9, 7), None, 2, "same", None),
     ("dw_s2_valid_c3_relu6", True, (9, 11, 3), None, 2, "valid", "relu6"),
+    ("conv3x3_s1_6to6_relu", "conv", (8, 7, 6), 6, 1, "same", "relu"),
+    ("conv3x3_s2_3to6", "conv", (9, 10, 3), 6, 2, "same", None),
+    ("conv1x1_s2_5to9", "conv", (8, 8, 5), 9, 2, "same", None),
 ]
 
 
@@ -215,18 +259,19 @@ def test_inplace_matches_tflm(engine, lib, case):
     keras.utils.set_random_seed(int(rng.integers(1 << 30)))
     activation = {"relu": "relu", "relu6": tf.nn.relu6, None: None}[act]
     x = inp = keras.layers.Input(in_shape)
-    if depthwise:
+    if depthwise is True:
         y = keras.layers.DepthwiseConv2D(3, strides=stride, padding=padding,
                                          activation=activation)(x)
     else:
-        y = keras.layers.Conv2D(filters, 1, strides=stride, padding=padding,
+        k = 1 if depthwise is False or cid.startswith("conv1x1") else 3
+        y = keras.layers.Conv2D(filters, k, strides=stride, padding=padding,
                                 activation=activation)(x)
     model = keras.Model(inp, y)
     _randomize(model, rng)
     buf = _convert(model, rng, in_shape, sigma=float(rng.uniform(0.5, 4)))
     op = parse_single_op(buf)
-    assert op.name == ("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D")
-    params, w, b, mults, shifts, per_channel = conv_kernel_args(op, depthwise=depthwise)
+    assert op.name == ("DEPTHWISE_CONV_2D" if depthwise is True else "CONV_2D")
+    params, w, b, mults, shifts, per_channel = conv_kernel_args(op, depthwise=depthwise is True)
     xs = random_inputs(rng, in_shape)
     outs = []
     for xi in xs:
@@ -236,3 +281,26 @@ def test_inplace_matches_tflm(engine, lib, case):
         outs.append(out[0])
     ref = run_tflm(buf, xs)
     assert np.array_equal(np.stack(outs), ref)
+
+
+def test_add_in_place_over_either_input(engine):
+    """tsn_add_s8 with the output aliasing input 1 or input 2 (the planner's in-place ADD) ==
+    out of place."""
+    from firmware.test_kernels_more import AddParams, More
+    from tinysweep import quant_math as qm
+    more = More(engine.lib)
+    rng = np.random.default_rng(9)
+    for _ in range(5):
+        p = qm.add_params(float(rng.uniform(0.01, 0.2)), int(rng.integers(-128, 128)),
+                          float(rng.uniform(0.01, 0.2)), int(rng.integers(-128, 128)),
+                          float(rng.uniform(0.02, 0.3)), int(rng.integers(-128, 128)), "RELU")
+        a = rng.integers(-128, 128, 257, dtype=np.int8)
+        b = rng.integers(-128, 128, 257, dtype=np.int8)
+        st, ref = more.add(p, a, b)
+        assert st == 0
+        for which in (0, 1):
+            x, y = a.copy(), b.copy()
+            out = (x, y)[which]
+            p8 = lambda v: v.ctypes.data_as(_p_i8)  # noqa: E731
+            st = engine.lib.tsn_add_s8(C.byref(AddParams(**p)), x.size, p8(x), p8(y), p8(out))
+            assert st == 0 and np.array_equal(out, ref)

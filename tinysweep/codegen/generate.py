@@ -24,7 +24,7 @@ import numpy as np
 from tinysweep import quant_math
 from tinysweep.codegen import Unsupported
 from tinysweep.codegen.packing import grid_limit, pack
-from tinysweep.codegen.planner import ModelPlan, plan_model
+from tinysweep.codegen.planner import ModelPlan, inplace_kernel, plan_model
 from tinysweep.codegen.reader import Model, Operator, Tensor, read_tflite
 
 GENERATOR = "tinysweep.codegen 1"
@@ -442,8 +442,8 @@ class _Lowering:
         scratch_at, scratch_bytes = self.plan.inplace.get(self.position[op.index], (None, 0))
         if scratch_at is not None:   # the planner gave the output the input's buffer
             assert bits == 8 and self.at(x.index) == self.at(y.index)
-            function = ("tsn_depthwise_conv2d_inplace_s8" if depthwise
-                        else "tsn_conv2d_1x1_inplace_s8")
+            function, scratch = inplace_kernel(self.model, op)
+            assert scratch == scratch_bytes
         return ConvStep(
             node=op.index, opcode=op.opcode, function=function,
             scratch_at=scratch_at, scratch_bytes=scratch_bytes,

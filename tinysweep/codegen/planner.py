@@ -17,12 +17,11 @@ interval is the union, where that is legal without copying:
 - the output of an op in INPLACE_OPS may overwrite its first input when that input is read by
   no later op, has the output's size, and is not the model input (kernels of these ops read
   element i, or a whole row, before writing element i / that row).
-- in-place convolutions (`inplace_convs=True`): a CONV_2D with a 1x1 int8 filter and stride 1, or
-  a DEPTHWISE_CONV_2D (int8 filter, depth multiplier 1) whose output has no more pixels than its
-  input, may write its output over its first input under the same conditions except that the
-  sizes may differ (the shared buffer gets the largest member's size; tsn_conv2d_1x1_inplace_s8
-  and tsn_depthwise_conv2d_inplace_s8 need exactly that). Such an op also gets a scratch buffer
-  in the arena, live at that op only (`inplace_scratch_bytes`).
+- in-place convolutions (`inplace_convs=True`): a CONV_2D or DEPTHWISE_CONV_2D with an in-place
+  kernel (`inplace_kernel`: 1x1 stride 1; or output rows that never overtake the input rows read)
+  may write its output over its first input under the same conditions except that the sizes
+  may differ (the shared buffer is as large as its largest tensor while that tensor lives).
+  Such an op also gets a scratch buffer in the arena, live at that op only.
 The model's inputs and outputs are live for the whole invocation: the input stays intact across
 repeated inferences (the harness loads it once and may invoke N times) and the output stays
 readable after `tsn_model_invoke` returns. `keep_input=False` drops the first guarantee (the input
@@ -38,8 +37,10 @@ from tinysweep.quant_math import same_padding
 
 ALIAS_OPS = ("RESHAPE", "SQUEEZE")
 # ops whose tsn kernel is safe with output == input (softmax_s8: a row is read fully before
-# it is written, and element c is read before it is written in the final loop)
-INPLACE_OPS = ("SOFTMAX",)
+# it is written, and element c is read before
+# it is written in the final loop); add_s8: element i of both inputs is read before output i is
+# written, so the output may overwrite either input (the first that dies there)
+INPLACE_OPS = ("SOFTMAX", "ADD")
 # ops with an in-place kernel variant that needs a scratch buffer (see inplace_scratch_bytes)
 INPLACE_CONV_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
 
@@ -201,12 +202,35 @@ def tensor_bytes(model: Model, index: int) -> int:
 
 
 def inplace_scratch_bytes(model: Model, op) -> int | None:
-    """Scratch bytes of op's in-place kernel, or None when it has none for this op: a CONV_2D
-    with an int8 [out_c][1][1][in_c] filter, stride 1, same n/h/w (scratch: out_c bytes), or a
-    DEPTHWISE_CONV_2D with an int8 [1][kh][kw][c] filter, c output channels from c input
-    channels, out_h <= in_h, out_w <= in_w and no output row written over an input row the
-    kernel has not copied yet (the check of tsn_depthwise_conv2d_inplace_s8; scratch: a ring
-    of min(span, in_h) rows of in_w bytes, span = (kh - 1) * dilation_h + 1)."""
+    """Scratch bytes of op's in-place kernel (inplace_kernel), or None when it has none."""
+    k = inplace_kernel(model, op)
+    return None if k is None else k[1]
+
+
+def _ring_fits(o, h: int, w: int, c: int, fh: int, oh: int, ow: int, oc: int) -> int | None:
+    """Rows of the input ring of tsn_conv2d_inplace_s8 / tsn_depthwise_conv2d_inplace_s8 (c = 1
+    per channel plane), or None when an output row would be written over an input row not yet
+    copied (the kernels' own check)."""
+    if o is None or o.stride_h < 1 or o.dilation_h < 1 or o.padding not in ("SAME", "VALID"):
+        return None
+    span = (fh - 1) * o.dilation_h + 1
+    pad_top = same_padding(h, fh, o.stride_h, o.dilation_h)[1] if o.padding == "SAME" else 0
+    for oy in range(oh):
+        rows = min(h, max(0, oy * o.stride_h - pad_top + span))
+        if (oy + 1) * ow * oc > rows * w * c:
+            return None
+    return min(span, h)
+
+
+def inplace_kernel(model: Model, op) -> tuple[str, int] | None:
+    """(tsn function, scratch bytes) of op's in-place kernel, or None when it has none. All need
+    int8 input, output and constant filter, 4-D:
+    - CONV_2D 1x1, stride 1, one group: tsn_conv2d_1x1_inplace_s8, scratch out_c bytes;
+    - other CONV_2D (one group) whose output rows never overtake the input rows read
+      (e.g. SAME/VALID, out_w <= in_w, out_c <= in_c): tsn_conv2d_inplace_s8, scratch a ring of
+      min(span, in_h) rows of in_w*in_c bytes, span = (kh - 1) * dilation_h + 1;
+    - DEPTHWISE_CONV_2D, multiplier 1, under the same row condition per channel plane:
+      tsn_depthwise_conv2d_inplace_s8, scratch min(span, in_h) rows of in_w bytes."""
     if op.opcode not in INPLACE_CONV_OPS or len(op.inputs) < 2 or len(op.outputs) != 1:
         return None
     x, f, y = op.inputs[0], op.inputs[1], op.outputs[0]
@@ -219,19 +243,16 @@ def inplace_scratch_bytes(model: Model, op) -> int | None:
     (n, h, w, c), (on, oh, ow, oc), (fn, fh, fw, fc) = xt.shape, yt.shape, ft.shape
     o = op.options
     if op.opcode == "CONV_2D":
-        ok = (fh == fw == 1 and fc == c and fn == oc and (on, oh, ow) == (n, h, w)
-              and o is not None and o.stride_h == o.stride_w == 1)
-        return oc if ok else None
-    if not (fn == 1 and fc == oc == c and on == n and oh <= h and ow <= w and o is not None
-            and o.stride_h >= 1 and o.dilation_h >= 1 and o.padding in ("SAME", "VALID")):
-        return None
-    span = (fh - 1) * o.dilation_h + 1
-    pad_top = same_padding(h, fh, o.stride_h, o.dilation_h)[1] if o.padding == "SAME" else 0
-    for oy in range(oh):
-        rows = min(h, max(0, oy * o.stride_h - pad_top + span))
-        if (oy + 1) * ow > rows * w:
+        if not (fc == c and fn == oc and on == n and o is not None):
             return None
-    return min(span, h) * w
+        if fh == fw == 1 and o.stride_h == o.stride_w == 1 and (oh, ow) == (h, w):
+            return "tsn_conv2d_1x1_inplace_s8", oc
+        rows = _ring_fits(o, h, w, c, fh, oh, ow, oc)
+        return None if rows is None else ("tsn_conv2d_inplace_s8", rows * w * c)
+    if not (fn == 1 and fc == oc == c and on == n and oh <= h and ow <= w):
+        return None
+    rows = _ring_fits(o, h, w, 1, fh, oh, ow, 1)
+    return None if rows is None else ("tsn_depthwise_conv2d_inplace_s8", rows * w)
 
 
 def plan_model(model: Model, alignment: int = 16, inplace_convs: bool = True,
@@ -270,17 +291,26 @@ def plan_model(model: Model, alignment: int = 16, inplace_convs: bool = True,
         if not (op.inputs and op.outputs and op.inputs[0] in activations
                 and op.outputs[0] in activations):
             continue
-        x, y = op.inputs[0], op.outputs[0]
-        group = members[find(x)]
-        dies_here = (len(op.outputs) == 1 and op.inputs.count(x) == 1 and not (group & pinned)
-                     and find(y) == y and max(last_read.get(i, -1) for i in group) == op.index)
+        y = op.outputs[0]
+
+        def dies_here(x):
+            group = members[find(x)]
+            return (len(op.outputs) == 1 and op.inputs.count(x) == 1 and not (group & pinned)
+                    and find(y) == y and max(last_read.get(i, -1) for i in group) == op.index)
+
+        def same_size(x):
+            return {tensor_bytes(model, i) for i in members[find(x)]} == {tensor_bytes(model, y)}
+
+        x = op.inputs[0]
+        if op.opcode == "ADD":        # over whichever input dies here (the first one)
+            x = next((i for i in op.inputs[:2] if i in activations and dies_here(i)
+                      and same_size(i)), x)
         scratch = inplace_scratch_bytes(model, op) if inplace_convs else None
         if op.opcode in ALIAS_OPS:
             pass
-        elif (op.opcode in INPLACE_OPS and dies_here
-              and {tensor_bytes(model, i) for i in group} == {tensor_bytes(model, y)}):
+        elif op.opcode in INPLACE_OPS and dies_here(x) and same_size(x):
             pass
-        elif scratch is not None and dies_here:
+        elif scratch is not None and dies_here(x):
             inplace[op.index] = scratch
         else:
             continue

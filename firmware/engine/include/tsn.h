@@ -206,6 +206,17 @@ tsn_status tsn_conv2d_1x1_inplace_s8(const tsn_conv_params *params, const tsn_re
                                      const int32_t *bias, /* may be NULL */
                                      const tsn_dims *output_dims, int8_t *data, int8_t *scratch);
 
+/* Any other one-group convolution whose output rows never overtake the input rows read (checked:
+ * for every output row oy, (oy+1)*out_w*out_c <= rows_needed(oy)*in_w*in_c with
+ * rows_needed(oy) = min(in_h, max(0, oy*stride_h - pad_top + span)); true e.g. for SAME/VALID
+ * with out_w <= in_w and out_c <= in_c, or stride 2 with out_c <= 2*in_c); data
+ * n*in_h*in_w*in_c bytes, scratch a ring of min(span, in_h) rows of in_w*in_c bytes. */
+tsn_status tsn_conv2d_inplace_s8(const tsn_conv_params *params, const tsn_requant *quant,
+                                 const tsn_dims *input_dims,
+                                 const tsn_dims *filter_dims, const int8_t *filter,
+                                 const int32_t *bias, /* may be NULL */
+                                 const tsn_dims *output_dims, int8_t *data, int8_t *scratch);
+
 tsn_status tsn_depthwise_conv2d_inplace_s8(const tsn_conv_params *params,
                                            const tsn_requant *quant,
                                            const tsn_dims *input_dims,
