@@ -171,7 +171,8 @@ def main(argv=None):
             print(tflm_arena(tflite)["text"], file=sys.stderr)
     print(f"{'model':22s} {'tinysweep':>10s} {'lower bd':>9s} {'TFLM total':>11s} "
           f"{'TFLM head':>10s} {'TFLM tail':>10s} {'ratio':>6s} {'bound/TFLM':>11s} "
-          f"{'no in-place':>12s} {'ratio':>6s} {'input free':>11s} {'ratio':>6s} {'in-place ops':>12s}")
+          f"{'no in-place':>12s} {'ratio':>6s} {'input free':>11s} {'ratio':>6s} "
+          f"{'in-place ops':>12s}")
     for r in rows:
         if r["tflm_total"] is None:
             print(f"{r['model']:22s} {r['arena']:10,d} {r['lower_bound']:9,d} "

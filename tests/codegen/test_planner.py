@@ -4,8 +4,8 @@ import random
 import pytest
 
 from tinysweep.codegen.planner import (ALIAS_OPS, FITS, INPLACE_OPS, ORDERS, Request, check_plan,
-                                        inplace_kernel, inplace_scratch_bytes, live_peak, place, plan_arena,
-                                        plan_model, tensor_bytes)
+                                        inplace_kernel, inplace_scratch_bytes, live_peak, place,
+                                        plan_arena, plan_model, tensor_bytes)
 from tinysweep.codegen.reader import (Conv2DOptions, DepthwiseConv2DOptions, Model, Operator,
                                       Tensor, read_tflite)
 

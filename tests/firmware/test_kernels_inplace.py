@@ -80,7 +80,8 @@ def random_requant(rng, channels, per_channel):
 def random_params(rng, stride=1, pad_top=0, pad_left=0, depth_multiplier=0):
     lo = int(rng.choice([-128, -128, -40]))
     hi = int(rng.choice([127, 127, 60]))
-    return dict(input_offset=int(rng.integers(-127, 129)), output_offset=int(rng.integers(-128, 128)),
+    return dict(input_offset=int(rng.integers(-127, 129)),
+                output_offset=int(rng.integers(-128, 128)),
                 stride_h=stride, stride_w=stride, pad_top=pad_top, pad_left=pad_left,
                 dilation_h=1, dilation_w=1, depth_multiplier=depth_multiplier,
                 act_min=lo, act_max=hi)
@@ -219,7 +220,8 @@ def test_inplace_kernels_reject_illegal_shapes(engine, lib):
 
 def test_depthwise_inplace_with_dilation(engine, lib):
     rng = np.random.default_rng(77)
-    for h, w, c, k, stride, dil, padding in ((9, 8, 3, 3, 1, 2, "SAME"), (12, 10, 5, 3, 2, 2, "VALID"),
+    for h, w, c, k, stride, dil, padding in ((9, 8, 3, 3, 1, 2, "SAME"),
+                                              (12, 10, 5, 3, 2, 2, "VALID"),
                                               (10, 10, 4, 3, 1, 3, "VALID")):
         oh, ow, pt, pl = _dw_geometry(h, w, k, k, stride, padding, dil)
         x = rng.integers(-128, 128, (1, h, w, c), dtype=np.int8)

@@ -76,7 +76,8 @@ tsn_status tsn_conv2d_inplace_s8(const tsn_conv_params *params, const tsn_requan
     ring = span < in_h ? span : in_h;
     row_bytes = in_w * in_c;
     for (oy = 0; oy < out_h; ++oy) {
-        const int32_t rows = tsn_conv_rows_needed(oy, params->stride_h, params->pad_top, span, in_h);
+        const int32_t rows =
+            tsn_conv_rows_needed(oy, params->stride_h, params->pad_top, span, in_h);
         if ((oy + 1) * out_w * out_c > rows * row_bytes) {
             return TSN_ERROR_ARGUMENT; /* a write would land on an input row not yet copied */
         }
@@ -117,7 +118,8 @@ tsn_status tsn_conv2d_inplace_s8(const tsn_conv_params *params, const tsn_requan
                             in_px = scratch + (in_y % ring) * row_bytes + in_x * in_c;
                             f_px = filter + (((oc * f_h + fy) * f_w + fx) * in_c);
                             for (ic = 0; ic < in_c; ++ic) {
-                                acc += (int32_t)f_px[ic] * ((int32_t)in_px[ic] + params->input_offset);
+                                acc += (int32_t)f_px[ic] *
+                                       ((int32_t)in_px[ic] + params->input_offset);
                             }
                         }
                     }
