@@ -41,7 +41,9 @@ def tflm_outputs(buf: bytes, xs):
 
 def assert_device_equals_tflm(firmware, buf: bytes, xs, label: str):
     """Every output of the host firmware over the serial protocol (`db load`, `infer 1 0`,
-    `outputs`) for every input of xs equals tflite-micro's on the .tflite `buf`."""
+    `outputs`) for every input of xs equals tflite-micro's on the .tflite `buf`. The first input
+    runs 2 warm-ups and 3 inferences on one load: in-place kernels must never overwrite the
+    model input."""
     import numpy as np
     from tinysweep.codegen import read_tflite_bytes
     from tinysweep.runner import open_device
@@ -52,7 +54,7 @@ def assert_device_equals_tflm(firmware, buf: bytes, xs, label: str):
     with open_device("pty", firmware, timeout=30.0) as dut:
         for k, x in enumerate(xs):
             dut.load(x.tobytes())
-            dut.infer(1, 0, expected=n_out)
+            dut.infer(3 if k == 0 else 1, 2 if k == 0 else 0, expected=n_out)
             got = dut.outputs(expected=n_out)
             diff = np.flatnonzero(got != expected[k])
             assert diff.size == 0, (f"{label} input {k}: {diff.size} of {n_out} outputs differ "

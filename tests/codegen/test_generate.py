@@ -79,8 +79,10 @@ def test_generated_api(generated):
     assert "static int8_t tsn_arena[TSN_MODEL_ARENA_BYTES] TSN_ALIGNED(16);" in c
     # one checked kernel call per computing node, none for the RESHAPE
     calls = re.findall(r"status = (tsn_\w+)\(", c)
-    assert calls == ["tsn_conv2d_s8", "tsn_depthwise_conv2d_s8", "tsn_conv2d_s8",
-                     "tsn_depthwise_conv2d_s8", "tsn_conv2d_s8", "tsn_avgpool_s8",
+    # the depthwise and 1x1 convolutions run in place (their inputs die there)
+    assert calls == ["tsn_conv2d_s8", "tsn_depthwise_conv2d_inplace_s8",
+                     "tsn_conv2d_1x1_inplace_s8", "tsn_depthwise_conv2d_inplace_s8",
+                     "tsn_conv2d_1x1_inplace_s8", "tsn_avgpool_s8",
                      "tsn_fully_connected_s8", "tsn_softmax_s8"]
     assert c.count("if (status != TSN_OK) {") == len(calls)
     assert "static const int8_t tensor_12[320]" in c      # weights are const arrays
@@ -101,6 +103,14 @@ def test_model_json(generated):
     assert info["output"]["shape"] == [1, 12]
     assert info["output"]["scale"] == 1 / 256 and info["output"]["zero_point"] == -128
     assert info["arena_lower_bound"] <= info["arena_bytes"]
+    # in-place convolutions: scratch buffers in the arena (3 input rows of 5 bytes for the
+    # depthwise, 8 for the pointwise); their outputs sit at their inputs' offsets
+    assert [(s["node"], s["bytes"]) for s in info["scratch"]] == [(1, 15), (2, 8), (3, 15),
+                                                                  (4, 8)]
+    assert all(s["offset"] % 16 == 0 and s["offset"] + s["bytes"] <= info["arena_bytes"]
+               for s in info["scratch"])
+    assert [o["kernel"] for o in info["ops"]][1:3] == ["tsn_depthwise_conv2d_inplace_s8",
+                                                       "tsn_conv2d_1x1_inplace_s8"]
 
 
 def test_generated_c_compiles_warning_free(generated, tmp_path):

@@ -5,6 +5,8 @@ randomized too, full int8 PTQ on random calibration data of a plausible range) i
 C, built into the HOST firmware and driven over its pseudo-terminal with the MLPerf Tiny serial protocol (`db load`, `infer 1 0`, then the
 tinysweep `outputs` extension). Every int8 output of every input must equal tflite-micro's.
 """
+import json
+
 import numpy as np
 import pytest
 
@@ -21,6 +23,10 @@ pytestmark = [
 N_INPUTS = 8
 
 
+INPLACE_KERNELS = {"tsn_conv2d_1x1_inplace_s8", "tsn_conv2d_inplace_s8",
+                   "tsn_depthwise_conv2d_inplace_s8"}
+
+
 @pytest.mark.parametrize("name", list(MODELS))
 def test_mlperf_model_is_bit_exact_over_serial(name, tmp_path):
     from tinysweep.codegen import read_tflite_bytes
@@ -35,6 +41,8 @@ def test_mlperf_model_is_bit_exact_over_serial(name, tmp_path):
     assert must_have <= ops, f"{name}: {sorted(must_have - ops)} missing from {sorted(ops)}"
 
     firmware = build_host_firmware(tflite, tmp_path, profile)
+    kernels = {o["kernel"] for o in json.loads((tmp_path / "c" / "model.json").read_text())["ops"]}
+    assert bool(kernels & INPLACE_KERNELS) == (name != "ad"), sorted(kernels)  # exercised
     shape = m.tensor(m.inputs[0]).shape[1:]
     xs = np.stack([rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(N_INPUTS)])
     assert_device_equals_tflm(firmware, buf, xs, name)

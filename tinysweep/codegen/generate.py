@@ -24,7 +24,7 @@ import numpy as np
 from tinysweep import quant_math
 from tinysweep.codegen import Unsupported
 from tinysweep.codegen.packing import grid_limit, pack
-from tinysweep.codegen.planner import ModelPlan, plan_model
+from tinysweep.codegen.planner import ModelPlan, inplace_kernel, plan_model
 from tinysweep.codegen.reader import Model, Operator, Tensor, read_tflite
 
 GENERATOR = "tinysweep.codegen 1"
@@ -100,6 +100,8 @@ class ConvStep:          # CONV_2D and DEPTHWISE_CONV_2D
     output_at: int
     macs: int
     kind: str = "conv"
+    scratch_at: int | None = None   # in-place kernels: arena offset of the scratch buffer
+    scratch_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -272,6 +274,8 @@ class _Lowering:
         self.plan = plan
         self.weight_bits = weight_bits
         self.consts: dict[int, ConstArray] = {}
+        # node index -> operator position in the plan (edge removal leaves gaps in node numbers)
+        self.position = {op.index: k for k, op in enumerate(model.operators)}
 
     # -- helpers ------------------------------------------------------------------------------
     def tensor(self, i: int) -> Tensor:
@@ -434,9 +438,15 @@ class _Lowering:
                                                                 y.quant.scale[0])
         act_min, act_max = self.fused(op, o.activation, y)
         filt, bits = self.weights(op, op.inputs[1], "filter")
+        function = f"tsn_{'depthwise_conv2d' if depthwise else 'conv2d'}_s{bits}"
+        scratch_at, scratch_bytes = self.plan.inplace.get(self.position[op.index], (None, 0))
+        if scratch_at is not None:   # the planner gave the output the input's buffer
+            assert bits == 8 and self.at(x.index) == self.at(y.index)
+            function, scratch = inplace_kernel(self.model, op)
+            assert scratch == scratch_bytes
         return ConvStep(
-            node=op.index, opcode=op.opcode,
-            function=f"tsn_{'depthwise_conv2d' if depthwise else 'conv2d'}_s{bits}",
+            node=op.index, opcode=op.opcode, function=function,
+            scratch_at=scratch_at, scratch_bytes=scratch_bytes,
             comment=_describe(op, x, y, f"{fd.h}x{fd.w} s{o.stride_h}x{o.stride_w} {o.padding} "
                                         f"{o.activation}"),
             input_offset=-x.quant.zero_point[0], output_offset=y.quant.zero_point[0],
@@ -676,8 +686,10 @@ def generate(model: Model, profile: str, weight_bits: int = 8) -> Generated:
     for op in model.operators:
         probe.precheck(op)
     # plan on consecutive operator indices (edge removal leaves gaps); lowering keeps node numbers
+    # in-place convolutions only with int8 weights (there are no packed in-place kernels)
     plan = plan_model(dataclasses.replace(model, operators=tuple(
-        dataclasses.replace(op, index=k) for k, op in enumerate(model.operators))), ARENA_ALIGNMENT)
+        dataclasses.replace(op, index=k) for k, op in enumerate(model.operators))), ARENA_ALIGNMENT,
+        inplace_convs=weight_bits == 8)
     lowering = _Lowering(model, plan, weight_bits)
     steps = [lowering.lower(op) for op in model.operators]
 
@@ -733,6 +745,8 @@ def generate(model: Model, profile: str, weight_bits: int = 8) -> Generated:
         "arena": [{"tensor": i, "name": model.tensor(i).name, "offset": off,
                    "bytes": model.tensor(i).elements, "buffer_of": plan.root[i]}
                   for i, off in plan.offsets.items()],
+        "scratch": [{"node": s.node, "offset": s.scratch_at, "bytes": s.scratch_bytes}
+                    for s in steps if getattr(s, "scratch_at", None) is not None],
     }
     return Generated(model_c=model_c, model_h=model_h, info=info)
 

@@ -17,30 +17,60 @@ interval is the union, where that is legal without copying:
 - the output of an op in INPLACE_OPS may overwrite its first input when that input is read by
   no later op, has the output's size, and is not the model input (kernels of these ops read
   element i, or a whole row, before writing element i / that row).
+- in-place convolutions (`inplace_convs=True`): a CONV_2D or DEPTHWISE_CONV_2D with an in-place
+  kernel (`inplace_kernel`: 1x1 stride 1; or output rows that never overtake the input rows read)
+  may write its output over its first input under the same conditions except that the sizes
+  may differ (the shared buffer is as large as its largest tensor while that tensor lives).
+  Such an op also gets a scratch buffer in the arena, live at that op only.
 The model's inputs and outputs are live for the whole invocation: the input stays intact across
-repeated inferences and the output stays readable after `tsn_model_invoke` returns.
+repeated inferences (the harness loads it once and may invoke N times) and the output stays
+readable after `tsn_model_invoke` returns. `keep_input=False` drops the first guarantee (the input
+then dies at its last reader and may be overwritten): a what-if for measurements only.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from tinysweep.codegen.reader import Model
+from tinysweep.quant_math import same_padding
 
 ALIAS_OPS = ("RESHAPE", "SQUEEZE")
 # ops whose tsn kernel is safe with output == input (softmax_s8: a row is read fully before
-# it is written, and element c is read before it is written in the final loop)
-INPLACE_OPS = ("SOFTMAX",)
+# it is written, and element c is read before
+# it is written in the final loop); add_s8: element i of both inputs is read before output i is
+# written, so the output may overwrite either input (the first that dies there)
+INPLACE_OPS = ("SOFTMAX", "ADD")
+# ops with an in-place kernel variant that needs a scratch buffer (see inplace_scratch_bytes)
+INPLACE_CONV_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
 
 
 @dataclass(frozen=True)
 class Request:
     key: int          # a stable identifier (the root tensor index for models)
-    size: int         # bytes
+    size: int         # bytes (the largest piece's)
     first: int        # first operator index at which the buffer must hold its data
     last: int         # last operator index (inclusive)
+    # a buffer whose size varies over time: (size, first, last) pieces that all start at the
+    # buffer's offset (the tensors of an in-place chain); empty: the one piece (size, first, last)
+    pieces: tuple[tuple[int, int, int], ...] = ()
 
     def overlaps_in_time(self, other: "Request") -> bool:
         return self.first <= other.last and other.first <= self.last
+
+    @property
+    def segments(self) -> tuple[tuple[int, int, int], ...]:
+        return self.pieces or ((self.size, self.first, self.last),)
+
+
+def _conflicts(a: Request, b: Request):
+    """(size in a, size in b) of every pair of non-empty pieces of a and b live at one op."""
+    if not a.overlaps_in_time(b):
+        return
+    for sa, fa, la in a.segments:
+        for sb, fb, lb in b.segments:
+            if sa and sb and fa <= lb and fb <= la:
+                yield sa, sb
 
 
 @dataclass(frozen=True)
@@ -62,8 +92,10 @@ def _align(x: int, alignment: int) -> int:
 
 
 def live_peak(requests) -> int:
-    points = {r.first for r in requests}
-    return max((sum(r.size for r in requests if r.first <= t <= r.last) for t in points), default=0)
+    """The most bytes live at one op; a buffer counts with its largest piece live then."""
+    points = {f for r in requests for _, f, _ in r.segments}
+    return max((sum(max((s for s, f, la in r.segments if f <= t <= la), default=0)
+                    for r in requests) for t in points), default=0)
 
 
 ORDERS = {
@@ -83,14 +115,16 @@ def place(requests, order: str = "size", fit: str = "first", alignment: int = 16
     placed: list[tuple[int, Request]] = []
     offsets: dict[int, int] = {}
     for r in sorted(requests, key=ORDERS[order]):
-        conflicts = sorted(((off, p) for off, p in placed if p.size > 0 and p.overlaps_in_time(r)),
-                           key=lambda x: x[0])
+        # offset o of r is forbidden in (off - size in r, off + size in p) for every pair of
+        # pieces live together; swept by the lower end
+        forbidden = sorted(((off - sr, off + sp, sr) for off, p in placed
+                            for sr, sp in _conflicts(r, p)), key=lambda x: x[0])
         gaps = []                                         # (start, size) of free gaps
         candidate = 0
-        for off, p in conflicts:
-            if candidate + r.size <= off:
-                gaps.append((candidate, off - candidate))
-            candidate = max(candidate, _align(off + p.size, alignment))
+        for lo, hi, sr in forbidden:
+            if candidate <= lo:
+                gaps.append((candidate, lo + sr - candidate))
+            candidate = max(candidate, _align(hi, alignment))
         top = candidate
         if fit == "first" or not gaps:
             offset = gaps[0][0] if gaps else top
@@ -112,6 +146,9 @@ def _checked(requests) -> tuple[Request, ...]:
     for r in requests:
         if r.size < 0 or r.first > r.last:
             raise ValueError(f"bad request {r}")
+        for size, first, last in r.pieces:
+            if not (0 <= size <= r.size and r.first <= first <= last <= r.last):
+                raise ValueError(f"bad piece {(size, first, last)} of {r}")
     return requests
 
 
@@ -139,8 +176,8 @@ def check_plan(plan: Plan) -> None:
         assert oa + a.size <= plan.arena_bytes, f"{a} beyond the arena"
         for b in rs[i + 1:]:
             ob = plan.offsets[b.key]
-            if a.overlaps_in_time(b) and a.size and b.size:
-                assert oa + a.size <= ob or ob + b.size <= oa, f"{a}@{oa} overlaps {b}@{ob}"
+            for sa, sb in _conflicts(a, b):
+                assert oa + sa <= ob or ob + sb <= oa, f"{a}@{oa} overlaps {b}@{ob}"
 
 
 @dataclass(frozen=True)
@@ -148,6 +185,8 @@ class ModelPlan:
     plan: Plan
     root: dict[int, int]             # activation tensor index -> the tensor whose buffer it uses
     offsets: dict[int, int]          # activation tensor index -> arena offset
+    # operator index -> (scratch offset, scratch bytes) of the ops run by an in-place kernel
+    inplace: dict[int, tuple[int, int]] = dataclasses.field(default_factory=dict)
 
     @property
     def arena_bytes(self) -> int:
@@ -162,8 +201,66 @@ def tensor_bytes(model: Model, index: int) -> int:
     return t.elements * size
 
 
-def plan_model(model: Model, alignment: int = 16) -> ModelPlan:
-    """Arena plan for the model's activation (non-constant) tensors."""
+def inplace_scratch_bytes(model: Model, op) -> int | None:
+    """Scratch bytes of op's in-place kernel (inplace_kernel), or None when it has none."""
+    k = inplace_kernel(model, op)
+    return None if k is None else k[1]
+
+
+def _ring_fits(o, h: int, w: int, c: int, fh: int, oh: int, ow: int, oc: int) -> int | None:
+    """Rows of the input ring of tsn_conv2d_inplace_s8 / tsn_depthwise_conv2d_inplace_s8 (c = 1
+    per channel plane), or None when an output row would be written over an input row not yet
+    copied (the kernels' own check)."""
+    if o is None or o.stride_h < 1 or o.dilation_h < 1 or o.padding not in ("SAME", "VALID"):
+        return None
+    span = (fh - 1) * o.dilation_h + 1
+    pad_top = same_padding(h, fh, o.stride_h, o.dilation_h)[1] if o.padding == "SAME" else 0
+    for oy in range(oh):
+        rows = min(h, max(0, oy * o.stride_h - pad_top + span))
+        if (oy + 1) * ow * oc > rows * w * c:
+            return None
+    return min(span, h)
+
+
+def inplace_kernel(model: Model, op) -> tuple[str, int] | None:
+    """(tsn function, scratch bytes) of op's in-place kernel, or None when it has none. All need
+    int8 input, output and constant filter, 4-D:
+    - CONV_2D 1x1, stride 1, one group: tsn_conv2d_1x1_inplace_s8, scratch out_c bytes;
+    - other CONV_2D (one group) whose output rows never overtake the input rows read
+      (e.g. SAME/VALID, out_w <= in_w, out_c <= in_c): tsn_conv2d_inplace_s8, scratch a ring of
+      min(span, in_h) rows of in_w*in_c bytes, span = (kh - 1) * dilation_h + 1;
+    - DEPTHWISE_CONV_2D, multiplier 1, under the same row condition per channel plane:
+      tsn_depthwise_conv2d_inplace_s8, scratch min(span, in_h) rows of in_w bytes."""
+    if op.opcode not in INPLACE_CONV_OPS or len(op.inputs) < 2 or len(op.outputs) != 1:
+        return None
+    x, f, y = op.inputs[0], op.inputs[1], op.outputs[0]
+    if x < 0 or f < 0 or y < 0:
+        return None
+    xt, ft, yt = model.tensor(x), model.tensor(f), model.tensor(y)
+    if not (xt.type == yt.type == ft.type == "INT8" and ft.is_constant
+            and len(xt.shape) == len(yt.shape) == len(ft.shape) == 4):
+        return None
+    (n, h, w, c), (on, oh, ow, oc), (fn, fh, fw, fc) = xt.shape, yt.shape, ft.shape
+    o = op.options
+    if op.opcode == "CONV_2D":
+        if not (fc == c and fn == oc and on == n and o is not None):
+            return None
+        if fh == fw == 1 and o.stride_h == o.stride_w == 1 and (oh, ow) == (h, w):
+            return "tsn_conv2d_1x1_inplace_s8", oc
+        rows = _ring_fits(o, h, w, c, fh, oh, ow, oc)
+        return None if rows is None else ("tsn_conv2d_inplace_s8", rows * w * c)
+    if not (fn == 1 and fc == oc == c and on == n and oh <= h and ow <= w):
+        return None
+    rows = _ring_fits(o, h, w, 1, fh, oh, ow, 1)
+    return None if rows is None else ("tsn_depthwise_conv2d_inplace_s8", rows * w)
+
+
+def plan_model(model: Model, alignment: int = 16, inplace_convs: bool = True,
+               keep_input: bool = True) -> ModelPlan:
+    """Arena plan for the model's activation (non-constant) tensors. inplace_convs: let the
+    in-place convolutions share their input's buffer (the generator turns it off when weights
+    are packed to fewer bits: there are no packed in-place kernels). keep_input=False: a
+    what-if (see the module docstring); generated code always keeps the input."""
     n_ops = len(model.operators)
     root: dict[int, int] = {}
 
@@ -185,22 +282,36 @@ def plan_model(model: Model, alignment: int = 16) -> ModelPlan:
     for op in model.operators:
         for i in op.inputs:
             last_read[i] = op.index
-    pinned = set(model.inputs) | set(model.outputs)       # live for the whole invocation
+    pinned = set(model.outputs)                           # live for the whole invocation
+    if keep_input:
+        pinned |= set(model.inputs)
     members: dict[int, set[int]] = {i: {i} for i in activations}
+    inplace: dict[int, int] = {}                          # op index -> scratch bytes
     for op in model.operators:
         if not (op.inputs and op.outputs and op.inputs[0] in activations
                 and op.outputs[0] in activations):
             continue
-        x, y = op.inputs[0], op.outputs[0]
-        group = members[find(x)]
+        y = op.outputs[0]
+
+        def dies_here(x):
+            group = members[find(x)]
+            return (len(op.outputs) == 1 and op.inputs.count(x) == 1 and not (group & pinned)
+                    and find(y) == y and max(last_read.get(i, -1) for i in group) == op.index)
+
+        def same_size(x):
+            return {tensor_bytes(model, i) for i in members[find(x)]} == {tensor_bytes(model, y)}
+
+        x = op.inputs[0]
+        if op.opcode == "ADD":        # over whichever input dies here (the first one)
+            x = next((i for i in op.inputs[:2] if i in activations and dies_here(i)
+                      and same_size(i)), x)
+        scratch = inplace_scratch_bytes(model, op) if inplace_convs else None
         if op.opcode in ALIAS_OPS:
             pass
-        elif (op.opcode in INPLACE_OPS and len(op.outputs) == 1
-              and op.inputs.count(x) == 1 and x not in op.inputs[1:]
-              and not (group & pinned)
-              and max(last_read.get(i, -1) for i in group) == op.index
-              and {tensor_bytes(model, i) for i in group} == {tensor_bytes(model, y)}):
+        elif op.opcode in INPLACE_OPS and dies_here(x) and same_size(x):
             pass
+        elif scratch is not None and dies_here(x):
+            inplace[op.index] = scratch
         else:
             continue
         r = find(x)
@@ -208,26 +319,45 @@ def plan_model(model: Model, alignment: int = 16) -> ModelPlan:
         members[r] |= members.pop(y, {y})
     root = {i: find(i) for i in activations}
 
-    first: dict[int, int] = {}
+    first: dict[int, int] = {}                            # per tensor
     last: dict[int, int] = {}
 
     def touch(i: int, t: int):
-        r = root[i]
-        first[r] = min(first.get(r, t), t)
-        last[r] = max(last.get(r, t), t)
+        first[i] = min(first.get(i, t), t)
+        last[i] = max(last.get(i, t), t)
 
     for op in model.operators:
         for i in (*op.inputs, *op.outputs):
             if i in activations:
                 touch(i, op.index)
-    for i in (*model.inputs, *model.outputs):
+    for i in model.inputs:
+        touch(i, 0)
+        if keep_input:
+            touch(i, max(n_ops - 1, 0))
+    for i in model.outputs:
         touch(i, 0)
         touch(i, max(n_ops - 1, 0))
 
-    sizes: dict[int, int] = {}
-    for i in activations:
-        sizes[root[i]] = max(sizes.get(root[i], 0), tensor_bytes(model, i))
-    requests = [Request(r, sizes[r], first[r], last[r]) for r in sorted(sizes)]
+    # one request per buffer; a buffer shared by tensors of different sizes (an in-place chain)
+    # is as large as its largest tensor only while that tensor lives
+    pieces: dict[int, list[tuple[int, int, int]]] = {}
+    for i in sorted(activations):
+        if i in first:
+            pieces.setdefault(root[i], []).append((tensor_bytes(model, i), first[i], last[i]))
+    requests = []
+    for r in sorted(pieces):
+        ps = tuple(sorted(set(pieces[r]), key=lambda x: (x[1], x[2], x[0])))
+        size, lo, hi = max(p[0] for p in ps), min(p[1] for p in ps), max(p[2] for p in ps)
+        uniform = all(p[0] == size for p in ps)
+        requests.append(Request(r, size, lo, hi, () if uniform else ps))
+    # scratch buffers: keys below every tensor index, live at their op only
+    requests += [Request(_scratch_key(k), n, k, k) for k, n in sorted(inplace.items())]
     plan = plan_arena(requests, alignment)
     offsets = {i: plan.offsets[root[i]] for i in sorted(activations)}
-    return ModelPlan(plan=plan, root=dict(sorted(root.items())), offsets=offsets)
+    return ModelPlan(plan=plan, root=dict(sorted(root.items())), offsets=offsets,
+                     inplace={k: (plan.offsets[_scratch_key(k)], n)
+                              for k, n in sorted(inplace.items())})
+
+
+def _scratch_key(op_index: int) -> int:
+    return -1 - op_index

@@ -188,4 +188,42 @@ tsn_status tsn_dequantize_s8_f32(const tsn_affine_params *params, int32_t size,
 
 /* ==== end of elementwise/pooling/reduction/padding/edge ops ================================= */
 
+/* ==== In-place convolutions: the output overwrites the input in one buffer ================
+ * Arithmetic identical to tsn_conv2d_s8 / tsn_depthwise_conv2d_s8 (bit for bit); only the
+ * memory access pattern differs. `data` holds the input on entry and the output on return (both
+ * start at data[0]); `scratch` is a separate small buffer:
+ *   tsn_conv2d_1x1_inplace_s8:      1x1 filter, stride 1, no padding, one group, any in_c/out_c;
+ *                                   data n*h*w*max(in_c, out_c) bytes, scratch out_c bytes.
+ *   tsn_depthwise_conv2d_inplace_s8: depth multiplier 1, out_h <= in_h, out_w <= in_w, no output
+ *                                   row written over an input row not yet read (checked; holds
+ *                                   for SAME and VALID); data n*in_h*in_w*c bytes, scratch a
+ *                                   ring of min(span, in_h) rows of in_w bytes,
+ *                                   span = (kh - 1) * dilation_h + 1. */
+
+tsn_status tsn_conv2d_1x1_inplace_s8(const tsn_conv_params *params, const tsn_requant *quant,
+                                     const tsn_dims *input_dims,
+                                     const tsn_dims *filter_dims, const int8_t *filter,
+                                     const int32_t *bias, /* may be NULL */
+                                     const tsn_dims *output_dims, int8_t *data, int8_t *scratch);
+
+/* Any other one-group convolution whose output rows never overtake the input rows read (checked:
+ * for every output row oy, (oy+1)*out_w*out_c <= rows_needed(oy)*in_w*in_c with
+ * rows_needed(oy) = min(in_h, max(0, oy*stride_h - pad_top + span)); true e.g. for SAME/VALID
+ * with out_w <= in_w and out_c <= in_c, or stride 2 with out_c <= 2*in_c); data
+ * n*in_h*in_w*in_c bytes, scratch a ring of min(span, in_h) rows of in_w*in_c bytes. */
+tsn_status tsn_conv2d_inplace_s8(const tsn_conv_params *params, const tsn_requant *quant,
+                                 const tsn_dims *input_dims,
+                                 const tsn_dims *filter_dims, const int8_t *filter,
+                                 const int32_t *bias, /* may be NULL */
+                                 const tsn_dims *output_dims, int8_t *data, int8_t *scratch);
+
+tsn_status tsn_depthwise_conv2d_inplace_s8(const tsn_conv_params *params,
+                                           const tsn_requant *quant,
+                                           const tsn_dims *input_dims,
+                                           const tsn_dims *filter_dims, const int8_t *filter,
+                                           const int32_t *bias, /* may be NULL */
+                                           const tsn_dims *output_dims, int8_t *data,
+                                           int8_t *scratch);
+/* ==== end of in-place convolutions ========================================================= */
+
 #endif /* TSN_H */
