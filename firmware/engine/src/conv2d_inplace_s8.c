@@ -51,8 +51,7 @@ tsn_status tsn_conv2d_inplace_s8(const tsn_conv_params *params, const tsn_requan
     int32_t batches, in_h, in_w, in_c, f_h, f_w, out_h, out_w, out_c, span, ring, row_bytes;
     int32_t b, oy, ox, oc, fy, fx, ic, copied, k;
 
-    if (params == NULL || quant == NULL || quant->multiplier == NULL || quant->shift == NULL ||
-        input_dims == NULL || filter_dims == NULL || filter == NULL || output_dims == NULL ||
+    if (!tsn_conv_args_valid(params, quant, input_dims, filter_dims, filter, output_dims) ||
         data == NULL || scratch == NULL) {
         return TSN_ERROR_ARGUMENT;
     }
@@ -65,11 +64,7 @@ tsn_status tsn_conv2d_inplace_s8(const tsn_conv_params *params, const tsn_requan
     out_h = output_dims->h;
     out_w = output_dims->w;
     out_c = output_dims->c;
-    if (batches <= 0 || in_h <= 0 || in_w <= 0 || in_c <= 0 || f_h <= 0 || f_w <= 0 ||
-        out_h <= 0 || out_w <= 0 || out_c <= 0 || output_dims->n != batches ||
-        filter_dims->n != out_c || filter_dims->c != in_c || params->stride_h <= 0 ||
-        params->stride_w <= 0 || params->dilation_h <= 0 || params->dilation_w <= 0 ||
-        params->pad_top < 0 || params->pad_left < 0 || params->act_min > params->act_max) {
+    if (filter_dims->n != out_c || filter_dims->c != in_c) {
         return TSN_ERROR_ARGUMENT;
     }
     span = (f_h - 1) * params->dilation_h + 1;

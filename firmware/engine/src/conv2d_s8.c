@@ -35,9 +35,8 @@ tsn_status tsn_conv2d_s8(const tsn_conv_params *params, const tsn_requant *quant
     int32_t groups, filters_per_group;
     int32_t b, oy, ox, oc, fy, fx, ic;
 
-    if (params == NULL || quant == NULL || quant->multiplier == NULL || quant->shift == NULL ||
-        input_dims == NULL || input == NULL || filter_dims == NULL || filter == NULL ||
-        output_dims == NULL || output == NULL) {
+    if (!tsn_conv_args_valid(params, quant, input_dims, filter_dims, filter, output_dims) ||
+        input == NULL || output == NULL) {
         return TSN_ERROR_ARGUMENT;
     }
     batches = input_dims->n;
@@ -50,11 +49,7 @@ tsn_status tsn_conv2d_s8(const tsn_conv_params *params, const tsn_requant *quant
     out_h = output_dims->h;
     out_w = output_dims->w;
     out_c = output_dims->c;
-    if (batches <= 0 || in_h <= 0 || in_w <= 0 || in_c <= 0 || f_h <= 0 || f_w <= 0 ||
-        f_c <= 0 || out_h <= 0 || out_w <= 0 || out_c <= 0 || output_dims->n != batches ||
-        filter_dims->n != out_c || in_c % f_c != 0 || params->stride_h <= 0 ||
-        params->stride_w <= 0 || params->dilation_h <= 0 || params->dilation_w <= 0 ||
-        params->pad_top < 0 || params->pad_left < 0 || params->act_min > params->act_max) {
+    if (f_c <= 0 || filter_dims->n != out_c || in_c % f_c != 0) {
         return TSN_ERROR_ARGUMENT;
     }
     groups = in_c / f_c;

@@ -53,8 +53,7 @@ tsn_status tsn_depthwise_conv2d_inplace_s8(const tsn_conv_params *params,
     int32_t batches, in_h, in_w, ch, f_h, f_w, out_h, out_w, span, stride_h, pad_top;
     int32_t b, c, oy, ox, fy, fx, copied, x;
 
-    if (params == NULL || quant == NULL || quant->multiplier == NULL || quant->shift == NULL ||
-        input_dims == NULL || filter_dims == NULL || filter == NULL || output_dims == NULL ||
+    if (!tsn_conv_args_valid(params, quant, input_dims, filter_dims, filter, output_dims) ||
         data == NULL || scratch == NULL) {
         return TSN_ERROR_ARGUMENT;
     }
@@ -68,12 +67,8 @@ tsn_status tsn_depthwise_conv2d_inplace_s8(const tsn_conv_params *params,
     out_w = output_dims->w;
     stride_h = params->stride_h;
     pad_top = params->pad_top;
-    if (batches <= 0 || in_h <= 0 || in_w <= 0 || ch <= 0 || f_h <= 0 || f_w <= 0 ||
-        out_h <= 0 || out_w <= 0 || params->depth_multiplier != 1 ||
-        output_dims->n != batches || output_dims->c != ch || filter_dims->n != 1 ||
-        filter_dims->c != ch || out_h > in_h || out_w > in_w || stride_h <= 0 ||
-        params->stride_w <= 0 || params->dilation_h <= 0 || params->dilation_w <= 0 ||
-        pad_top < 0 || params->pad_left < 0 || params->act_min > params->act_max) {
+    if (params->depth_multiplier != 1 || output_dims->c != ch || filter_dims->n != 1 ||
+        filter_dims->c != ch || out_h > in_h || out_w > in_w) {
         return TSN_ERROR_ARGUMENT;
     }
     span = (f_h - 1) * params->dilation_h + 1;

@@ -30,9 +30,8 @@ tsn_status tsn_depthwise_conv2d_s8(const tsn_conv_params *params, const tsn_requ
     int32_t batches, in_h, in_w, in_c, f_h, f_w, out_h, out_w, out_c, mult;
     int32_t b, oy, ox, ic, m, fy, fx;
 
-    if (params == NULL || quant == NULL || quant->multiplier == NULL || quant->shift == NULL ||
-        input_dims == NULL || input == NULL || filter_dims == NULL || filter == NULL ||
-        output_dims == NULL || output == NULL) {
+    if (!tsn_conv_args_valid(params, quant, input_dims, filter_dims, filter, output_dims) ||
+        input == NULL || output == NULL) {
         return TSN_ERROR_ARGUMENT;
     }
     batches = input_dims->n;
@@ -45,12 +44,7 @@ tsn_status tsn_depthwise_conv2d_s8(const tsn_conv_params *params, const tsn_requ
     out_w = output_dims->w;
     out_c = output_dims->c;
     mult = params->depth_multiplier;
-    if (batches <= 0 || in_h <= 0 || in_w <= 0 || in_c <= 0 || f_h <= 0 || f_w <= 0 ||
-        out_h <= 0 || out_w <= 0 || mult <= 0 || output_dims->n != batches ||
-        filter_dims->n != 1 || filter_dims->c != out_c || out_c != in_c * mult ||
-        params->stride_h <= 0 || params->stride_w <= 0 || params->dilation_h <= 0 ||
-        params->dilation_w <= 0 || params->pad_top < 0 || params->pad_left < 0 ||
-        params->act_min > params->act_max) {
+    if (mult <= 0 || filter_dims->n != 1 || filter_dims->c != out_c || out_c != in_c * mult) {
         return TSN_ERROR_ARGUMENT;
     }
 

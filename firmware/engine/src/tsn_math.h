@@ -16,7 +16,10 @@
 #ifndef TSN_MATH_H
 #define TSN_MATH_H
 
+#include <stddef.h>
 #include <stdint.h>
+
+#include "tsn.h"
 
 #define TSN_INT32_MIN ((int32_t)(-2147483647 - 1))
 #define TSN_INT32_MAX ((int32_t)2147483647)
@@ -212,6 +215,24 @@ static inline int32_t tsn_s2_at(const int8_t *packed, int32_t i)
 static inline int32_t tsn_packed_at(const int8_t *packed, int32_t i, int bits)
 {
     return bits == 4 ? tsn_s4_at(packed, i) : tsn_s2_at(packed, i);
+}
+
+/* The argument checks every convolution-family kernel shares: non-NULL parameters,
+ * quantization, shapes and filter; positive input, output and filter extents; the same batch
+ * count in and out; strides and dilations >= 1; non-negative padding; act_min <= act_max.
+ * Relations between channels (groups, depth multiplier, in-place limits) stay with each kernel. */
+static inline int tsn_conv_args_valid(const tsn_conv_params *params, const tsn_requant *quant,
+                                      const tsn_dims *input_dims, const tsn_dims *filter_dims,
+                                      const int8_t *filter, const tsn_dims *output_dims)
+{
+    return params != NULL && quant != NULL && quant->multiplier != NULL &&
+           quant->shift != NULL && input_dims != NULL && filter_dims != NULL && filter != NULL &&
+           output_dims != NULL && input_dims->n > 0 && input_dims->h > 0 && input_dims->w > 0 &&
+           input_dims->c > 0 && filter_dims->h > 0 && filter_dims->w > 0 &&
+           output_dims->h > 0 && output_dims->w > 0 && output_dims->c > 0 &&
+           output_dims->n == input_dims->n && params->stride_h > 0 && params->stride_w > 0 &&
+           params->dilation_h > 0 && params->dilation_w > 0 && params->pad_top >= 0 &&
+           params->pad_left >= 0 && params->act_min <= params->act_max;
 }
 
 #endif /* TSN_MATH_H */

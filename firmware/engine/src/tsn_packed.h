@@ -29,9 +29,8 @@ static inline tsn_status tsn_conv2d_packed(const tsn_conv_params *params,
     int32_t groups, filters_per_group;
     int32_t b, oy, ox, oc, fy, fx, ic;
 
-    if (params == NULL || quant == NULL || quant->multiplier == NULL || quant->shift == NULL ||
-        input_dims == NULL || input == NULL || filter_dims == NULL || filter == NULL ||
-        output_dims == NULL || output == NULL) {
+    if (!tsn_conv_args_valid(params, quant, input_dims, filter_dims, filter, output_dims) ||
+        input == NULL || output == NULL) {
         return TSN_ERROR_ARGUMENT;
     }
     batches = input_dims->n;
@@ -44,11 +43,7 @@ static inline tsn_status tsn_conv2d_packed(const tsn_conv_params *params,
     out_h = output_dims->h;
     out_w = output_dims->w;
     out_c = output_dims->c;
-    if (batches <= 0 || in_h <= 0 || in_w <= 0 || in_c <= 0 || f_h <= 0 || f_w <= 0 ||
-        f_c <= 0 || out_h <= 0 || out_w <= 0 || out_c <= 0 || output_dims->n != batches ||
-        filter_dims->n != out_c || in_c % f_c != 0 || params->stride_h <= 0 ||
-        params->stride_w <= 0 || params->dilation_h <= 0 || params->dilation_w <= 0 ||
-        params->pad_top < 0 || params->pad_left < 0 || params->act_min > params->act_max) {
+    if (f_c <= 0 || filter_dims->n != out_c || in_c % f_c != 0) {
         return TSN_ERROR_ARGUMENT;
     }
     groups = in_c / f_c;
@@ -113,9 +108,8 @@ static inline tsn_status tsn_depthwise_conv2d_packed(const tsn_conv_params *para
     int32_t batches, in_h, in_w, in_c, f_h, f_w, out_h, out_w, out_c, mult;
     int32_t b, oy, ox, ic, m, fy, fx;
 
-    if (params == NULL || quant == NULL || quant->multiplier == NULL || quant->shift == NULL ||
-        input_dims == NULL || input == NULL || filter_dims == NULL || filter == NULL ||
-        output_dims == NULL || output == NULL) {
+    if (!tsn_conv_args_valid(params, quant, input_dims, filter_dims, filter, output_dims) ||
+        input == NULL || output == NULL) {
         return TSN_ERROR_ARGUMENT;
     }
     batches = input_dims->n;
@@ -128,12 +122,7 @@ static inline tsn_status tsn_depthwise_conv2d_packed(const tsn_conv_params *para
     out_w = output_dims->w;
     out_c = output_dims->c;
     mult = params->depth_multiplier;
-    if (batches <= 0 || in_h <= 0 || in_w <= 0 || in_c <= 0 || f_h <= 0 || f_w <= 0 ||
-        out_h <= 0 || out_w <= 0 || mult <= 0 || output_dims->n != batches ||
-        filter_dims->n != 1 || filter_dims->c != out_c || out_c != in_c * mult ||
-        params->stride_h <= 0 || params->stride_w <= 0 || params->dilation_h <= 0 ||
-        params->dilation_w <= 0 || params->pad_top < 0 || params->pad_left < 0 ||
-        params->act_min > params->act_max) {
+    if (mult <= 0 || filter_dims->n != 1 || filter_dims->c != out_c || out_c != in_c * mult) {
         return TSN_ERROR_ARGUMENT;
     }
 
