@@ -7,7 +7,9 @@
 `codegen` is stages/convert.py's conversion, with a summary beside tflite-micro's arena.
 `evaluate` runs every sample of an EnergyRunner folder (.bin files + y_labels.csv) on the
 device with `infer 1 0` (tinysweep.runner), prints each sample's outputs, the top-1 accuracy
-and the agreement with the tflite-micro interpreter run on the same samples.
+and the agreement with the tflite-micro interpreter run on the same samples. For ad01 it sends
+every window of every clip, as the official runner, and scores clips by the mean window MSE:
+the metric is the AUC (scikit-learn).
 Errors are one line: "<command>: <message>", exit status 1.
 """
 from __future__ import annotations
@@ -24,7 +26,9 @@ from tinysweep import oracle as oracle_mod
 from tinysweep.cli import Parser
 from tinysweep.codegen import Unsupported
 from tinysweep.codegen.convert import convert
-from tinysweep.evaluation import (check_classes, check_testset, device_outputs, oracle_outputs)
+from tinysweep.io import write_text_atomic
+from tinysweep.evaluation import (auc, check_classes, check_testset, clip_scores, device_inputs,
+                                  device_outputs, oracle_outputs, reconstruction_mse)
 from tinysweep.runner import DeviceError, open_device
 
 COMMANDS = ("codegen", "evaluate")
@@ -45,37 +49,71 @@ def codegen_summary(info: dict, out) -> str:
 
 
 def evaluate(model, testset, transport: str = "pty", firmware=None, url=None,
-             baud: int = 115200, timeout: float = 60.0, boot_timeout: float = 10.0) -> dict:
-    """Device and oracle outputs for every sample of `testset`; the profile is the one the
-    device reports (m-model-[...])."""
+             baud: int = 115200, timeout: float = 60.0, boot_timeout: float = 10.0,
+             progress: bool = False) -> dict:
+    """Device and oracle outputs for every input of `testset` (every window of every clip for
+    ad01); the profile is the one the device reports (m-model-[...]). The metric is top-1
+    accuracy, or for ad01 the AUC of the clip scores (mean window MSE)."""
+    from tqdm import tqdm
     model_bytes = Path(model).read_bytes()
     oracle = oracle_mod.Oracle(model_bytes)
     num_outputs = int(np.prod(oracle.output_shape))
     with open_device(transport, firmware, url=url, baud=baud, timeout=timeout,
                      boot_timeout=boot_timeout) as dut:
-        name = dut.profile()["model"]
-        if name == "ad01":
-            raise ValueError("the device runs ad01: anomaly detection is scored by AUC over "
-                             "windows of each clip, which evaluate does not do (classifiers "
-                             "only: kws01, vww01, ic01)")
-        prof = er.profile(name)
-        samples = er.read_folder(testset, prof.input_bytes)
+        prof = er.profile(dut.profile()["model"])
+        samples = er.read_folder(testset, None if prof.windowed else prof.input_bytes)
         check_testset(Path(testset), oracle)
         check_classes(testset, samples, prof)
-        device = device_outputs(dut, samples, prof, num_outputs, timeout)
+        inputs = device_inputs(samples, prof)  # checks every clip's windows before device work
+        printed = []
+        with tqdm(total=len(inputs), desc=f"evaluate {prof.name}", file=sys.stderr,
+                  unit="window" if prof.windowed else "sample", disable=not progress) as bar:
+            device = device_outputs(dut, samples, prof, num_outputs, timeout, bar, printed)
     ref = oracle_outputs(oracle, samples, prof)
     labels = np.array([s.label for s in samples])
-    dev_top1, ora_top1 = device.argmax(axis=1), ref.argmax(axis=1)
-    return {"profile": prof.name, "samples": samples, "device": device, "oracle": ref,
-            "accuracy": float(np.mean(dev_top1 == labels)),
-            "oracle_accuracy": float(np.mean(ora_top1 == labels)),
-            "agreement": float(np.mean(dev_top1 == ora_top1)),
-            "bitexact": float(np.mean(np.all(device == ref, axis=1)))}
+    result = {"profile": prof.name, "samples": samples, "device": device, "oracle": ref,
+              "bitexact": float(np.mean(np.all(device == ref, axis=1)))}
+    if not prof.windowed:
+        dev_top1, ora_top1 = device.argmax(axis=1), ref.argmax(axis=1)
+        return {**result, "metric": "top-1 accuracy",
+                "accuracy": float(np.mean(dev_top1 == labels)),
+                "oracle_accuracy": float(np.mean(ora_top1 == labels)),
+                "agreement": float(np.mean(dev_top1 == ora_top1))}
+    scale, zp = oracle.output_scale, oracle.output_zero_point
+    dev_windows = reconstruction_mse(device, inputs, scale, zp)
+    _check_printed_mse(printed, dev_windows)
+    dev_clips = clip_scores(dev_windows, samples, prof)
+    ora_clips = clip_scores(reconstruction_mse(ref, inputs, scale, zp), samples, prof)
+    return {**result, "metric": "AUC", "windows": len(inputs),
+            "device_window_mse": [v[0] for v in printed],
+            "device_scores": dev_clips, "oracle_scores": ora_clips,
+            "accuracy": auc(labels, dev_clips), "oracle_accuracy": auc(labels, ora_clips),
+            "agreement": float(np.mean(dev_clips == ora_clips))}
+
+
+def _check_printed_mse(printed, computed) -> None:
+    """The MSE the device prints (3 decimals, float32) must match the one computed here from
+    its int8 outputs: a mismatch means the firmware scores windows differently."""
+    for i, (values, mse) in enumerate(zip(printed, computed)):
+        if abs(values[0] - mse) > 5e-4 + 1e-4 * mse:
+            raise RuntimeError(f"window {i}: the device printed MSE {values[0]}, its outputs "
+                               f"give {mse:.6f}")
 
 
 def results_csv(result: dict) -> str:
     rows = io.StringIO()
     w = csv.writer(rows, lineterminator="\n")
+    if result["metric"] == "AUC":
+        w.writerow(["file", "label", "windows", "device_score", "oracle_score", "scores_equal",
+                    "outputs_equal", "device_window_mse"])
+        first = 0
+        for s, d, o in zip(result["samples"], result["device_scores"], result["oracle_scores"]):
+            n = len(er.windows(s, er.profile(result["profile"])))
+            same = np.all(result["device"][first:first + n] == result["oracle"][first:first + n])
+            w.writerow([s.file, s.label, n, f"{d:.6f}", f"{o:.6f}", int(d == o), int(same),
+                        " ".join(f"{v:.3f}" for v in result["device_window_mse"][first:first + n])])
+            first += n
+        return rows.getvalue()
     w.writerow(["file", "label", "device", "oracle", "agree", "outputs_equal",
                 "device_outputs", "oracle_outputs"])
     for s, d, o in zip(result["samples"], result["device"], result["oracle"]):
@@ -86,9 +124,15 @@ def results_csv(result: dict) -> str:
 
 
 def evaluate_summary(result: dict) -> str:
-    return (f"evaluate: {result['profile']}, {len(result['samples'])} samples: top-1 accuracy "
+    count = f"{len(result['samples'])} samples"
+    if result["metric"] == "AUC":
+        count = f"{len(result['samples'])} clips ({result['windows']} windows)"
+        agree = "equal clip scores"
+    else:
+        agree = "agreement"
+    return (f"evaluate: {result['profile']}, {count}: {result['metric']} "
             f"{result['accuracy']:.4f} on device, {result['oracle_accuracy']:.4f} tflite-micro; "
-            f"agreement {result['agreement']:.4f}, bit-exact outputs {result['bitexact']:.4f}")
+            f"{agree} {result['agreement']:.4f}, bit-exact outputs {result['bitexact']:.4f}")
 
 
 def main_codegen(argv) -> None:
@@ -112,7 +156,8 @@ def main_codegen(argv) -> None:
 
 
 def main_evaluate(argv) -> None:
-    ap = Parser(prog="evaluate", description="Top-1 accuracy of a device on an EnergyRunner folder")
+    ap = Parser(prog="evaluate", description="Accuracy of a device on an EnergyRunner folder "
+                                             "(top-1; AUC for ad01)")
     ap.add_argument("--model", required=True, help="the int8 .tflite the firmware was built from")
     ap.add_argument("--firmware", help="host firmware binary (--transport pty)")
     ap.add_argument("--testset", required=True, help="EnergyRunner folder (.bin + y_labels.csv)")
@@ -127,13 +172,14 @@ def main_evaluate(argv) -> None:
     if a.transport == "serial" and not a.url:
         ap.error("--transport serial needs --url")
     try:
-        result = evaluate(a.model, a.testset, a.transport, a.firmware, a.url, a.baud, a.timeout)
+        result = evaluate(a.model, a.testset, a.transport, a.firmware, a.url, a.baud, a.timeout,
+                          progress=True)
     except (OSError, ValueError, DeviceError, RuntimeError) as e:
         sys.exit(f"evaluate: {e}")
     text = results_csv(result)
     sys.stdout.write(text)
     if a.out:
-        Path(a.out).write_text(text)
+        write_text_atomic(a.out, text)
     print(evaluate_summary(result))
 
 

@@ -25,6 +25,7 @@ class Profile:
     shape: tuple         # model input shape without the batch dimension
     num_classes: int
     class_names: tuple = field(default=())
+    windowed: bool = False  # ad01: a .bin is a clip, sent to the device window by window
 
 
 PROFILES = {
@@ -35,6 +36,8 @@ PROFILES = {
                     ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                      "ship", "truck")),
     "vww01": Profile("vww01", 27648, "uint8", (96, 96, 3), 2, ("non_person", "person")),
+    # input_bytes: one window of 5 log-mel frames x 128 float32; a .bin holds a whole clip
+    "ad01": Profile("ad01", 2560, "float32", (640,), 2, ("normal", "anomaly"), windowed=True),
 }
 
 BENCHMARK_PROFILES = {"kws": "kws01", "ic": "ic01", "vww": "vww01", "ad": "ad01"}
@@ -63,9 +66,11 @@ def sample_filename(index: int, label: int, prof: Profile | None = None) -> str:
     return f"tst_{index:06d}_{name}_{label}.bin"
 
 
-def write_folder(folder, samples, num_classes: int, input_bytes: int | None = None):
+def write_folder(folder, samples, num_classes: int, input_bytes: int | None = None,
+                 extra: tuple = ()):
     """Write (file name, bytes, label) triples into `folder` (which must exist, e.g. the
-    temporary folder of tinysweep.io.atomic_dir). Returns the number of samples."""
+    temporary folder of tinysweep.io.atomic_dir); `extra` columns end every y_labels.csv line
+    (ad01: window and stride bytes). Returns the number of samples."""
     folder = Path(folder)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -79,7 +84,7 @@ def write_folder(folder, samples, num_classes: int, input_bytes: int | None = No
             raise ValueError(f"{name}: label {label} outside 0..{num_classes - 1}")
         seen.add(name)
         (folder / name).write_bytes(bytes(data))
-        writer.writerow([name, num_classes, int(label)])
+        writer.writerow([name, num_classes, int(label), *extra])
     if not seen:
         raise ValueError("no samples to write")
     (folder / LABELS_FILE).write_text(out.getvalue())
@@ -127,6 +132,27 @@ def folder_sha256(folder) -> str:
     return h.hexdigest()
 
 
+def windows(sample: Sample, prof: Profile) -> list[bytes]:
+    """ad01: the windows of one clip in the order the official runner sends them. y_labels.csv
+    gives window and stride bytes after the label (`file,2,label,2560,512`)."""
+    if len(sample.extra) < 2:
+        raise ValueError(f"{sample.file}: {prof.name} lines need window and stride bytes "
+                         f"after the label (file,2,label,{prof.input_bytes},512)")
+    try:
+        size, stride = int(sample.extra[0]), int(sample.extra[1])
+    except ValueError:
+        raise ValueError(f"{sample.file}: window and stride bytes must be integers, got "
+                         f"{sample.extra[:2]!r}") from None
+    if size != prof.input_bytes:
+        raise ValueError(f"{sample.file}: windows of {size} bytes, {prof.name} models take "
+                         f"{prof.input_bytes}")
+    if stride <= 0 or stride % 4:
+        raise ValueError(f"{sample.file}: stride of {stride} bytes is not a positive multiple of 4")
+    if len(sample.data) < size:
+        raise ValueError(f"{sample.file}: {len(sample.data)} bytes, shorter than one window ({size})")
+    return [sample.data[i:i + size] for i in range(0, len(sample.data) - size + 1, stride)]
+
+
 def model_input(data: bytes, prof: Profile) -> np.ndarray:
     """A sample's bytes as the int8 tensor the model takes: kws01 bytes are int8 already;
     ic01 / vww01 bytes are uint8 pixels and the model's int8 input is pixel - 128."""
@@ -140,11 +166,18 @@ def model_input(data: bytes, prof: Profile) -> np.ndarray:
 
 
 def quantize_inputs(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """float features -> int8 with the model's input quantization, as TFLite's Quantize op:
-    round(x / scale) half away from zero, + zero point, clamped to [-128, 127]."""
-    v = np.asarray(x, dtype=np.float64) / float(np.float32(scale))
+    """float features -> int8 with the model's input quantization, as TFLM's QUANTIZE (and
+    the firmware's tsn_quantize_f32_s8): round(x / scale) with the division in float32, half
+    away from zero, + zero point, clamped to [-128, 127]. NaN -> zero point."""
+    v = (np.asarray(x, dtype=np.float32) / np.float32(scale)).astype(np.float64)
+    v = np.nan_to_num(np.clip(v, -2.0 ** 24, 2.0 ** 24), nan=0.0)
     q = np.sign(v) * np.floor(np.abs(v) + 0.5) + int(zero_point)
     return np.clip(q, -128, 127).astype(np.int8)
+
+
+def window_floats(window: bytes) -> np.ndarray:
+    """An ad01 window's bytes as the float32 values (little-endian) the device receives."""
+    return np.frombuffer(window, dtype="<f4")
 
 
 def stratified_subset(labels: np.ndarray, n: int, seed: int) -> np.ndarray:

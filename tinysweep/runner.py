@@ -457,14 +457,17 @@ def open_device(transport: str, firmware=None, url: str | None = None, baud: int
 
 # ---- measurement passes ----------------------------------------------------------------------
 def accuracy_pass(dut: Dut, inputs, num_outputs: int, num_results: int | None = None,
-                  timeout: float | None = None, progress=None) -> np.ndarray:
+                  timeout: float | None = None, progress=None, results: list | None = None
+                  ) -> np.ndarray:
     """The official accuracy run: for every input, load it, `infer 1 0`, then read the raw
-    int8 outputs. Returns an int8 array [samples, num_outputs]. The first input is read back
-    with `db print` to check the transfer."""
+    int8 outputs. Returns an int8 array [samples, num_outputs]; `results`, if given, receives
+    each m-results list. The first input is read back with `db print` to check the transfer."""
     out = []
     for i, data in enumerate(inputs):
         dut.load(data, verify=(i == 0))
-        dut.infer(1, 0, timeout=timeout, expected=num_results)
+        values, _ = dut.infer(1, 0, timeout=timeout, expected=num_results)
+        if results is not None:
+            results.append(values)
         out.append(dut.outputs(expected=num_outputs))
         if progress is not None:
             progress.update(1)

@@ -21,6 +21,23 @@ static int cmd_overflow;
 static size_t db_size; /* bytes announced by the last 'db load N' */
 static size_t db_pos;  /* bytes received since */
 
+#ifdef TSN_MODEL_PROFILE_AD01
+/* ad01: `db` bytes are one window of little-endian float32 features, kept for the MSE. */
+static float ad_window[TSN_MODEL_INPUT_BYTES];
+#define DB_CAPACITY (sizeof ad_window)
+static uint8_t *db_buffer(void)
+{
+    return (uint8_t *)ad_window;
+}
+#else
+/* Classifiers: `db` bytes go straight into the model's int8 input. */
+#define DB_CAPACITY ((size_t)TSN_MODEL_INPUT_BYTES)
+static uint8_t *db_buffer(void)
+{
+    return (uint8_t *)tsn_model_input();
+}
+#endif
+
 /* ---- output ------------------------------------------------------------------------------ */
 
 static void put(const char *s)
@@ -211,9 +228,9 @@ static void db_load(int argc, char **argv)
         put_line("e-[Command 'db load' must be >0 bytes]");
         return;
     }
-    if (n > (long)TSN_MODEL_INPUT_BYTES) {
+    if (n > (long)DB_CAPACITY) {
         put("e-[Command 'db load' exceeds the input size of ");
-        put_u64((uint64_t)TSN_MODEL_INPUT_BYTES);
+        put_u64((uint64_t)DB_CAPACITY);
         put_line(" bytes]");
         return;
     }
@@ -226,22 +243,45 @@ static void db_load(int argc, char **argv)
 
 static void db_print(void)
 {
-    const int8_t *buf = tsn_model_input();
+    const uint8_t *buf = db_buffer();
     size_t i;
     for (i = 0; i < db_size; ++i) {
         put(i % 8u == 0u ? "m-buffer-" : "-");
-        put_hex2((uint8_t)buf[i]);
+        put_hex2(buf[i]);
         if (i % 8u == 7u || i + 1u == db_size) {
             put("\r\n");
         }
     }
 }
 
+/* A complete `db` transfer: ad01 quantizes its float window into the model input, exactly as
+ * TFLM's QUANTIZE (the model's own, when the .tflite takes float input). Returns 0, or -1 after
+ * printing an error. */
+static int load_done(void)
+{
+#ifdef TSN_MODEL_PROFILE_AD01
+#ifdef TSN_MODEL_FLOAT_INPUT
+    tsn_status status = tsn_model_quantize_input(ad_window);
+#else
+    static const tsn_affine_params input_quant = {TSN_MODEL_INPUT_SCALE, TSN_MODEL_INPUT_ZERO_POINT};
+    tsn_status status = tsn_quantize_f32_s8(&input_quant, TSN_MODEL_INPUT_BYTES, ad_window,
+                                            tsn_model_input());
+#endif
+    if (status != TSN_OK) {
+        put("e-[Input quantization failed with status ");
+        put_i64(status);
+        put_line("]");
+        return -1;
+    }
+#endif
+    return 0;
+}
+
 /* One token of hex digits; checked entirely before any byte is stored. Returns 0, or -1 after
  * printing an error. */
 static int db_hex(const char *hex)
 {
-    int8_t *buf = tsn_model_input();
+    uint8_t *buf = db_buffer();
     size_t len = strlen(hex);
     size_t i;
     if (len % 2u != 0u) {
@@ -266,9 +306,12 @@ static int db_hex(const char *hex)
         return -1;
     }
     for (i = 0; i < len && db_pos < db_size; i += 2u) {
-        buf[db_pos++] = (int8_t)(uint8_t)((hex_value(hex[i]) << 4) | hex_value(hex[i + 1u]));
+        buf[db_pos++] = (uint8_t)((hex_value(hex[i]) << 4) | hex_value(hex[i + 1u]));
     }
     if (db_pos == db_size) {
+        if (load_done() != 0) {
+            return -1;
+        }
         put_line("m-load-done"); /* the remaining digits, if any, are disregarded */
         return -1;
     }
@@ -290,6 +333,26 @@ static void cmd_db(int argc, char **argv)
     }
 }
 
+#ifdef TSN_MODEL_PROFILE_AD01
+#if TSN_MODEL_OUTPUT_COUNT != TSN_MODEL_INPUT_BYTES
+#error "ad01: the autoencoder's output must have as many values as its input"
+#endif
+/* ad01: one score, the mean squared error between the dequantized output and the window. */
+static void print_results(void)
+{
+    const int8_t *out = tsn_model_output();
+    float sum = 0.0f;
+    int i;
+    for (i = 0; i < TSN_MODEL_OUTPUT_COUNT; ++i) {
+        const float diff = (float)((int32_t)out[i] - (int32_t)TSN_MODEL_OUTPUT_ZERO_POINT) *
+                           TSN_MODEL_OUTPUT_SCALE - ad_window[i];
+        sum += diff * diff;
+    }
+    put("m-results-[");
+    put_fixed3(sum / (float)TSN_MODEL_OUTPUT_COUNT);
+    put_line("]");
+}
+#else
 static void print_results(void)
 {
     const int8_t *out = tsn_model_output();
@@ -304,6 +367,7 @@ static void print_results(void)
     }
     put_line("]");
 }
+#endif
 
 static void print_outputs(void)
 {

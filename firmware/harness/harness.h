@@ -9,7 +9,9 @@
  * (m-outputs-[q0,q1,...]: the raw int8 outputs, for bit-exact comparison with an oracle).
  *
  * `db` bytes go straight into the model's input tensor (tsn_model_input(), never modified by an
- * inference), so no second input-sized buffer is needed.
+ * inference), so no second input-sized buffer is needed. ad01 models (TSN_MODEL_PROFILE_AD01)
+ * follow the anomaly-detection runner instead: `db` carries a float32 window, quantized into the
+ * input when complete, and `results` prints the reconstruction MSE `m-results-[x.xxx]`.
  */
 #ifndef TSN_HARNESS_H
 #define TSN_HARNESS_H
