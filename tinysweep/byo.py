@@ -135,6 +135,12 @@ def evaluate_summary(result: dict) -> str:
             f"{agree} {result['agreement']:.4f}, bit-exact outputs {result['bitexact']:.4f}")
 
 
+def _no_code(op: dict) -> str:
+    if "fused_into" in op:
+        return f"(computed by node {op['fused_into']})"
+    return "(aliased, no code)"
+
+
 def main_codegen(argv) -> None:
     ap = Parser(prog="codegen", description="Generate C for an int8 .tflite")
     ap.add_argument("model", help="an int8 .tflite")
@@ -151,7 +157,7 @@ def main_codegen(argv) -> None:
         sys.exit(f"codegen: {e}")
     for op in info["ops"]:
         print(f"  node {op['node']:3d} {op['op']:20s} {op['macs']:>12,d} MACs  "
-              f"{op['kernel'] or '(aliased, no code)'}")
+              f"{op['kernel'] or _no_code(op)}")
     print(codegen_summary(info, a.out))
 
 

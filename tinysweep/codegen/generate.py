@@ -99,9 +99,13 @@ class ConvStep:          # CONV_2D and DEPTHWISE_CONV_2D
     input_at: int        # arena offsets
     output_at: int
     macs: int
-    kind: str = "conv"
-    scratch_at: int | None = None   # in-place kernels: arena offset of the scratch buffer
+    kind: str = "conv"                # "conv_add": fused with the next op, a residual ADD
+    scratch_at: int | None = None   # in-place and fused kernels: arena offset of the scratch
     scratch_bytes: int = 0
+    add: dict | None = None         # conv_add: the ADD's tsn_add_params (quant_math.add_params)
+    conv_is_input1: int = 1         # conv_add: the conv output is the ADD's first input
+    residual_at: int | None = None  # conv_add: the ADD's other input, overwritten by its output
+    fused_node: int | None = None   # conv_add: the ADD's node
 
 
 @dataclass(frozen=True)
@@ -231,7 +235,18 @@ class AliasStep:         # RESHAPE, SQUEEZE: the output shares the input's bytes
     kind: str = "alias"
 
 
-Step = ConvStep | FcStep | PoolStep | SoftmaxStep | AddStep | MeanStep | PadStep | AliasStep
+@dataclass(frozen=True)
+class FusedStep:         # an op computed by an earlier step's fused kernel: no code of its own
+    node: int
+    opcode: str
+    comment: str
+    fused_into: int      # the node whose kernel computes it
+    macs: int = 0
+    kind: str = "fused"
+
+
+Step = (ConvStep | FcStep | PoolStep | SoftmaxStep | AddStep | MeanStep | PadStep | AliasStep
+        | FusedStep)
 
 
 @dataclass(frozen=True)
@@ -439,11 +454,24 @@ class _Lowering:
         act_min, act_max = self.fused(op, o.activation, y)
         filt, bits = self.weights(op, op.inputs[1], "filter")
         function = f"tsn_{'depthwise_conv2d' if depthwise else 'conv2d'}_s{bits}"
-        scratch_at, scratch_bytes = self.plan.inplace.get(self.position[op.index], (None, 0))
+        position = self.position[op.index]
+        scratch_at, scratch_bytes = self.plan.inplace.get(position, (None, 0))
+        fused = {}
         if scratch_at is not None:   # the planner gave the output the input's buffer
             assert bits == 8 and self.at(x.index) == self.at(y.index)
             function, scratch = inplace_kernel(self.model, op)
             assert scratch == scratch_bytes
+        elif position in self.plan.conv_add:   # y is never materialized: rows go to the ADD
+            assert bits == 8
+            scratch_at, scratch_bytes = self.plan.conv_add[position]
+            add = self.model.operators[position + 1]
+            _, _, out, p = self.add_operands(add)
+            other = add.inputs[1 - add.inputs.index(y.index)]
+            function = "tsn_conv2d_add_s8"
+            fused = dict(kind="conv_add", add=p,
+                         conv_is_input1=int(add.inputs[0] == y.index),
+                         residual_at=self.at(other), fused_node=add.index)
+            assert self.at(out.index) == self.at(other)
         return ConvStep(
             node=op.index, opcode=op.opcode, function=function,
             scratch_at=scratch_at, scratch_bytes=scratch_bytes,
@@ -455,7 +483,8 @@ class _Lowering:
             act_min=act_min, act_max=act_max, requant=Requant(tuple(mults), tuple(shifts)),
             input_dims=xd, filter_dims=fd, output_dims=yd,
             filter=filt, bias=self.bias(op, yd.c),
-            input_at=self.at(x.index), output_at=self.at(y.index), macs=macs)
+            input_at=self.at(x.index), output_at=fused.pop("residual_at", None)
+            if fused else self.at(y.index), macs=macs, **fused)
 
     def fully_connected(self, op: Operator) -> FcStep:
         o = op.options
@@ -530,7 +559,8 @@ class _Lowering:
             rows=x.elements // depth, depth=depth,
             input_at=self.at(x.index), output_at=self.at(y.index))
 
-    def add(self, op: Operator) -> AddStep:
+    def add_operands(self, op: Operator) -> tuple[Tensor, Tensor, Tensor, dict]:
+        """(input 1, input 2, output, tsn_add_params fields) of an ADD."""
         self.require(len(op.inputs) == 2 and len(op.outputs) == 1, op, "inputs/outputs")
         a = self.activation(op, op.inputs[0], "input 1")
         b = self.activation(op, op.inputs[1], "input 2")
@@ -539,9 +569,17 @@ class _Lowering:
                      f"broadcasting {'x'.join(map(str, a.shape))} + {'x'.join(map(str, b.shape))}")
         act = op.options.activation
         self.require(act in ACTIVATIONS, op, f"fused activation {act}")
-        p = quant_math.add_params(a.quant.scale[0], a.quant.zero_point[0], b.quant.scale[0],
-                                  b.quant.zero_point[0], y.quant.scale[0], y.quant.zero_point[0],
-                                  act)
+        return a, b, y, quant_math.add_params(a.quant.scale[0], a.quant.zero_point[0],
+                                              b.quant.scale[0], b.quant.zero_point[0],
+                                              y.quant.scale[0], y.quant.zero_point[0], act)
+
+    def add(self, op: Operator) -> AddStep | FusedStep:
+        a, b, y, p = self.add_operands(op)
+        act = op.options.activation
+        if self.position[op.index] - 1 in self.plan.conv_add:
+            conv = self.model.operators[self.position[op.index] - 1]
+            return FusedStep(node=op.index, opcode=op.opcode, fused_into=conv.index,
+                             comment=_describe(op, a, y, f"{act}; computed by node {conv.index}"))
         return AddStep(node=op.index, opcode=op.opcode, comment=_describe(op, a, y, act),
                        size=y.elements, input1_at=self.at(a.index), input2_at=self.at(b.index),
                        output_at=self.at(y.index), **p)
@@ -689,7 +727,7 @@ def generate(model: Model, profile: str, weight_bits: int = 8) -> Generated:
     # in-place convolutions only with int8 weights (there are no packed in-place kernels)
     plan = plan_model(dataclasses.replace(model, operators=tuple(
         dataclasses.replace(op, index=k) for k, op in enumerate(model.operators))), ARENA_ALIGNMENT,
-        inplace_convs=weight_bits == 8)
+        inplace_convs=weight_bits == 8, fuse_conv_add=weight_bits == 8)
     lowering = _Lowering(model, plan, weight_bits)
     steps = [lowering.lower(op) for op in model.operators]
 
@@ -736,7 +774,8 @@ def generate(model: Model, profile: str, weight_bits: int = 8) -> Generated:
         "weight_bits": grid_bits,
         "weight_bits_requested": weight_bits,
         "weights_stored_bits": stored_bits,
-        "ops": [{"node": s.node, "op": s.opcode, "macs": s.macs, "kernel": _kernel(s)}
+        "ops": [{"node": s.node, "op": s.opcode, "macs": s.macs, "kernel": _kernel(s),
+                 **({"fused_into": s.fused_into} if s.kind == "fused" else {})}
                 for s in steps],
         "float_edges": {k: {"node": op.index, "op": op.opcode, "kernel": EDGE_KERNELS[op.opcode]}
                         for k, op in edges.items()},
@@ -785,6 +824,7 @@ def _split_edges(model: Model) -> tuple[Model, dict[str, Operator]]:
 
 def _kernel(step: Step) -> str | None:
     return {"conv": getattr(step, "function", None), "fc": getattr(step, "function", None),
+            "conv_add": getattr(step, "function", None), "fused": None,
             "avgpool": "tsn_avgpool_s8", "maxpool": "tsn_maxpool_s8", "softmax": "tsn_softmax_s8",
             "add": "tsn_add_s8", "mean": "tsn_mean_s8", "pad": "tsn_pad_s8",
             "alias": None}[step.kind]
@@ -795,4 +835,5 @@ def generate_file(path, profile: str, weight_bits: int = 8) -> Generated:
 
 
 __all__ = ["generate", "generate_file", "Generated", "Dims", "Requant", "ConvStep", "FcStep",
-           "PoolStep", "SoftmaxStep", "AddStep", "MeanStep", "PadStep", "AliasStep", "c_float", "c_ints"]
+           "PoolStep", "SoftmaxStep", "AddStep", "MeanStep", "PadStep", "AliasStep", "FusedStep",
+           "c_float", "c_ints"]

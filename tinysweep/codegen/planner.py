@@ -22,6 +22,10 @@ interval is the union, where that is legal without copying:
   may write its output over its first input under the same conditions except that the sizes
   may differ (the shared buffer is as large as its largest tensor while that tensor lives).
   Such an op also gets a scratch buffer in the arena, live at that op only.
+- fused conv + residual add (`fuse_conv_add=True`): a CONV_2D (int8 weights, one group) whose
+  output is read only by the ADD right after it is run with that ADD as tsn_conv2d_add_s8: the
+  convolution's output is never materialized (one output row of scratch instead) and the ADD's
+  output overwrites its other input, which must die there and must not be the conv's input.
 The model's inputs and outputs are live for the whole invocation: the input stays intact across
 repeated inferences (the harness loads it once and may invoke N times) and the output stays
 readable after `tsn_model_invoke` returns. `keep_input=False` drops the first guarantee (the input
@@ -187,6 +191,8 @@ class ModelPlan:
     offsets: dict[int, int]          # activation tensor index -> arena offset
     # operator index -> (scratch offset, scratch bytes) of the ops run by an in-place kernel
     inplace: dict[int, tuple[int, int]] = dataclasses.field(default_factory=dict)
+    # CONV_2D index -> (scratch offset, scratch bytes) of the convs fused with the next op's ADD
+    conv_add: dict[int, tuple[int, int]] = dataclasses.field(default_factory=dict)
 
     @property
     def arena_bytes(self) -> int:
@@ -255,12 +261,41 @@ def inplace_kernel(model: Model, op) -> tuple[str, int] | None:
     return None if rows is None else ("tsn_depthwise_conv2d_inplace_s8", rows * w)
 
 
+def conv_add_scratch(model: Model, conv, add) -> int | None:
+    """Row-scratch bytes of tsn_conv2d_add_s8 for CONV_2D `conv` and the ADD `add` right after
+    it, or None when the pair cannot be fused structurally: conv has int8 input, output and
+    constant filter, 4-D, one group, SAME/VALID; its output is one ADD input (not both) of the
+    same shape as the other, read by no other op and not a model output; the other input is an
+    activation other than the conv's input. (That it dies at the ADD is the planner's check.)"""
+    if not (conv.opcode == "CONV_2D" and add is not None and add.opcode == "ADD"
+            and add.index == conv.index + 1 and len(conv.inputs) >= 2
+            and len(conv.outputs) == 1 and len(add.inputs) == 2 and len(add.outputs) == 1):
+        return None
+    x, f, b = conv.inputs[0], conv.inputs[1], conv.outputs[0]
+    if min(x, f, b) < 0 or add.inputs.count(b) != 1 or b in model.outputs:
+        return None
+    other = add.inputs[1 - add.inputs.index(b)]
+    if other < 0 or other == x or model.tensor(other).is_constant:
+        return None
+    if any(b in op.inputs for op in model.operators if op.index != add.index):
+        return None
+    xt, ft, bt = model.tensor(x), model.tensor(f), model.tensor(b)
+    ot, yt = model.tensor(other), model.tensor(add.outputs[0])
+    if not (xt.type == ft.type == bt.type == ot.type == yt.type == "INT8" and ft.is_constant
+            and len(xt.shape) == len(ft.shape) == len(bt.shape) == 4
+            and bt.shape == ot.shape == yt.shape and ft.shape[3] == xt.shape[3]
+            and conv.options is not None and conv.options.padding in ("SAME", "VALID")):
+        return None
+    return bt.shape[2] * bt.shape[3]
+
+
 def plan_model(model: Model, alignment: int = 16, inplace_convs: bool = True,
-               keep_input: bool = True) -> ModelPlan:
+               keep_input: bool = True, fuse_conv_add: bool = True) -> ModelPlan:
     """Arena plan for the model's activation (non-constant) tensors. inplace_convs: let the
     in-place convolutions share their input's buffer (the generator turns it off when weights
     are packed to fewer bits: there are no packed in-place kernels). keep_input=False: a
-    what-if (see the module docstring); generated code always keeps the input."""
+    what-if (see the module docstring); generated code always keeps the input.
+    fuse_conv_add: fuse CONV_2D + residual ADD pairs (int8 weights only)."""
     n_ops = len(model.operators)
     root: dict[int, int] = {}
 
@@ -287,11 +322,33 @@ def plan_model(model: Model, alignment: int = 16, inplace_convs: bool = True,
         pinned |= set(model.inputs)
     members: dict[int, set[int]] = {i: {i} for i in activations}
     inplace: dict[int, int] = {}                          # op index -> scratch bytes
-    for op in model.operators:
+    conv_add: dict[int, int] = {}                         # conv index -> row scratch bytes
+    ops = model.operators
+    for op in ops:
+        if op.index - 1 in conv_add:                      # the ADD of a fused pair: done
+            continue
         if not (op.inputs and op.outputs and op.inputs[0] in activations
                 and op.outputs[0] in activations):
             continue
         y = op.outputs[0]
+
+        def dies_at(x, k):
+            group = members[find(x)]
+            return not (group & pinned) and max(last_read.get(i, -1) for i in group) == k
+
+        row = (conv_add_scratch(model, op, ops[op.index + 1] if op.index + 1 < len(ops) else None)
+               if fuse_conv_add else None)
+        if row is not None:
+            add = ops[op.index + 1]
+            other = add.inputs[1 - add.inputs.index(y)]
+            if (dies_at(other, add.index) and find(other) != find(op.inputs[0])
+                    and find(add.outputs[0]) == add.outputs[0]):
+                conv_add[op.index] = row
+                activations.discard(y)                    # never materialized
+                r = find(other)
+                root[add.outputs[0]] = r
+                members[r] |= members.pop(add.outputs[0], {add.outputs[0]})
+                continue
 
         def dies_here(x):
             group = members[find(x)]
@@ -351,12 +408,15 @@ def plan_model(model: Model, alignment: int = 16, inplace_convs: bool = True,
         uniform = all(p[0] == size for p in ps)
         requests.append(Request(r, size, lo, hi, () if uniform else ps))
     # scratch buffers: keys below every tensor index, live at their op only
-    requests += [Request(_scratch_key(k), n, k, k) for k, n in sorted(inplace.items())]
+    scratch = {**inplace, **conv_add}
+    requests += [Request(_scratch_key(k), n, k, k) for k, n in sorted(scratch.items())]
     plan = plan_arena(requests, alignment)
     offsets = {i: plan.offsets[root[i]] for i in sorted(activations)}
     return ModelPlan(plan=plan, root=dict(sorted(root.items())), offsets=offsets,
                      inplace={k: (plan.offsets[_scratch_key(k)], n)
-                              for k, n in sorted(inplace.items())})
+                              for k, n in sorted(inplace.items())},
+                     conv_add={k: (plan.offsets[_scratch_key(k)], n)
+                               for k, n in sorted(conv_add.items())})
 
 
 def _scratch_key(op_index: int) -> int:
