@@ -9,11 +9,11 @@ generated C (or, when code generation does not support one of its ops, of the pl
 reader's tensor lifetimes), the exact lower bound of any plan over those lifetimes (the most
 bytes live at one op), tflite-micro's arena total split into its planned (non-persistent)
 tensor area and its persistent buffers, and the ratios. Also two what-ifs of the planner: without
-the in-place convolutions ("no in-place": the previous engine's arenas; the in-place ADD alone
-changes none of these three) and with the model input allowed to
+the in-place convolutions and the fused chains ("no in-place": the previous engine's arenas; the
+in-place ADD alone changes none of these three) and with the model input allowed to
 die at its last reader ("input free": the harness loads the input once and may invoke N times,
 so the generated code keeps it intact; this column says what that guarantee costs). Figures, not
-assertions.
+assertions. "chains": ops run fused by tsn_conv_chain_s8 (conv + ADD, producer -> consumer).
 """
 import argparse
 import hashlib
@@ -146,14 +146,14 @@ def measure(name: str, tflite: bytes) -> dict:
         assert arena == mp.arena_bytes
     except Unsupported as e:
         source, arena = f"planner only ({e})", mp.arena_bytes
-    no_inplace = plan_model(model, ARENA_ALIGNMENT, inplace_convs=False)
+    no_inplace = plan_model(model, ARENA_ALIGNMENT, inplace_convs=False, fuse=False)
     input_free = plan_model(model, ARENA_ALIGNMENT, keep_input=False)
     for p in (no_inplace, input_free):
         check_plan(p.plan)
     tflm = tflm_arena(tflite)
     return {"model": name, "source": source, "arena": arena, "lower_bound": mp.plan.lower_bound,
             "no_inplace": no_inplace.arena_bytes, "input_free": input_free.arena_bytes,
-            "inplace_ops": len(mp.inplace),
+            "inplace_ops": len(mp.inplace), "chains": len(mp.chains),
             "tflm_total": tflm["total"], "tflm_head": tflm["head"], "tflm_tail": tflm["tail"],
             "ops": len(model.operators), "sha256": hashlib.sha256(tflite).hexdigest()[:12]}
 
@@ -172,7 +172,7 @@ def main(argv=None):
     print(f"{'model':22s} {'tinysweep':>10s} {'lower bd':>9s} {'TFLM total':>11s} "
           f"{'TFLM head':>10s} {'TFLM tail':>10s} {'ratio':>6s} {'bound/TFLM':>11s} "
           f"{'no in-place':>12s} {'ratio':>6s} {'input free':>11s} {'ratio':>6s} "
-          f"{'in-place ops':>12s}")
+          f"{'in-place ops':>12s} {'chains':>6s}")
     for r in rows:
         if r["tflm_total"] is None:
             print(f"{r['model']:22s} {r['arena']:10,d} {r['lower_bound']:9,d} "
@@ -182,7 +182,7 @@ def main(argv=None):
               f"{r['tflm_head']:10,d} {r['tflm_tail']:10,d} {r['arena'] / r['tflm_total']:6.3f} "
               f"{r['lower_bound'] / r['tflm_total']:11.3f} {r['no_inplace']:12,d} "
               f"{r['no_inplace'] / r['tflm_total']:6.3f} {r['input_free']:11,d} "
-              f"{r['input_free'] / r['tflm_total']:6.3f} {r['inplace_ops']:12d}")
+              f"{r['input_free'] / r['tflm_total']:6.3f} {r['inplace_ops']:12d} {r['chains']:6d}")
     print("ratio = tinysweep arena / TFLM total; TFLM head = planned tensors + scratch, "
           "tail = persistent buffers")
     for r in rows:

@@ -235,7 +235,13 @@ def simulate(model: Model, mp, keep_input: bool = True) -> None:
         value[i] = ("input", i)
         arena[mp.offsets[i]:mp.offsets[i] + tensor_bytes(model, i)] = \
             [value[i]] * tensor_bytes(model, i)
+    chain_of = {i: cp for cp in mp.chains.values() for i in cp.chain.ops}
     for op in model.operators:
+        cp = chain_of.get(op.index)
+        if cp is not None:                # the whole chain runs at its consumer
+            if op.index == cp.chain.consumer:
+                run_chain(model, mp, cp, holds, value, arena)
+            continue
         for i in op.inputs:
             if i >= 0 and not model.tensor(i).is_constant:
                 assert holds(i), f"node {op.index} reads clobbered tensor {i}"
@@ -252,6 +258,33 @@ def simulate(model: Model, mp, keep_input: bool = True) -> None:
             arena[off:off + n] = [value[o]] * n
     for i in (*(model.inputs if keep_input else ()), *model.outputs):
         assert holds(i), f"model input/output {i} clobbered"
+
+
+def run_chain(model, mp, cp, holds, value, arena) -> None:
+    """A chain reads its input (and the ADD's other input) and writes its output; its window and
+    row scratch get junk; the tensors inside it have no buffer. Its output may be written over
+    its own input only as the ADD's output over a residual (the kernel checks the row order)."""
+    c, ops = cp.chain, model.operators
+    first, consumer = ops[c.producer if c.producer is not None else c.consumer], ops[c.consumer]
+    reads = [first.inputs[0]]
+    out = consumer.outputs[0]
+    if c.add is not None:
+        add = ops[c.add]
+        reads.append(add.inputs[1 - add.inputs.index(out)])
+        assert out not in mp.offsets, "the consumer output of a chain with an ADD has a buffer"
+        out = add.outputs[0]
+        assert mp.offsets[out] == mp.offsets[reads[1]], "the ADD output is not over its input"
+    if c.producer is not None:
+        assert ops[c.producer].outputs[0] not in mp.offsets, "a producer output has a buffer"
+    for i in reads:
+        assert holds(i), f"chain at node {c.consumer} reads clobbered tensor {i}"
+    for at, n, part in ((cp.window_at, c.window_bytes, "window"), (cp.row_at, c.row_bytes, "row")):
+        if n:
+            assert at + n <= mp.arena_bytes
+            arena[at:at + n] = [(part, c.consumer)] * n
+    value[out] = ("op", c.consumer, out)
+    off, n = mp.offsets[out], tensor_bytes(model, out)
+    arena[off:off + n] = [value[out]] * n
 
 
 def test_random_models_execute_correctly_on_their_plan():
@@ -367,10 +400,11 @@ def random_conv_model(rng: random.Random, n_ops: int) -> Model:
 @pytest.mark.parametrize("keep_input", [True, False])
 def test_random_models_with_inplace_convolutions_execute_correctly(keep_input):
     rng = random.Random(7)
-    counts = {"pw_shrink": 0, "pw_grow": 0, "dw_s1": 0, "dw_s2": 0, "conv": 0}
+    counts = {"pw_shrink": 0, "pw_grow": 0, "dw_s1": 0, "dw_s2": 0, "conv": 0, "chain": 0}
     for trial in range(200):
         model = random_conv_model(rng, rng.randint(1, 20))
         mp = plan_model(model, keep_input=keep_input)
+        counts["chain"] += len(mp.chains)  # producer -> consumer chains, where they pay
         check_plan(mp.plan)
         simulate(model, mp, keep_input=keep_input)
         assert mp.plan.lower_bound <= mp.arena_bytes
@@ -414,9 +448,14 @@ def test_inplace_convolutions_on_a_mobilenet_block():
     # arena: input 192 + the shared buffer (1024, the 8x8x16 tensor) + a 24-byte scratch, aligned
     assert mp.arena_bytes == 192 + 1024 + 32
     assert mp.arena_bytes == -(-mp.plan.lower_bound // 16) * 16       # optimal
-    off = plan_model(model, inplace_convs=False)
+    off = plan_model(model, inplace_convs=False, fuse=False)
     simulate(model, off)
     assert off.arena_bytes == 192 + 512 + 1024 + 64      # pw 8->16: its input and output
+    # without in-place kernels the pw 8->16 -> dw s2 chain pays: a 3-row window, no 8x8x16 tensor
+    chained = plan_model(model, inplace_convs=False)
+    simulate(model, chained)
+    assert [(c.chain.producer, c.chain.consumer) for c in chained.chains.values()] == [(2, 3)]
+    assert chained.arena_bytes < off.arena_bytes
     # the model input may be overwritten only in the what-if
     what_if = plan_model(model, keep_input=False)
     simulate(model, what_if, keep_input=False)

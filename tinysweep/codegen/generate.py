@@ -24,7 +24,7 @@ import numpy as np
 from tinysweep import quant_math
 from tinysweep.codegen import Unsupported
 from tinysweep.codegen.packing import grid_limit, pack
-from tinysweep.codegen.planner import ModelPlan, inplace_kernel, plan_model
+from tinysweep.codegen.planner import ChainPlan, ModelPlan, inplace_kernel, plan_model
 from tinysweep.codegen.reader import Model, Operator, Tensor, read_tflite
 
 GENERATOR = "tinysweep.codegen 1"
@@ -99,13 +99,9 @@ class ConvStep:          # CONV_2D and DEPTHWISE_CONV_2D
     input_at: int        # arena offsets
     output_at: int
     macs: int
-    kind: str = "conv"                # "conv_add": fused with the next op, a residual ADD
-    scratch_at: int | None = None   # in-place and fused kernels: arena offset of the scratch
+    kind: str = "conv"
+    scratch_at: int | None = None   # in-place kernels: arena offset of the scratch buffer
     scratch_bytes: int = 0
-    add: dict | None = None         # conv_add: the ADD's tsn_add_params (quant_math.add_params)
-    conv_is_input1: int = 1         # conv_add: the conv output is the ADD's first input
-    residual_at: int | None = None  # conv_add: the ADD's other input, overwritten by its output
-    fused_node: int | None = None   # conv_add: the ADD's node
 
 
 @dataclass(frozen=True)
@@ -236,6 +232,27 @@ class AliasStep:         # RESHAPE, SQUEEZE: the output shares the input's bytes
 
 
 @dataclass(frozen=True)
+class ChainStep:         # [producer conv ->] consumer conv [-> residual ADD]: tsn_conv_chain_s8
+    node: int            # the consumer's node (the chain runs there)
+    opcode: str
+    comment: str
+    producer: ConvStep | None   # *_at of unmaterialized tensors are None
+    consumer: ConvStep
+    add: dict | None     # the ADD's tsn_add_params (quant_math.add_params)
+    add_node: int | None
+    conv_is_input1: int  # with add: the consumer output is the ADD's first input
+    input_at: int        # the chain's input
+    output_at: int       # the consumer output, or with add the ADD's other input and output
+    window_at: int | None
+    window_bytes: int
+    row_at: int | None
+    row_bytes: int
+    macs: int            # the consumer's (the producer's are counted on its own node)
+    function: str = "tsn_conv_chain_s8"
+    kind: str = "chain"
+
+
+@dataclass(frozen=True)
 class FusedStep:         # an op computed by an earlier step's fused kernel: no code of its own
     node: int
     opcode: str
@@ -246,7 +263,7 @@ class FusedStep:         # an op computed by an earlier step's fused kernel: no 
 
 
 Step = (ConvStep | FcStep | PoolStep | SoftmaxStep | AddStep | MeanStep | PadStep | AliasStep
-        | FusedStep)
+        | ChainStep | FusedStep)
 
 
 @dataclass(frozen=True)
@@ -421,7 +438,55 @@ class _Lowering:
         self.precheck(op)
         return getattr(self, self.HANDLERS[op.opcode])(op)
 
-    def conv(self, op: Operator) -> ConvStep:
+    def chained(self, op: Operator) -> tuple[ChainPlan | None, str | None]:
+        """(the chain op belongs to, its role: producer / consumer / add), or (None, None)."""
+        position = self.position[op.index]
+        for cp in self.plan.chains.values():
+            c = cp.chain
+            for role in ("producer", "consumer", "add"):
+                if getattr(c, role) == position:
+                    return cp, role
+        return None, None
+
+    def conv(self, op: Operator) -> ConvStep | ChainStep | FusedStep:
+        cp, role = self.chained(op)
+        if role == "consumer":
+            return self.chain(op, cp)
+        if role == "producer":
+            step = self.conv_step(op, materialized=False)
+            consumer = self.model.operators[cp.chain.consumer]
+            return FusedStep(node=op.index, opcode=op.opcode, fused_into=consumer.index,
+                             macs=step.macs,
+                             comment=f"{step.comment}; computed by node {consumer.index}")
+        return self.conv_step(op)
+
+    def chain(self, op: Operator, cp: ChainPlan) -> ChainStep:
+        c = cp.chain
+        ops = self.model.operators
+        producer = None if c.producer is None else self.conv_step(ops[c.producer], materialized=False)
+        consumer = self.conv_step(op, materialized=False)
+        add = p = None
+        y = op.outputs[0]
+        output_at = self.at(y) if c.add is None else None
+        is_input1 = 1
+        if c.add is not None:
+            add = ops[c.add]
+            _, _, out, p = self.add_operands(add)
+            other = add.inputs[1 - add.inputs.index(y)]
+            is_input1 = int(add.inputs[0] == y)
+            output_at = self.at(other)
+            assert self.at(out.index) == output_at
+        first = ops[c.producer] if c.producer is not None else op
+        nodes = " -> ".join(str(ops[i].index) for i in c.ops)
+        return ChainStep(node=op.index, opcode=op.opcode, producer=producer, consumer=consumer,
+                         comment=f"{consumer.comment}; chain of nodes {nodes} run row by row",
+                         add=p, add_node=None if add is None else add.index,
+                         conv_is_input1=is_input1, input_at=self.at(first.inputs[0]),
+                         output_at=output_at, window_at=cp.window_at, window_bytes=c.window_bytes,
+                         row_at=cp.row_at, row_bytes=c.row_bytes, macs=consumer.macs)
+
+    def conv_step(self, op: Operator, materialized: bool = True) -> ConvStep:
+        """materialized=False: a chain member; its unmaterialized tensors get no offset."""
         depthwise = op.opcode == "DEPTHWISE_CONV_2D"
         o = op.options
         self.require(len(op.inputs) >= 2 and len(op.outputs) == 1, op, "inputs/outputs")
@@ -454,24 +519,13 @@ class _Lowering:
         act_min, act_max = self.fused(op, o.activation, y)
         filt, bits = self.weights(op, op.inputs[1], "filter")
         function = f"tsn_{'depthwise_conv2d' if depthwise else 'conv2d'}_s{bits}"
-        position = self.position[op.index]
-        scratch_at, scratch_bytes = self.plan.inplace.get(position, (None, 0))
-        fused = {}
+        scratch_at, scratch_bytes = self.plan.inplace.get(self.position[op.index], (None, 0))
         if scratch_at is not None:   # the planner gave the output the input's buffer
             assert bits == 8 and self.at(x.index) == self.at(y.index)
             function, scratch = inplace_kernel(self.model, op)
             assert scratch == scratch_bytes
-        elif position in self.plan.conv_add:   # y is never materialized: rows go to the ADD
+        if not materialized:
             assert bits == 8
-            scratch_at, scratch_bytes = self.plan.conv_add[position]
-            add = self.model.operators[position + 1]
-            _, _, out, p = self.add_operands(add)
-            other = add.inputs[1 - add.inputs.index(y.index)]
-            function = "tsn_conv2d_add_s8"
-            fused = dict(kind="conv_add", add=p,
-                         conv_is_input1=int(add.inputs[0] == y.index),
-                         residual_at=self.at(other), fused_node=add.index)
-            assert self.at(out.index) == self.at(other)
         return ConvStep(
             node=op.index, opcode=op.opcode, function=function,
             scratch_at=scratch_at, scratch_bytes=scratch_bytes,
@@ -483,8 +537,9 @@ class _Lowering:
             act_min=act_min, act_max=act_max, requant=Requant(tuple(mults), tuple(shifts)),
             input_dims=xd, filter_dims=fd, output_dims=yd,
             filter=filt, bias=self.bias(op, yd.c),
-            input_at=self.at(x.index), output_at=fused.pop("residual_at", None)
-            if fused else self.at(y.index), macs=macs, **fused)
+            input_at=self.plan.offsets.get(x.index) if not materialized else self.at(x.index),
+            output_at=self.plan.offsets.get(y.index) if not materialized else self.at(y.index),
+            macs=macs)
 
     def fully_connected(self, op: Operator) -> FcStep:
         o = op.options
@@ -576,8 +631,9 @@ class _Lowering:
     def add(self, op: Operator) -> AddStep | FusedStep:
         a, b, y, p = self.add_operands(op)
         act = op.options.activation
-        if self.position[op.index] - 1 in self.plan.conv_add:
-            conv = self.model.operators[self.position[op.index] - 1]
+        cp, _ = self.chained(op)
+        if cp is not None:
+            conv = self.model.operators[cp.chain.consumer]
             return FusedStep(node=op.index, opcode=op.opcode, fused_into=conv.index,
                              comment=_describe(op, a, y, f"{act}; computed by node {conv.index}"))
         return AddStep(node=op.index, opcode=op.opcode, comment=_describe(op, a, y, act),
@@ -727,7 +783,7 @@ def generate(model: Model, profile: str, weight_bits: int = 8) -> Generated:
     # in-place convolutions only with int8 weights (there are no packed in-place kernels)
     plan = plan_model(dataclasses.replace(model, operators=tuple(
         dataclasses.replace(op, index=k) for k, op in enumerate(model.operators))), ARENA_ALIGNMENT,
-        inplace_convs=weight_bits == 8, fuse_conv_add=weight_bits == 8)
+        inplace_convs=weight_bits == 8, fuse=weight_bits == 8)
     lowering = _Lowering(model, plan, weight_bits)
     steps = [lowering.lower(op) for op in model.operators]
 
@@ -735,7 +791,9 @@ def generate(model: Model, profile: str, weight_bits: int = 8) -> Generated:
     out = _io(model, model.outputs[0], plan.offsets[model.outputs[0]], "output")
     consts = [lowering.consts[k] for k in sorted(lowering.consts)]
     weights_bytes = sum(c.nbytes for c in consts)
-    requant_bytes = sum(8 * len(s.requant.multipliers) for s in steps if hasattr(s, "requant"))
+    convs = [c for s in steps for c in ((s.producer, s.consumer) if s.kind == "chain" else (s,))
+             if c is not None]
+    requant_bytes = sum(8 * len(c.requant.multipliers) for c in convs if hasattr(c, "requant"))
     macs = sum(s.macs for s in steps)
     # weight_bits (model.json): bits of the widest weight value — 8 for int8 PTQ, 4 when every
     # weight lies on the int4 grid — whatever the storage; weights_stored_bits: the widest
@@ -785,7 +843,10 @@ def generate(model: Model, profile: str, weight_bits: int = 8) -> Generated:
                    "bytes": model.tensor(i).elements, "buffer_of": plan.root[i]}
                   for i, off in plan.offsets.items()],
         "scratch": [{"node": s.node, "offset": s.scratch_at, "bytes": s.scratch_bytes}
-                    for s in steps if getattr(s, "scratch_at", None) is not None],
+                    for s in steps if getattr(s, "scratch_at", None) is not None]
+        + [{"node": s.node, "offset": at, "bytes": n, "use": use} for s in steps
+           if s.kind == "chain" for use, at, n in (("window", s.window_at, s.window_bytes),
+                                                    ("row", s.row_at, s.row_bytes)) if n],
     }
     return Generated(model_c=model_c, model_h=model_h, info=info)
 
@@ -824,7 +885,7 @@ def _split_edges(model: Model) -> tuple[Model, dict[str, Operator]]:
 
 def _kernel(step: Step) -> str | None:
     return {"conv": getattr(step, "function", None), "fc": getattr(step, "function", None),
-            "conv_add": getattr(step, "function", None), "fused": None,
+            "chain": "tsn_conv_chain_s8", "fused": None,
             "avgpool": "tsn_avgpool_s8", "maxpool": "tsn_maxpool_s8", "softmax": "tsn_softmax_s8",
             "add": "tsn_add_s8", "mean": "tsn_mean_s8", "pad": "tsn_pad_s8",
             "alias": None}[step.kind]
@@ -835,5 +896,5 @@ def generate_file(path, profile: str, weight_bits: int = 8) -> Generated:
 
 
 __all__ = ["generate", "generate_file", "Generated", "Dims", "Requant", "ConvStep", "FcStep",
-           "PoolStep", "SoftmaxStep", "AddStep", "MeanStep", "PadStep", "AliasStep", "FusedStep",
+           "PoolStep", "SoftmaxStep", "AddStep", "MeanStep", "PadStep", "AliasStep", "ChainStep", "FusedStep",
            "c_float", "c_ints"]

@@ -22,10 +22,13 @@ interval is the union, where that is legal without copying:
   may write its output over its first input under the same conditions except that the sizes
   may differ (the shared buffer is as large as its largest tensor while that tensor lives).
   Such an op also gets a scratch buffer in the arena, live at that op only.
-- fused conv + residual add (`fuse_conv_add=True`): a CONV_2D (int8 weights, one group) whose
-  output is read only by the ADD right after it is run with that ADD as tsn_conv2d_add_s8: the
-  convolution's output is never materialized (one output row of scratch instead) and the ADD's
-  output overwrites its other input, which must die there and must not be the conv's input.
+- chains (`fuse=True`, tsn_conv_chain_s8): [producer conv ->] consumer conv [-> residual ADD]
+  run row by row. A producer's output is never materialized (a window of the rows the consumer
+  needs at once instead); with an ADD neither is the consumer's (one output row of scratch), and
+  the ADD's output overwrites its other input, which must die there and must not share the
+  chain input's buffer. The chain runs at the consumer's index: the producer's input lives
+  until then. Every conv + ADD pair is fused; producer chains are kept when they shrink the
+  arena.
 The model's inputs and outputs are live for the whole invocation: the input stays intact across
 repeated inferences (the harness loads it once and may invoke N times) and the output stays
 readable after `tsn_model_invoke` returns. `keep_input=False` drops the first guarantee (the input
@@ -185,14 +188,21 @@ def check_plan(plan: Plan) -> None:
 
 
 @dataclass(frozen=True)
+class ChainPlan:
+    chain: "Chain"
+    window_at: int | None  # arena offset of the producer-row window (None: no producer)
+    row_at: int | None     # arena offset of the consumer output row (None: no ADD)
+
+
+@dataclass(frozen=True)
 class ModelPlan:
     plan: Plan
     root: dict[int, int]             # activation tensor index -> the tensor whose buffer it uses
     offsets: dict[int, int]          # activation tensor index -> arena offset
     # operator index -> (scratch offset, scratch bytes) of the ops run by an in-place kernel
     inplace: dict[int, tuple[int, int]] = dataclasses.field(default_factory=dict)
-    # CONV_2D index -> (scratch offset, scratch bytes) of the convs fused with the next op's ADD
-    conv_add: dict[int, tuple[int, int]] = dataclasses.field(default_factory=dict)
+    # consumer op index -> the chain run there by tsn_conv_chain_s8 and its scratch offsets
+    chains: dict[int, "ChainPlan"] = dataclasses.field(default_factory=dict)
 
     @property
     def arena_bytes(self) -> int:
@@ -261,41 +271,132 @@ def inplace_kernel(model: Model, op) -> tuple[str, int] | None:
     return None if rows is None else ("tsn_depthwise_conv2d_inplace_s8", rows * w)
 
 
-def conv_add_scratch(model: Model, conv, add) -> int | None:
-    """Row-scratch bytes of tsn_conv2d_add_s8 for CONV_2D `conv` and the ADD `add` right after
-    it, or None when the pair cannot be fused structurally: conv has int8 input, output and
-    constant filter, 4-D, one group, SAME/VALID; its output is one ADD input (not both) of the
-    same shape as the other, read by no other op and not a model output; the other input is an
-    activation other than the conv's input. (That it dies at the ADD is the planner's check.)"""
-    if not (conv.opcode == "CONV_2D" and add is not None and add.opcode == "ADD"
-            and add.index == conv.index + 1 and len(conv.inputs) >= 2
-            and len(conv.outputs) == 1 and len(add.inputs) == 2 and len(add.outputs) == 1):
-        return None
-    x, f, b = conv.inputs[0], conv.inputs[1], conv.outputs[0]
-    if min(x, f, b) < 0 or add.inputs.count(b) != 1 or b in model.outputs:
-        return None
-    other = add.inputs[1 - add.inputs.index(b)]
-    if other < 0 or other == x or model.tensor(other).is_constant:
-        return None
-    if any(b in op.inputs for op in model.operators if op.index != add.index):
-        return None
-    xt, ft, bt = model.tensor(x), model.tensor(f), model.tensor(b)
-    ot, yt = model.tensor(other), model.tensor(add.outputs[0])
-    if not (xt.type == ft.type == bt.type == ot.type == yt.type == "INT8" and ft.is_constant
-            and len(xt.shape) == len(ft.shape) == len(bt.shape) == 4
-            and bt.shape == ot.shape == yt.shape and ft.shape[3] == xt.shape[3]
-            and conv.options is not None and conv.options.padding in ("SAME", "VALID")):
-        return None
-    return bt.shape[2] * bt.shape[3]
+LAYER_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D")
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Ops run together by tsn_conv_chain_s8: [producer] -> consumer -> [residual ADD]."""
+    producer: int | None  # op index of a conv whose output only the consumer reads
+    consumer: int         # op index of a conv
+    add: int | None       # op index of the ADD right after the consumer
+    window_bytes: int     # producer-output rows the consumer needs at once (0: no producer)
+    row_bytes: int        # one consumer output row (0: no ADD)
+
+    @property
+    def ops(self) -> tuple[int, ...]:
+        return tuple(i for i in (self.producer, self.consumer, self.add) if i is not None)
+
+
+def _layer(model: Model, op) -> bool:
+    """A conv the chain kernel runs row by row: CONV_2D (one group) or DEPTHWISE_CONV_2D, int8
+    input/output and constant filter, 4-D, batch 1, SAME/VALID, dilation 1."""
+    if op.opcode not in LAYER_OPS or len(op.inputs) < 2 or len(op.outputs) != 1:
+        return False
+    x, f, y = op.inputs[0], op.inputs[1], op.outputs[0]
+    if min(x, f, y) < 0 or op.options is None:
+        return False
+    xt, ft, yt = model.tensor(x), model.tensor(f), model.tensor(y)
+    o = op.options
+    return (xt.type == ft.type == yt.type == "INT8" and ft.is_constant
+            and len(xt.shape) == len(ft.shape) == len(yt.shape) == 4
+            and xt.shape[0] == yt.shape[0] == 1 and o.padding in ("SAME", "VALID")
+            and o.dilation_h == o.dilation_w == 1
+            and (op.opcode == "DEPTHWISE_CONV_2D" or ft.shape[3] == xt.shape[3]))
+
+
+def _only_reader(model: Model, tensor: int, reader) -> bool:
+    return (tensor not in model.outputs and reader.inputs.count(tensor) == 1
+            and not any(tensor in op.inputs for op in model.operators if op.index != reader.index))
+
+
+def chain_candidates(model: Model) -> list[Chain]:
+    """Structurally fusable chains, in op order: for every conv C, (C, the ADD after it) when
+    C's output only feeds that ADD and the ADD's other input is another activation of the same
+    shape; and (the conv P right before C, C[, ADD]) when P's output only feeds C. Whether the
+    ADD may overwrite its other input is the planner's check."""
+    ops = model.operators
+    out = []
+    for k, c in enumerate(ops):
+        if not _layer(model, c):
+            continue
+        y = c.outputs[0]
+        add = ops[k + 1] if k + 1 < len(ops) else None
+        row = 0
+        if (add is not None and add.opcode == "ADD" and len(add.inputs) == 2
+                and len(add.outputs) == 1 and _only_reader(model, y, add)):
+            other = add.inputs[1 - add.inputs.index(y)]
+            ot, yt = model.tensor(other) if other >= 0 else None, model.tensor(y)
+            if (ot is not None and not ot.is_constant and ot.type == "INT8"
+                    and ot.shape == yt.shape == model.tensor(add.outputs[0]).shape
+                    and other != c.inputs[0]):
+                row = yt.shape[2] * yt.shape[3]
+        if row:
+            out.append(Chain(None, c.index, add.index, 0, row))
+        p = ops[k - 1] if k > 0 else None
+        if p is not None and _layer(model, p) and p.outputs[0] == c.inputs[0] \
+                and _only_reader(model, p.outputs[0], c):
+            _, h, w, ch = model.tensor(c.inputs[0]).shape
+            span = model.tensor(c.inputs[1]).shape[1]
+            window = min(span, h) * w * ch
+            out.append(Chain(p.index, c.index, add.index if row else None, window, row))
+    return out
+
+
+def _rows_overwritable(model: Model, chain: Chain) -> bool:
+    """With the ADD's output written over the chain's own input (a residual block's x): whether
+    output row oy is always written after the last read of input rows <= oy (the kernel's check:
+    tsn_conv_chain_s8 writes row oy once the rows it needs are computed)."""
+    ops = model.operators
+    first = ops[chain.producer if chain.producer is not None else chain.consumer]
+    c = ops[chain.consumer]
+    _, mid_h, _, _ = model.tensor(c.inputs[0]).shape
+    out_h = model.tensor(c.outputs[0]).shape[1]
+    span = model.tensor(c.inputs[1]).shape[1]
+
+    def pad_top(op):
+        x, f = model.tensor(op.inputs[0]), model.tensor(op.inputs[1])
+        o = op.options
+        return same_padding(x.shape[1], f.shape[1], o.stride_h, 1)[1] if o.padding == "SAME" else 0
+
+    for oy in range(out_h):
+        if chain.producer is not None:
+            nxt = min(mid_h, oy * c.options.stride_h - pad_top(c) + span)  # rows computed so far
+            end = mid_h
+        else:
+            nxt, end = oy + 1, out_h
+        if nxt < end and nxt * first.options.stride_h - pad_top(first) <= oy:
+            return False
+    return True
 
 
 def plan_model(model: Model, alignment: int = 16, inplace_convs: bool = True,
-               keep_input: bool = True, fuse_conv_add: bool = True) -> ModelPlan:
+               keep_input: bool = True, fuse: bool = True) -> ModelPlan:
     """Arena plan for the model's activation (non-constant) tensors. inplace_convs: let the
     in-place convolutions share their input's buffer (the generator turns it off when weights
     are packed to fewer bits: there are no packed in-place kernels). keep_input=False: a
     what-if (see the module docstring); generated code always keeps the input.
-    fuse_conv_add: fuse CONV_2D + residual ADD pairs (int8 weights only)."""
+    fuse: run chains (chain_candidates) with tsn_conv_chain_s8: every conv + residual ADD, and
+    each producer -> consumer chain that makes the arena smaller (greedy, in op order)."""
+    if not fuse:
+        return _plan_model(model, alignment, inplace_convs, keep_input, ())
+    candidates = chain_candidates(model)
+    chosen = [c for c in candidates if c.producer is None]
+    best = _plan_model(model, alignment, inplace_convs, keep_input, chosen)
+    if best is None:
+        chosen, best = [], _plan_model(model, alignment, inplace_convs, keep_input, ())
+    for cand in (c for c in candidates if c.producer is not None):
+        trial = [c for c in chosen if not set(c.ops) & set(cand.ops)] + [cand]
+        plan = _plan_model(model, alignment, inplace_convs, keep_input, trial)
+        if plan is not None and plan.arena_bytes < best.arena_bytes:
+            chosen, best = trial, plan
+    return best
+
+
+def _plan_model(model: Model, alignment: int, inplace_convs: bool, keep_input: bool,
+                chains) -> ModelPlan | None:
+    """The plan with these chains, or None when one of them is not legal here (its ADD's other
+    input does not die at the ADD)."""
     n_ops = len(model.operators)
     root: dict[int, int] = {}
 
@@ -321,34 +422,36 @@ def plan_model(model: Model, alignment: int = 16, inplace_convs: bool = True,
     if keep_input:
         pinned |= set(model.inputs)
     members: dict[int, set[int]] = {i: {i} for i in activations}
-    inplace: dict[int, int] = {}                          # op index -> scratch bytes
-    conv_add: dict[int, int] = {}                         # conv index -> row scratch bytes
+    by_consumer = {c.consumer: c for c in chains}
+    in_chain = {i for c in chains for i in c.ops}
     ops = model.operators
+    inplace: dict[int, int] = {}                          # op index -> scratch bytes
     for op in ops:
-        if op.index - 1 in conv_add:                      # the ADD of a fused pair: done
+        chain = by_consumer.get(op.index)
+        if chain is not None:
+            if chain.producer is not None:                # its output is never materialized
+                activations.discard(ops[chain.producer].outputs[0])
+            if chain.add is not None:                     # nor is the consumer's
+                add, y = ops[chain.add], op.outputs[0]
+                other = add.inputs[1 - add.inputs.index(y)]
+                group = members[find(other)]
+                first_input = ops[chain.producer if chain.producer is not None else op.index].inputs[0]
+                shared = find(other) == find(first_input)
+                if (group & pinned or max(last_read.get(i, -1) for i in group) != add.index
+                        or (shared and not (other == first_input and _rows_overwritable(model, chain)))
+                        or find(add.outputs[0]) != add.outputs[0]):
+                    return None
+                activations.discard(y)
+                r = find(other)
+                root[add.outputs[0]] = r
+                members[r] |= members.pop(add.outputs[0], {add.outputs[0]})
+            continue
+        if op.index in in_chain:
             continue
         if not (op.inputs and op.outputs and op.inputs[0] in activations
                 and op.outputs[0] in activations):
             continue
         y = op.outputs[0]
-
-        def dies_at(x, k):
-            group = members[find(x)]
-            return not (group & pinned) and max(last_read.get(i, -1) for i in group) == k
-
-        row = (conv_add_scratch(model, op, ops[op.index + 1] if op.index + 1 < len(ops) else None)
-               if fuse_conv_add else None)
-        if row is not None:
-            add = ops[op.index + 1]
-            other = add.inputs[1 - add.inputs.index(y)]
-            if (dies_at(other, add.index) and find(other) != find(op.inputs[0])
-                    and find(add.outputs[0]) == add.outputs[0]):
-                conv_add[op.index] = row
-                activations.discard(y)                    # never materialized
-                r = find(other)
-                root[add.outputs[0]] = r
-                members[r] |= members.pop(add.outputs[0], {add.outputs[0]})
-                continue
 
         def dies_here(x):
             group = members[find(x)]
@@ -387,6 +490,11 @@ def plan_model(model: Model, alignment: int = 16, inplace_convs: bool = True,
         for i in (*op.inputs, *op.outputs):
             if i in activations:
                 touch(i, op.index)
+    for c in chains:                                      # the chain runs at its consumer
+        if c.producer is not None:
+            for i in ops[c.producer].inputs:
+                if i in activations:
+                    touch(i, c.consumer)
     for i in model.inputs:
         touch(i, 0)
         if keep_input:
@@ -396,7 +504,7 @@ def plan_model(model: Model, alignment: int = 16, inplace_convs: bool = True,
         touch(i, max(n_ops - 1, 0))
 
     # one request per buffer; a buffer shared by tensors of different sizes (an in-place chain)
-    # is as large as its largest tensor only while that tensor lives
+    # is as large as its largest tensor while that tensor lives
     pieces: dict[int, list[tuple[int, int, int]]] = {}
     for i in sorted(activations):
         if i in first:
@@ -407,17 +515,26 @@ def plan_model(model: Model, alignment: int = 16, inplace_convs: bool = True,
         size, lo, hi = max(p[0] for p in ps), min(p[1] for p in ps), max(p[2] for p in ps)
         uniform = all(p[0] == size for p in ps)
         requests.append(Request(r, size, lo, hi, () if uniform else ps))
-    # scratch buffers: keys below every tensor index, live at their op only
-    scratch = {**inplace, **conv_add}
-    requests += [Request(_scratch_key(k), n, k, k) for k, n in sorted(scratch.items())]
+    # scratch buffers (keys below every tensor index), live at their op only: in-place kernels'
+    # at their op; a chain's window and row at its consumer
+    scratch = {_scratch_key(k): (n, k) for k, n in inplace.items()}
+    for c in chains:
+        for part, n in enumerate((c.window_bytes, c.row_bytes)):
+            if n:
+                scratch[_scratch_key(c.consumer, part + 1)] = (n, c.consumer)
+    requests += [Request(key, n, k, k) for key, (n, k) in sorted(scratch.items())]
     plan = plan_arena(requests, alignment)
     offsets = {i: plan.offsets[root[i]] for i in sorted(activations)}
+
+    def at(key):
+        return plan.offsets.get(key)
+
     return ModelPlan(plan=plan, root=dict(sorted(root.items())), offsets=offsets,
-                     inplace={k: (plan.offsets[_scratch_key(k)], n)
-                              for k, n in sorted(inplace.items())},
-                     conv_add={k: (plan.offsets[_scratch_key(k)], n)
-                               for k, n in sorted(conv_add.items())})
+                     inplace={k: (at(_scratch_key(k)), n) for k, n in sorted(inplace.items())},
+                     chains={c.consumer: ChainPlan(c, at(_scratch_key(c.consumer, 1)),
+                                                   at(_scratch_key(c.consumer, 2)))
+                             for c in chains})
 
 
-def _scratch_key(op_index: int) -> int:
-    return -1 - op_index
+def _scratch_key(op_index: int, part: int = 0) -> int:
+    return -1 - 3 * op_index - part

@@ -227,17 +227,28 @@ tsn_status tsn_depthwise_conv2d_inplace_s8(const tsn_conv_params *params,
 /* ==== end of in-place convolutions ========================================================= */
 
 /* ==== Fused ops ===========================================================================
- * CONV_2D (one group, int8 weights) whose output only feeds the next op, a residual ADD: the
- * convolution's output is produced one row at a time into `scratch` (out_w*out_c bytes) and
- * added to `residual` (the ADD's other input, out_n*out_h*out_w*out_c bytes), which holds the
- * ADD's output on return. Bit-exact with tsn_conv2d_s8 then tsn_add_s8. */
-tsn_status tsn_conv2d_add_s8(const tsn_conv_params *params, const tsn_requant *quant,
-                             const tsn_dims *input_dims, const int8_t *input,
-                             const tsn_dims *filter_dims, const int8_t *filter,
-                             const int32_t *bias, /* may be NULL */
-                             const tsn_dims *output_dims,
-                             const tsn_add_params *add_params, int32_t conv_is_input1,
-                             int8_t *residual, int8_t *scratch);
+ * A chain [producer conv] -> consumer conv -> [residual ADD] run row by row (conv_chain_s8.c):
+ * the tensors between the ops are never materialized. Batch 1; a layer is CONV_2D (one group)
+ * or DEPTHWISE_CONV_2D with int8 weights, described by tsn_conv_layer. Bit-exact with the ops
+ * run one after the other. */
+typedef enum { TSN_LAYER_CONV = 0, TSN_LAYER_DEPTHWISE = 1 } tsn_layer_kind;
+
+typedef struct {
+    int32_t kind; /* tsn_layer_kind */
+    const tsn_conv_params *params;
+    const tsn_requant *quant;
+    const tsn_dims *input_dims;
+    const tsn_dims *filter_dims;
+    const int8_t *filter;
+    const int32_t *bias; /* may be NULL */
+    const tsn_dims *output_dims;
+} tsn_conv_layer;
+
+tsn_status tsn_conv_chain_s8(const tsn_conv_layer *producer, /* may be NULL */
+                             const tsn_conv_layer *consumer,
+                             const tsn_add_params *add, /* may be NULL */
+                             int32_t conv_is_input1, const int8_t *input, int8_t *output,
+                             int8_t *window, int8_t *row);
 /* ==== end of fused ops ===================================================================== */
 
 #endif /* TSN_H */
