@@ -54,8 +54,13 @@ def test_packing_is_tflites():
 
 
 def _kernels(g):
-    return {o["kernel"] for o in g.info["ops"] if o["kernel"] and "softmax" not in o["kernel"]
-            and "pool" not in o["kernel"]}
+    """Weight-reading kernels the model calls; the chain kernel's layers count as
+    `chain_layer_s<bits>` (the weight width model.c gives them)."""
+    chains = {f"chain_layer_s{b}" for b in re.findall(r"TSN_LAYER_(?:CONV|DEPTHWISE), (\d)",
+                                                        g.model_c)}
+    return chains | {o["kernel"] for o in g.info["ops"] if o["kernel"]
+                     and o["kernel"] != "tsn_conv_chain_s8" and "softmax" not in o["kernel"]
+                     and "pool" not in o["kernel"]}
 
 
 def test_weight_bits_4_packs_on_grid_int8(grid_bytes):

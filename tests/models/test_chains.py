@@ -44,7 +44,7 @@ def mobilenet(stride: int, padding: str, consumer: str):
     return keras.Model(inp, L.Dense(3)(L.Flatten()(x)))
 
 
-CASES = {  # name: (builder, args, (producer op or None, with ADD))
+CASES = {  # name: (builder, args, (producer op or None, with ADD)[, weight bits])
     "identity residual, conv output first": (residual, (True, 1, "same", 5), ("CONV_2D", True)),
     "identity residual, conv output second": (residual, (False, 1, "same", 8), ("CONV_2D", True)),
     "projection shortcut SAME s2": (residual, (True, 2, "same", 6), (None, True)),
@@ -52,6 +52,9 @@ CASES = {  # name: (builder, args, (producer op or None, with ADD))
     "pointwise -> depthwise s2 SAME": (mobilenet, (2, "same", "depthwise"), ("CONV_2D", False)),
     "pointwise -> depthwise s2 VALID": (mobilenet, (2, "valid", "depthwise"), ("CONV_2D", False)),
     "pointwise -> conv 3x3 s1 VALID": (mobilenet, (1, "valid", "conv"), ("CONV_2D", False)),
+    "identity residual, 4-bit weights": (residual, (True, 1, "same", 6), ("CONV_2D", True), 4),
+    "pointwise -> depthwise s2, 2-bit weights": (mobilenet, (2, "same", "depthwise"),
+                                                 ("CONV_2D", False), 2),
 }
 
 
@@ -60,12 +63,16 @@ def test_chain_is_bit_exact(case, tmp_path):
     from tinysweep.codegen import read_tflite_bytes
     from tinysweep.quantize import quantize_int8
     from tinysweep.tfcompat import keras
-    build, args, (producer_op, with_add) = CASES[case]
+    from tinysweep.weight_grid import onto_grid
+    build, args, (producer_op, with_add), *bits = CASES[case]
+    bits = bits[0] if bits else 8
     keras.utils.set_random_seed(7)
     rng = np.random.default_rng(len(case))
     buf = quantize_int8(build(*args), rng.normal(0, 1, (16, *SHAPE)).astype(np.float32))
+    if bits < 8:
+        buf = onto_grid(buf, bits)
     (tmp_path / "m.tflite").write_bytes(buf)
-    firmware = build_host_firmware(tmp_path / "m.tflite", tmp_path, "ic01")
+    firmware = build_host_firmware(tmp_path / "m.tflite", tmp_path, "ic01", weight_bits=bits)
     info = json.loads((tmp_path / "c" / "model.json").read_text())
     chains = [o for o in info["ops"] if o["kernel"] == "tsn_conv_chain_s8"]
     fused = [o for o in info["ops"] if "fused_into" in o]

@@ -9,6 +9,7 @@ the HOST firmware and driven over the serial protocol. Every int8 output of ever
 equal tflite-micro's on the same on-grid int8 model.
 """
 import json
+import re
 
 import numpy as np
 import pytest
@@ -39,8 +40,13 @@ def test_mlperf_model_packed_is_bit_exact_over_serial(name, bits, tmp_path):
     firmware = build_host_firmware(tflite, tmp_path, profile, weight_bits=bits)
     info = json.loads((tmp_path / "c" / "model.json").read_text())
     kernels = {op["kernel"] for op in info["ops"]
-               if op["op"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")}
-    assert kernels and all(k.endswith(f"_s{bits}") for k in kernels), kernels
+               if op["op"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+               and "fused_into" not in op}
+    # packed kernels, called directly or row by row by the chain kernel (in place, fused)
+    assert kernels and all(k.endswith(f"_s{bits}") or k == "tsn_conv_chain_s8"
+                           for k in kernels), kernels
+    layers = re.findall(r"TSN_LAYER_(?:CONV|DEPTHWISE), (\d)", (tmp_path / "c" / "model.c").read_text())
+    assert set(layers) <= {str(bits)}, layers
 
     m = read_tflite_bytes(buf)
     shape = m.tensor(m.inputs[0]).shape[1:]

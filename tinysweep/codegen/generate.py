@@ -458,12 +458,22 @@ class _Lowering:
             return FusedStep(node=op.index, opcode=op.opcode, fused_into=consumer.index,
                              macs=step.macs,
                              comment=f"{step.comment}; computed by node {consumer.index}")
-        return self.conv_step(op)
+        step = self.conv_step(op)
+        if step.scratch_at is not None and not step.function.endswith("inplace_s8"):
+            # packed weights in place: a lone chain copying input rows into a window
+            return ChainStep(node=op.index, opcode=op.opcode, producer=None, consumer=step,
+                             comment=f"{step.comment}; in place through a window of input rows",
+                             add=None, add_node=None, conv_is_input1=1, input_at=step.input_at,
+                             output_at=step.output_at, window_at=step.scratch_at,
+                             window_bytes=step.scratch_bytes, row_at=None, row_bytes=0,
+                             macs=step.macs)
+        return step
 
     def chain(self, op: Operator, cp: ChainPlan) -> ChainStep:
         c = cp.chain
         ops = self.model.operators
-        producer = None if c.producer is None else self.conv_step(ops[c.producer], materialized=False)
+        producer = (None if c.producer is None
+                    else self.conv_step(ops[c.producer], materialized=False))
         consumer = self.conv_step(op, materialized=False)
         add = p = None
         y = op.outputs[0]
@@ -521,11 +531,12 @@ class _Lowering:
         function = f"tsn_{'depthwise_conv2d' if depthwise else 'conv2d'}_s{bits}"
         scratch_at, scratch_bytes = self.plan.inplace.get(self.position[op.index], (None, 0))
         if scratch_at is not None:   # the planner gave the output the input's buffer
-            assert bits == 8 and self.at(x.index) == self.at(y.index)
-            function, scratch = inplace_kernel(self.model, op)
+            assert self.at(x.index) == self.at(y.index)
+            kernel, scratch = inplace_kernel(self.model, op, self.weight_bits != 8)
             assert scratch == scratch_bytes
-        if not materialized:
-            assert bits == 8
+            if kernel != "tsn_conv_chain_s8":  # (the chain kernel calls `function` per row)
+                assert bits == 8
+                function = kernel
         return ConvStep(
             node=op.index, opcode=op.opcode, function=function,
             scratch_at=scratch_at, scratch_bytes=scratch_bytes,
@@ -780,10 +791,10 @@ def generate(model: Model, profile: str, weight_bits: int = 8) -> Generated:
     for op in model.operators:
         probe.precheck(op)
     # plan on consecutive operator indices (edge removal leaves gaps); lowering keeps node numbers
-    # in-place convolutions only with int8 weights (there are no packed in-place kernels)
+    # packed weights: in-place convolutions through the chain kernel (a window of input rows)
     plan = plan_model(dataclasses.replace(model, operators=tuple(
         dataclasses.replace(op, index=k) for k, op in enumerate(model.operators))), ARENA_ALIGNMENT,
-        inplace_convs=weight_bits == 8, fuse=weight_bits == 8)
+        packed=weight_bits != 8)
     lowering = _Lowering(model, plan, weight_bits)
     steps = [lowering.lower(op) for op in model.operators]
 
@@ -896,5 +907,6 @@ def generate_file(path, profile: str, weight_bits: int = 8) -> Generated:
 
 
 __all__ = ["generate", "generate_file", "Generated", "Dims", "Requant", "ConvStep", "FcStep",
-           "PoolStep", "SoftmaxStep", "AddStep", "MeanStep", "PadStep", "AliasStep", "ChainStep", "FusedStep",
+           "PoolStep", "SoftmaxStep", "AddStep", "MeanStep", "PadStep", "AliasStep", "ChainStep",
+           "FusedStep",
            "c_float", "c_ints"]

@@ -217,9 +217,9 @@ def tensor_bytes(model: Model, index: int) -> int:
     return t.elements * size
 
 
-def inplace_scratch_bytes(model: Model, op) -> int | None:
+def inplace_scratch_bytes(model: Model, op, packed: bool = False) -> int | None:
     """Scratch bytes of op's in-place kernel (inplace_kernel), or None when it has none."""
-    k = inplace_kernel(model, op)
+    k = inplace_kernel(model, op, packed)
     return None if k is None else k[1]
 
 
@@ -238,9 +238,12 @@ def _ring_fits(o, h: int, w: int, c: int, fh: int, oh: int, ow: int, oc: int) ->
     return min(span, h)
 
 
-def inplace_kernel(model: Model, op) -> tuple[str, int] | None:
-    """(tsn function, scratch bytes) of op's in-place kernel, or None when it has none. All need
-    int8 input, output and constant filter, 4-D:
+def inplace_kernel(model: Model, op, packed: bool = False) -> tuple[str, int] | None:
+    """(tsn function, scratch bytes) of op's in-place kernel, or None when it has none.
+    Packed weights (`packed`, or an INT4/INT2 filter): tsn_conv_chain_s8 with a window of
+    min(span, in_h) whole input rows, for a chain layer (_layer) whose output rows never
+    overtake the input rows copied. Otherwise all need int8 input, output and constant filter,
+    4-D:
     - CONV_2D 1x1, stride 1, one group: tsn_conv2d_1x1_inplace_s8, scratch out_c bytes;
     - other CONV_2D (one group) whose output rows never overtake the input rows read
       (e.g. SAME/VALID, out_w <= in_w, out_c <= in_c): tsn_conv2d_inplace_s8, scratch a ring of
@@ -249,6 +252,13 @@ def inplace_kernel(model: Model, op) -> tuple[str, int] | None:
       tsn_depthwise_conv2d_inplace_s8, scratch min(span, in_h) rows of in_w bytes."""
     if op.opcode not in INPLACE_CONV_OPS or len(op.inputs) < 2 or len(op.outputs) != 1:
         return None
+    if packed or (op.inputs[1] >= 0 and model.tensor(op.inputs[1]).type in ("INT4", "INT2")):
+        if not _layer(model, op):
+            return None
+        _, h, w, c = model.tensor(op.inputs[0]).shape
+        _, oh, ow, oc = model.tensor(op.outputs[0]).shape
+        rows = _ring_fits(op.options, h, w, c, model.tensor(op.inputs[1]).shape[1], oh, ow, oc)
+        return None if rows is None else ("tsn_conv_chain_s8", rows * w * c)
     x, f, y = op.inputs[0], op.inputs[1], op.outputs[0]
     if x < 0 or f < 0 or y < 0:
         return None
@@ -290,7 +300,7 @@ class Chain:
 
 def _layer(model: Model, op) -> bool:
     """A conv the chain kernel runs row by row: CONV_2D (one group) or DEPTHWISE_CONV_2D, int8
-    input/output and constant filter, 4-D, batch 1, SAME/VALID, dilation 1."""
+    input/output, constant int8/INT4/INT2 filter, 4-D, batch 1, SAME/VALID, dilation 1."""
     if op.opcode not in LAYER_OPS or len(op.inputs) < 2 or len(op.outputs) != 1:
         return False
     x, f, y = op.inputs[0], op.inputs[1], op.outputs[0]
@@ -298,7 +308,7 @@ def _layer(model: Model, op) -> bool:
         return False
     xt, ft, yt = model.tensor(x), model.tensor(f), model.tensor(y)
     o = op.options
-    return (xt.type == ft.type == yt.type == "INT8" and ft.is_constant
+    return (xt.type == yt.type == "INT8" and ft.type in ("INT8", "INT4", "INT2") and ft.is_constant
             and len(xt.shape) == len(ft.shape) == len(yt.shape) == 4
             and xt.shape[0] == yt.shape[0] == 1 and o.padding in ("SAME", "VALID")
             and o.dilation_h == o.dilation_w == 1
@@ -371,30 +381,33 @@ def _rows_overwritable(model: Model, chain: Chain) -> bool:
 
 
 def plan_model(model: Model, alignment: int = 16, inplace_convs: bool = True,
-               keep_input: bool = True, fuse: bool = True) -> ModelPlan:
+               keep_input: bool = True, fuse: bool = True, packed: bool = False) -> ModelPlan:
     """Arena plan for the model's activation (non-constant) tensors. inplace_convs: let the
     in-place convolutions share their input's buffer (the generator turns it off when weights
     are packed to fewer bits: there are no packed in-place kernels). keep_input=False: a
     what-if (see the module docstring); generated code always keeps the input.
     fuse: run chains (chain_candidates) with tsn_conv_chain_s8: every conv + residual ADD, and
-    each producer -> consumer chain that makes the arena smaller (greedy, in op order)."""
+    each producer -> consumer chain that makes the arena smaller (greedy, in op order).
+    packed: the generator will pack the weights (in-place convolutions then use the chain
+    kernel, see inplace_kernel)."""
+    args = (model, alignment, inplace_convs, keep_input, packed)
     if not fuse:
-        return _plan_model(model, alignment, inplace_convs, keep_input, ())
+        return _plan_model(*args, ())
     candidates = chain_candidates(model)
     chosen = [c for c in candidates if c.producer is None]
-    best = _plan_model(model, alignment, inplace_convs, keep_input, chosen)
+    best = _plan_model(*args, chosen)
     if best is None:
-        chosen, best = [], _plan_model(model, alignment, inplace_convs, keep_input, ())
+        chosen, best = [], _plan_model(*args, ())
     for cand in (c for c in candidates if c.producer is not None):
         trial = [c for c in chosen if not set(c.ops) & set(cand.ops)] + [cand]
-        plan = _plan_model(model, alignment, inplace_convs, keep_input, trial)
+        plan = _plan_model(*args, trial)
         if plan is not None and plan.arena_bytes < best.arena_bytes:
             chosen, best = trial, plan
     return best
 
 
 def _plan_model(model: Model, alignment: int, inplace_convs: bool, keep_input: bool,
-                chains) -> ModelPlan | None:
+                packed: bool, chains) -> ModelPlan | None:
     """The plan with these chains, or None when one of them is not legal here (its ADD's other
     input does not die at the ADD)."""
     n_ops = len(model.operators)
@@ -435,10 +448,11 @@ def _plan_model(model: Model, alignment: int, inplace_convs: bool, keep_input: b
                 add, y = ops[chain.add], op.outputs[0]
                 other = add.inputs[1 - add.inputs.index(y)]
                 group = members[find(other)]
-                first_input = ops[chain.producer if chain.producer is not None else op.index].inputs[0]
-                shared = find(other) == find(first_input)
+                first = ops[chain.producer if chain.producer is not None else op.index]
+                shared = find(other) == find(first.inputs[0])
                 if (group & pinned or max(last_read.get(i, -1) for i in group) != add.index
-                        or (shared and not (other == first_input and _rows_overwritable(model, chain)))
+                        or (shared and not (other == first.inputs[0]
+                                            and _rows_overwritable(model, chain)))
                         or find(add.outputs[0]) != add.outputs[0]):
                     return None
                 activations.discard(y)
@@ -465,7 +479,7 @@ def _plan_model(model: Model, alignment: int, inplace_convs: bool, keep_input: b
         if op.opcode == "ADD":        # over whichever input dies here (the first one)
             x = next((i for i in op.inputs[:2] if i in activations and dies_here(i)
                       and same_size(i)), x)
-        scratch = inplace_scratch_bytes(model, op) if inplace_convs else None
+        scratch = inplace_scratch_bytes(model, op, packed) if inplace_convs else None
         if op.opcode in ALIAS_OPS:
             pass
         elif op.opcode in INPLACE_OPS and dies_here(x) and same_size(x):

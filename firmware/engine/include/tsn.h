@@ -229,12 +229,13 @@ tsn_status tsn_depthwise_conv2d_inplace_s8(const tsn_conv_params *params,
 /* ==== Fused ops ===========================================================================
  * A chain [producer conv] -> consumer conv -> [residual ADD] run row by row (conv_chain_s8.c):
  * the tensors between the ops are never materialized. Batch 1; a layer is CONV_2D (one group)
- * or DEPTHWISE_CONV_2D with int8 weights, described by tsn_conv_layer. Bit-exact with the ops
- * run one after the other. */
+ * or DEPTHWISE_CONV_2D with 8-, 4- or 2-bit weights, described by tsn_conv_layer. Bit-exact
+ * with the ops run one after the other. */
 typedef enum { TSN_LAYER_CONV = 0, TSN_LAYER_DEPTHWISE = 1 } tsn_layer_kind;
 
 typedef struct {
-    int32_t kind; /* tsn_layer_kind */
+    int32_t kind;        /* tsn_layer_kind */
+    int32_t weight_bits; /* 8, 4 or 2: the filter as tsn_*_s8 / _s4 / _s2 take it */
     const tsn_conv_params *params;
     const tsn_requant *quant;
     const tsn_dims *input_dims;

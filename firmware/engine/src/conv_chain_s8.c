@@ -6,10 +6,13 @@
  *   consumer output row needs); each producer row is computed once, when first needed, and the
  *   window slides down (rows no longer needed are dropped by a memmove);
  * - with an ADD, each consumer output row goes to a scratch row and is added to the same row of
- *   the ADD's other input (`residual`), which receives the ADD's output in place.
- * A "conv" is CONV_2D (tsn_conv2d_s8) or DEPTHWISE_CONV_2D (tsn_depthwise_conv2d_s8), int8
- * weights. Every row is computed by those kernels, so the values are bit for bit those of the
- * ops run one after the other (TFLM's reference kernels).
+ *   the ADD's other input (`residual`), which receives the ADD's output in place;
+ * - a lone consumer with a window runs in place: its input rows are copied into the window as
+ *   needed and its output overwrites its input (any weight width: the in-place convolution of
+ *   packed models).
+ * A "conv" is CONV_2D (tsn_conv2d_s8/_s4/_s2) or DEPTHWISE_CONV_2D (tsn_depthwise_conv2d_s8/
+ * _s4/_s2): int8 activations, weights of 8, 4 or 2 bits. Every row is computed by those kernels,
+ * so the values are bit for bit those of the ops run one after the other.
  */
 #include "tsn.h"
 #include "tsn_math.h"
@@ -21,9 +24,38 @@ static int layer_valid(const tsn_conv_layer *l)
 {
     return l != NULL && l->input_dims != NULL && l->output_dims != NULL &&
            (l->kind == TSN_LAYER_CONV || l->kind == TSN_LAYER_DEPTHWISE) &&
+           (l->weight_bits == 8 || l->weight_bits == 4 || l->weight_bits == 2) &&
            tsn_conv_args_valid(l->params, l->quant, l->input_dims, l->filter_dims, l->filter,
                                l->output_dims) &&
            l->input_dims->n == 1 && l->output_dims->n == 1;
+}
+
+/* The layer's kernel on `in` -> `out`. */
+static tsn_status layer_run(const tsn_conv_layer *l, const tsn_conv_params *p, const tsn_dims *in,
+                            const int8_t *input, const tsn_dims *out_dims, int8_t *out)
+{
+    const tsn_dims *f = l->filter_dims;
+    if (l->kind == TSN_LAYER_CONV) {
+        switch (l->weight_bits) {
+        case 8:
+            return tsn_conv2d_s8(p, l->quant, in, input, f, l->filter, l->bias, out_dims, out);
+        case 4:
+            return tsn_conv2d_s4(p, l->quant, in, input, f, l->filter, l->bias, out_dims, out);
+        default:
+            return tsn_conv2d_s2(p, l->quant, in, input, f, l->filter, l->bias, out_dims, out);
+        }
+    }
+    switch (l->weight_bits) {
+    case 8:
+        return tsn_depthwise_conv2d_s8(p, l->quant, in, input, f, l->filter, l->bias, out_dims,
+                                       out);
+    case 4:
+        return tsn_depthwise_conv2d_s4(p, l->quant, in, input, f, l->filter, l->bias, out_dims,
+                                       out);
+    default:
+        return tsn_depthwise_conv2d_s2(p, l->quant, in, input, f, l->filter, l->bias, out_dims,
+                                       out);
+    }
 }
 
 /* Output rows [oy, oy + 1) of layer l from the input rows in `rows` (rows_h rows of the
@@ -43,19 +75,10 @@ static tsn_status layer_row(const tsn_conv_layer *l, const int8_t *rows, int32_t
             return TSN_ERROR_ARGUMENT; /* a row of padding only: not SAME or VALID */
         }
         p.pad_top = 0;
-        rows += (size_t)skip * in.w * in.c;
-        return l->kind == TSN_LAYER_CONV
-                   ? tsn_conv2d_s8(&p, l->quant, &rest, rows, l->filter_dims, l->filter, l->bias,
-                                   &row, out)
-                   : tsn_depthwise_conv2d_s8(&p, l->quant, &rest, rows, l->filter_dims,
-                                             l->filter, l->bias, &row, out);
+        return layer_run(l, &p, &rest, rows + (size_t)skip * in.w * in.c, &row, out);
     }
     p.pad_top = rows_first - top; /* rows above rows_first are padding */
-    return l->kind == TSN_LAYER_CONV
-               ? tsn_conv2d_s8(&p, l->quant, &in, rows, l->filter_dims, l->filter, l->bias, &row,
-                               out)
-               : tsn_depthwise_conv2d_s8(&p, l->quant, &in, rows, l->filter_dims, l->filter,
-                                         l->bias, &row, out);
+    return layer_run(l, &p, &in, rows, &row, out);
 }
 
 /**
@@ -69,7 +92,10 @@ static tsn_status layer_row(const tsn_conv_layer *l, const int8_t *rows, int32_t
  *                   except that with add it may be the very input (a residual block's x): then
  *                   row oy is written only when no later row reads input rows <= oy (checked)
  * @param window     with a producer: min(span, producer out_h) rows of producer out_w*out_c
- *                   bytes, span = (consumer kh - 1) * dilation_h + 1; else unused (NULL)
+ *                   bytes, span = (consumer kh - 1) * dilation_h + 1. Without a producer and
+ *                   without add: NULL, or (in place: output == input allowed) min(span, in_h)
+ *                   rows of the input, each copied there before the output overwrites it
+ *                   (checked: output row oy only covers input rows already copied).
  * @param row        with add: consumer out_w*out_c bytes; else unused (NULL)
  * @return TSN_OK, TSN_ERROR_ARGUMENT on invalid arguments, or a kernel's error status.
  */
@@ -83,7 +109,7 @@ tsn_status tsn_conv_chain_s8(const tsn_conv_layer *producer, const tsn_conv_laye
 
     if (!layer_valid(consumer) || input == NULL || output == NULL ||
         (producer != NULL && (!layer_valid(producer) || window == NULL)) ||
-        (add != NULL && row == NULL)) {
+        (add != NULL && row == NULL) || (producer == NULL && add != NULL && window != NULL)) {
         return TSN_ERROR_ARGUMENT;
     }
     mid = consumer->input_dims;
@@ -99,7 +125,7 @@ tsn_status tsn_conv_chain_s8(const tsn_conv_layer *producer, const tsn_conv_laye
     for (oy = 0; oy < consumer->output_dims->h; ++oy) {
         int8_t *dest = add != NULL ? row : output + (size_t)oy * out_row;
         tsn_status status;
-        if (producer != NULL) {
+        if (producer != NULL || window != NULL) {
             const int32_t top = oy * consumer->params->stride_h - consumer->params->pad_top;
             const int32_t lo = top > 0 ? top : 0;
             const int32_t hi = top + span < mid->h ? top + span : mid->h; /* exclusive */
@@ -116,11 +142,21 @@ tsn_status tsn_conv_chain_s8(const tsn_conv_layer *producer, const tsn_conv_laye
                 return TSN_ERROR_ARGUMENT;
             }
             for (; first + count < hi; ++count) {
+                int8_t *slot = window + (size_t)count * mid_row;
+                if (producer == NULL) { /* in place: a copy of the input row */
+                    memcpy(slot, input + (size_t)(first + count) * mid_row, mid_row);
+                    continue;
+                }
                 status = layer_row(producer, input, 0, producer->input_dims->h, first + count,
-                                   window + (size_t)count * mid_row);
+                                   slot);
                 if (status != TSN_OK) {
                     return status;
                 }
+            }
+            /* in place: the output row may only cover input rows already copied */
+            if (producer == NULL && add == NULL && (void *)output == (const void *)input &&
+                (size_t)(oy + 1) * out_row > (size_t)(first + count) * mid_row) {
+                return TSN_ERROR_ARGUMENT;
             }
             status = layer_row(consumer, window, first, count, oy, dest);
         } else {
