@@ -33,3 +33,10 @@ LDFLAGS += -T$(PORT_DIR)/memory.ld -L$(CORTEX_M_DIR) \
            -Wl,--defsym=__tsn_stack_bytes=$(STACK_BYTES) \
            --specs=nano.specs --specs=nosys.specs -Wl,--gc-sections -Wl,--no-warn-rwx-segments \
            -Wl,--wrap=tsn_model_invoke -Wl,--print-memory-usage
+
+# The QEMU plugin that counts the instructions of each inference (a host shared library).
+HOST_CC ?= gcc
+PORT_EXTRA_TARGETS := $(BUILD_DIR)/insn_count.so
+$(BUILD_DIR)/insn_count.so: $(FW_DIR)/qemu-plugin/insn_count.c
+	@mkdir -p $(dir $@)
+	$(HOST_CC) -shared -fPIC -O2 -Wall -Wextra -Werror -o $@ $<
