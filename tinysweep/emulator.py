@@ -27,6 +27,9 @@ from tinysweep import elf
 QEMU = "qemu-system-arm"
 PLUGIN = "insn_count.so"
 MARKERS = ("tsn_marker_invoke_begin", "tsn_marker_invoke_end")
+# Interrupt handlers not counted (the plugin's skip=): where they interrupt an inference
+# depends on host timing, so counting them would break run-to-run identity.
+UNCOUNTED = ("SysTick_Handler",)
 MARKER_OVERHEAD = 3  # begin's `bx lr`, the `bl` to the model, the `bl` to end (plugin doc)
 
 
@@ -91,8 +94,11 @@ class Qemu:
                               f"the firmware (stages/build_firmware.py builds it for Cortex-M ports)")
         try:
             begin, end = (elf.address(self.firmware, name) for name in MARKERS)
+            symbols = elf.symbols(self.firmware)
         except elf.ElfError as e:
             raise DeviceError(str(e)) from None
+        skips = "".join(f",skip={symbols[n][0] & ~1:#x}:{symbols[n][1]}" for n in UNCOUNTED
+                        if n in symbols and symbols[n][1] > 0)
         self.dir = tempfile.mkdtemp(prefix="tinysweep-qemu-")
         self.counts = InstructionLog(os.path.join(self.dir, "instructions.txt"))
         self.stderr_path = os.path.join(self.dir, "qemu.log")
@@ -106,7 +112,8 @@ class Qemu:
                        "-icount", "shift=0",
                        "-semihosting-config", "enable=on,target=native",
                        "-kernel", str(self.firmware),
-                       "-plugin", f"{self.plugin},begin={begin:#x},end={end:#x},out={self.counts.path}",
+                       "-plugin", f"{self.plugin},begin={begin:#x},end={end:#x},"
+                                  f"out={self.counts.path}{skips}",
                        "-serial", f"tcp:127.0.0.1:{self.port},server=on,wait=on,nodelay=on"]
                 self.command = cmd
                 with open(self.stderr_path, "wb") as err:

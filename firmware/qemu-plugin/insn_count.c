@@ -3,6 +3,7 @@
  * invocation exactly, for tinysweep's emulated boards.
  *
  *   qemu-system-arm ... -plugin insn_count.so,begin=0x<addr>,end=0x<addr>,out=<file>
+ *                              [,skip=0x<addr>:<bytes>]...
  *
  * begin/end: addresses of the firmware's marker functions tsn_marker_invoke_begin/_end
  * (ports/cortex-m/model_wrap.c). Every executed translation block adds its instruction count
@@ -13,6 +14,11 @@
  * the `bl` to the model and the `bl` to `end`). Counting a block when it starts is exact because a block only
  * stops early on a fault, and a fault ends the run. Deterministic: the same firmware and inputs give the same
  * counts on every run.
+ *
+ * skip: code not counted (an interrupt handler, e.g. the timer's: it interrupts inferences at
+ * points that depend on how long the host took to send the input, so counting it would make
+ * the same inference differ by a few instructions from run to run). Exception entry and return
+ * are not instructions and are never counted.
  *
  * Debian's QEMU ships no qemu-plugin.h, so the v1 API used here is declared below (QEMU 7.2,
  * include/qemu/qemu-plugin.h). Build: gcc -shared -fPIC -O2 -o insn_count.so insn_count.c
@@ -54,6 +60,19 @@ static uint64_t begin_count;
 static int in_inference;
 static uint64_t begin_addr, end_addr;
 static FILE *out;
+#define MAX_SKIP 8
+static uint64_t skip_start[MAX_SKIP], skip_end[MAX_SKIP];
+static int n_skip;
+
+static int skipped(uint64_t addr)
+{
+    for (int i = 0; i < n_skip; ++i) {
+        if (addr >= skip_start[i] && addr < skip_end[i]) {
+            return 1;
+        }
+    }
+    return 0;
+}
 
 static void on_begin(unsigned int vcpu, void *udata)
 {
@@ -80,6 +99,9 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
     size_t n = qemu_plugin_tb_n_insns(tb);
     (void)id;
+    if (n == 0 || skipped(qemu_plugin_insn_vaddr(qemu_plugin_tb_get_insn(tb, 0)))) {
+        return;
+    }
     qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64, &executed, n);
     for (size_t i = 0; i < n; ++i) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
@@ -126,10 +148,21 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, 
             have_begin = 1;
         } else if (parse_addr(argv[i], "end", &end_addr)) {
             have_end = 1;
+        } else if (strncmp(argv[i], "skip=", 5) == 0) {
+            char *end;
+            uint64_t start = strtoull(argv[i] + 5, &end, 0) & ~(uint64_t)1;
+            uint64_t bytes = *end == ':' ? strtoull(end + 1, &end, 0) : 0;
+            if (*end != '\0' || bytes == 0 || n_skip == MAX_SKIP) {
+                fprintf(stderr, "insn_count: bad '%s' (skip=<addr>:<bytes>, at most %d)\n",
+                        argv[i], MAX_SKIP);
+                return -1;
+            }
+            skip_start[n_skip] = start;
+            skip_end[n_skip++] = start + bytes;
         } else if (strncmp(argv[i], "out=", 4) == 0) {
             path = argv[i] + 4;
         } else {
-            fprintf(stderr, "insn_count: unknown argument '%s' (expected begin=, end=, out=)\n",
+            fprintf(stderr, "insn_count: unknown argument '%s' (expected begin=, end=, out=, skip=)\n",
                     argv[i]);
             return -1;
         }
