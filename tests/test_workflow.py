@@ -137,3 +137,24 @@ def test_dvc_repro_runs_the_real_pipeline_and_is_reproducible(clone):
     run(["dvc", "exp", "run", "-S", "measure.latency.windows=2"], clone, timeout=600)
     metrics = json.loads((result / "metrics.json").read_text())
     assert len(metrics["latency_ms"]["windows_ms"]) == 2
+
+
+@pytest.mark.slow
+def test_emulated_board_gives_the_host_accuracy_with_exact_counts(clone):
+    """After the run above: an emulated board added to the matrix reuses the model and
+    measures on QEMU: the same predictions as the host, exact counts, labelled estimates."""
+    write_params(clone, {"matrix": {"devices": ["host", "m4"]}})
+    try:
+        run(["snakemake", "--cores", "2", "results/kws_m4_w8"], clone, timeout=600)
+    finally:
+        run("git checkout -q params.yaml", clone)
+    host, m4 = (clone / "results" / f"kws_{d}_w8" for d in ("host", "m4"))
+    rows = {d.name: list(csv.DictReader(open(d / "predictions.csv"))) for d in (host, m4)}
+    assert [r["device_outputs"] for r in rows[m4.name]] == [r["device_outputs"] for r in rows[host.name]]
+    m = json.loads((m4 / "metrics.json").read_text())
+    assert m["instructions"]["method"] == "exact" and m["instructions"]["value"] > 0
+    assert all(int(r["instructions"]) > 0 for r in rows[m4.name])
+    assert m["latency_ms"]["method"] == m["energy_uj"]["method"] == "estimated"
+    assert "not measured" in m["latency_ms"]["detail"] and "MLPerf Tiny" in m["energy_uj"]["detail"]
+    assert m["memory"]["flash_weights_bytes"]["value"] == m["memory"]["weights_bytes"]["value"]
+    assert m["memory"]["ram_bytes"]["value"] <= m["memory"]["ram_bytes"]["board_bytes"]
