@@ -132,12 +132,15 @@ def parse_combination(name: str, config: dict) -> Combination:
         raise ConfigError(f"target results/{name} is not <benchmark>_<device>_w<bits> (declared: {declared})")
     c = Combination(m["bench"], m["device"], int(m["bits"]))
     axes = config["matrix"]
-    for axis, value, allowed in (("benchmark", c.bench, axes["benchmarks"]),
-                                 ("device", c.device, axes["devices"]),
-                                 ("bit-width", c.bits, axes["bits"])):
+    # any device the devices section defines may be targeted; matrix.devices is what a plain
+    # run (and a glob target) sweeps
+    for axis, value, allowed, where in (
+            ("benchmark", c.bench, axes["benchmarks"], "matrix declares"),
+            ("device", c.device, list(config["devices"]), "devices section defines"),
+            ("bit-width", c.bits, axes["bits"], "matrix declares")):
         if value not in allowed:
-            raise ConfigError(f"target results/{name}: unknown {axis} '{value}' (params.yaml matrix "
-                              f"declares: {', '.join(str(a) for a in allowed)})")
+            raise ConfigError(f"target results/{name}: unknown {axis} '{value}' (params.yaml {where}: "
+                              f"{', '.join(str(a) for a in allowed)})")
     return c
 
 
