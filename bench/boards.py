@@ -57,8 +57,12 @@ def main(argv=None):
             if run.returncode:
                 sys.exit(run.stderr)
             macs = json.loads((root / "c" / "model.json").read_text())["macs"]
-            x = np.random.default_rng(1).integers(-128, 128, oracle.Oracle(tflite).input_shape,
-                                                  dtype=np.int8)
+            shape = oracle.Oracle(tflite).input_shape
+            rng = np.random.default_rng(1)
+            if MODELS[name][1] == "ad01":  # the device takes float32 windows and quantizes them
+                x = rng.normal(0, 1, shape).astype("<f4")
+            else:
+                x = rng.integers(-128, 128, shape, dtype=np.int8)
             for device in devices:
                 d = params["devices"][device]
                 out = root / device
