@@ -119,3 +119,17 @@ def test_missing_tools_name_the_debian_package(boards, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(bin_dir))
     with pytest.raises(DeviceError, match="install the Debian package qemu-system-arm"):
         emulator.Qemu(firmware, entry["qemu_machine"])
+
+
+def test_evaluate_runs_an_energyrunner_folder_on_a_board(boards, small_kws_tflite, tmp_path):
+    from tinysweep import energyrunner as er
+    entry, firmware = boards("m4")
+    rng = np.random.default_rng(5)
+    er.write_folder(tmp_path, [(f"s{i}.bin", rng.integers(-128, 128, 490, dtype=np.int8).tobytes(),
+                                i % 12) for i in range(4)], 12, 490)
+    run = subprocess.run([sys.executable, "-m", "tinysweep", "evaluate", "--model",
+                          str(small_kws_tflite), "--transport", "qemu", "--machine",
+                          entry["qemu_machine"], "--firmware", str(firmware), "--testset",
+                          str(tmp_path)], capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines()[-1].endswith("agreement 1.0000, bit-exact outputs 1.0000")
