@@ -1,15 +1,16 @@
 /*
  * Shared Cortex-M port code (QEMU mps2/mps3 machines): semihosting, fault report, the
  * inference markers the instruction-counting plugin watches.
- * Each machine folder defines in port.mk: CORTEX_M_UART0 (CMSDK UART base address) and
- * CORTEX_M_SYSCLK_HZ (the SysTick processor clock QEMU models).
+ * Each machine folder defines in port.mk: CORTEX_M_UART0 (CMSDK UART base address),
+ * CORTEX_M_UART0_RX_IRQ (its RX interrupt number) and CORTEX_M_SYSCLK_HZ (the SysTick
+ * processor clock QEMU models).
  */
 #ifndef TSN_CORTEX_M_H
 #define TSN_CORTEX_M_H
 
 #include <stdint.h>
 
-#define CORTEX_M_IRQS 96  /* external interrupt vectors (all unused: every one is a fault) */
+#define CORTEX_M_IRQS 96  /* external interrupt vectors (UART0 RX; any other is a fault) */
 
 /* Semihosting SYS_EXIT: QEMU (with -semihosting) exits with status 0 for 0, 1 otherwise. */
 void semihost_exit(int status) __attribute__((noreturn));

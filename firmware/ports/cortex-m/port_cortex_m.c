@@ -1,6 +1,10 @@
 /*
- * port_cortex_m.c — port.h for the QEMU Cortex-M machines: CMSDK APB UART0 (polled), SysTick
- * as the microsecond timer, semihosting exit.
+ * port_cortex_m.c — port.h for the QEMU Cortex-M machines: CMSDK APB UART0, SysTick as the
+ * microsecond timer, semihosting exit.
+ *
+ * UART: bytes are read and written by polling the status register; while no byte is there the
+ * core sleeps (WFI) until the UART's RX interrupt, so an idle device does not keep a host core
+ * busy. The interrupt handler only acknowledges the interrupt; the byte stays in DATA.
  *
  * Timer: SysTick on the processor clock (CORTEX_M_SYSCLK_HZ, as QEMU models the machine),
  * 24-bit, its wrap interrupt extends it to 64 bits. Under `qemu-system-arm -icount shift=0`
@@ -18,6 +22,9 @@
 #ifndef CORTEX_M_UART0
 #error "CORTEX_M_UART0 (the CMSDK UART0 base address) must be defined by the port's port.mk"
 #endif
+#ifndef CORTEX_M_UART0_RX_IRQ
+#error "CORTEX_M_UART0_RX_IRQ (UART0's RX interrupt number) must be defined by the port's port.mk"
+#endif
 #ifndef CORTEX_M_SYSCLK_HZ
 #error "CORTEX_M_SYSCLK_HZ (the SysTick processor clock) must be defined by the port's port.mk"
 #endif
@@ -29,9 +36,13 @@
 #define UART_DATA REG(CORTEX_M_UART0 + 0x00u)
 #define UART_STATE REG(CORTEX_M_UART0 + 0x04u)
 #define UART_CTRL REG(CORTEX_M_UART0 + 0x08u)
+#define UART_INT REG(CORTEX_M_UART0 + 0x0Cu) /* read: INTSTATUS, write: INTCLEAR */
 #define UART_BAUDDIV REG(CORTEX_M_UART0 + 0x10u)
 #define UART_TX_FULL 1u
 #define UART_RX_FULL 2u
+#define UART_RX_INT 2u
+#define UART_CTRL_TX_RX_RXINT 0xBu /* TX and RX enabled, RX interrupt enabled */
+#define NVIC_ISER(n) REG(0xE000E100u + 4u * (n))
 
 #define SYST_CSR REG(0xE000E010u)
 #define SYST_RVR REG(0xE000E014u)
@@ -45,10 +56,21 @@ void SysTick_Handler(void)
     systick_wraps++;
 }
 
+/* Every external interrupt: only UART0's RX interrupt is enabled; anything else is a fault. */
+void cortex_m_irq_handler(void)
+{
+    if ((UART_INT & UART_RX_INT) != 0u) {
+        UART_INT = UART_RX_INT;
+        return;
+    }
+    cortex_m_fault("e-[Fault: unexpected interrupt]\r\n");
+}
+
 void port_init(void)
 {
     UART_BAUDDIV = 16u; /* the minimum; QEMU does not pace the line */
-    UART_CTRL = 3u;     /* TX and RX enabled, no interrupts: polled */
+    UART_CTRL = UART_CTRL_TX_RX_RXINT;
+    NVIC_ISER(CORTEX_M_UART0_RX_IRQ / 32u) = 1u << (CORTEX_M_UART0_RX_IRQ % 32u);
     SYST_RVR = SYST_RELOAD;
     SYST_CVR = 0u;
     SYST_CSR = 7u;      /* processor clock, wrap interrupt, enabled */
@@ -57,6 +79,13 @@ void port_init(void)
 int port_read_char(void)
 {
     while ((UART_STATE & UART_RX_FULL) == 0u) {
+        /* with interrupts masked, an interrupt arriving after the check still ends the WFI;
+         * unmasking then runs its handler (UART acknowledge, SysTick) */
+        __asm volatile("cpsid i" ::: "memory");
+        if ((UART_STATE & UART_RX_FULL) == 0u) {
+            __asm volatile("wfi" ::: "memory");
+        }
+        __asm volatile("cpsie i" ::: "memory");
     }
     return (int)(UART_DATA & 0xFFu);
 }

@@ -14,6 +14,7 @@ int main(void);
 void Reset_Handler(void);
 void Fault_Handler(void);
 void SysTick_Handler(void);
+void cortex_m_irq_handler(void);
 
 #define CPACR (*(volatile uint32_t *)0xE000ED88u)
 
@@ -36,8 +37,9 @@ void Reset_Handler(void)
     semihost_exit(main());
 }
 
-/* HardFault, MemManage, BusFault, UsageFault, SecureFault, unexpected interrupts: say so on
- * the UART (the runner shows the device's last line) and stop QEMU with a failure status. */
+/* HardFault, MemManage, BusFault, UsageFault, SecureFault, unexpected exceptions: say so on
+ * the UART (the runner shows the device's last line) and stop QEMU with a failure status.
+ * External interrupts go to cortex_m_irq_handler (port_cortex_m.c). */
 void Fault_Handler(void)
 {
     cortex_m_fault("e-[Fault: the firmware stopped]\r\n");
@@ -61,5 +63,5 @@ const vector cortex_m_vectors[16 + CORTEX_M_IRQS] = {
     0,
     Fault_Handler, /* PendSV */
     SysTick_Handler,
-    [16 ... 16 + CORTEX_M_IRQS - 1] = Fault_Handler,
+    [16 ... 16 + CORTEX_M_IRQS - 1] = cortex_m_irq_handler,
 };
