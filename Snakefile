@@ -13,6 +13,9 @@ configfile: "params.yaml"
 W = Helpers.checked(config)
 
 
+W.register_board_limits(workflow)
+
+
 wildcard_constraints:
     **W.wildcard_constraints(),
 

@@ -1,4 +1,6 @@
 # Device: firmware for the device's port, then measurement over its serial line.
+# Scheduling: jobs on one physical board run one at a time (resource board_<id>, see
+# tinysweep/workflow.py measure_resources); host and emulator jobs run in parallel up to --cores.
 
 
 rule firmware:
@@ -26,6 +28,8 @@ rule measure:
         "logs/measure/{bench}_{device}_w{bits}.log",
     params:
         args=W.measure_args,
+    resources:
+        **W.measure_resources(),
     conda:
         "../envs/tinysweep.yaml"
     shell:

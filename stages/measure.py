@@ -11,6 +11,13 @@ outputs read (`outputs`); top-1 = argmax, first index on ties. The tflite-micro 
 runs the same samples (the oracle). Latency pass: `infer N W` on one sample in `--windows`
 windows, latency = median of Δtimestamp / N (as the EEMBC runner). Writes metrics.json and
 predictions.csv into --out atomically: on any failure nothing new appears there.
+
+Emulated boards (--transport qemu, --latency-method instructions): the same passes over the
+same protocol; QEMU's plugin counts the instructions of every inference exactly (per sample in
+predictions.csv; the latency input's count is `instructions`), and latency and energy are
+estimates: instructions x --cpi / --clock-hz, and --power-w x that latency, each labelled with
+its source. The device's own timestamps there are QEMU virtual time (1 instruction = 1 ns),
+not the board's time, and are not reported as latency.
 """
 import csv
 import datetime
@@ -36,7 +43,8 @@ from tinysweep.runner import DeviceError, latency_pass, open_device
 
 def metric(value, method, detail, **extra):
     """Every number says how it was obtained: measured (on the device), simulated (the
-    oracle interpreter on the host), static (read from build or code-generation output)."""
+    oracle interpreter on the host), static (read from build or code-generation output),
+    exact (counted by the emulator), estimated (a model applied to measured/exact numbers)."""
     return {"value": value, "method": method, "detail": detail, **extra}
 
 
@@ -75,6 +83,19 @@ def _memory(codegen, build, model_bytes):
     mem["oracle_arena_bytes"] = metric(
         oracle_mod.arena_bytes(model_bytes), "simulated",
         f"tflite-micro {oracle_mod.version()} RecordingMicroAllocator total (print_allocations)")
+    elf_memory = build.get("memory")
+    if isinstance(elf_memory, dict):
+        how = ("from the firmware ELF (arm-none-eabi-size -A; nm: tensor_* symbols = weights, "
+               "tsn_arena = arena, .stack = reserved stack)")
+        board = (build.get("board") or {}).get("name", "the board")
+        mem["flash_bytes"] = metric(elf_memory["flash_bytes"], "static", f"{how}; .text + .rodata "
+                                    f"+ .ARM.exidx + .data image", board_bytes=_find(build, "board.flash_bytes"),
+                                    board=board)
+        mem["ram_bytes"] = metric(elf_memory["ram_bytes"], "static", f"{how}; .data + .bss + .stack",
+                                  board_bytes=_find(build, "board.ram_bytes"), board=board)
+        for region in ("flash", "ram"):
+            for part, v in elf_memory[region].items():
+                mem[f"{region}_{part}_bytes"] = metric(v, "static", how)
     sizes = _find(build, "sizes", "size") or {}
     for key, v in sorted(sizes.items()) if isinstance(sizes, dict) else []:
         if isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -117,14 +138,18 @@ def measure(a):
 
     from tqdm import tqdm
     tty = sys.stderr.isatty()
+    counted = a.transport == "qemu"
     with open_device(a.transport, firmware, url=a.url, baud=a.baud, timeout=a.timeout,
-                     boot_timeout=a.boot_timeout) as dut:
+                     boot_timeout=a.boot_timeout, machine=a.qemu_machine) as dut:
         device_name = dut.device_name()
         with tqdm(total=len(samples), desc=f"{combination} accuracy", unit="sample",
                   file=sys.stderr, mininterval=0.5 if tty else 30) as bar:
             device_out = device_outputs(dut, samples, prof, num_outputs, a.timeout, bar)
+        sample_counts = dut.instructions.take(len(samples)) if counted else None
         laps = latency_pass(dut, samples[0].data, a.windows, a.inferences, a.warmup,
                             a.timeout, prof.num_classes)
+        latency_counts = (dut.instructions.take(a.windows * (a.warmup + a.inferences))
+                          if counted else None)
 
     dev_pred, ora_pred = device_out.argmax(axis=1), oracle_out.argmax(axis=1)
     n = len(samples)
@@ -149,6 +174,8 @@ def measure(a):
         "oracle_bitexact": metric(float(np.mean(exact)), "measured",
                                   "fraction of samples whose int8 outputs equal the oracle's exactly",
                                   samples=n),
+        "latency_method": a.latency_method,
+        **({"board": a.board} if a.board else {}),
         "latency_ms": metric(latency_ms, "measured",
                              f"{clock}, median of {a.windows} windows × {a.inferences} inferences "
                              f"(after {a.warmup} warm-up) on {samples[0].file}",
@@ -178,20 +205,60 @@ def measure(a):
     if isinstance(macs, int):
         metrics["macs"] = metric(macs, "static", "multiply-accumulates per inference "
                                                  "(model.json)")
-    if min(metrics["latency_ms"]["window_seconds"]) < 10:
+    if counted:
+        metrics.update(_counted_metrics(a, samples, sample_counts, latency_counts,
+                                        macs if isinstance(macs, int) else None))
+    elif min(metrics["latency_ms"]["window_seconds"]) < 10:
         metrics["latency_ms"]["note"] = "windows shorter than the EEMBC runner's 10 s minimum"
 
     rows = io.StringIO()
     w = csv.writer(rows, lineterminator="\n")
     w.writerow(["file", "label", "device", "oracle", "agree", "outputs_equal",
-                "device_outputs", "oracle_outputs"])
-    for s, d, o, do, oo, eq in zip(samples, dev_pred, ora_pred, device_out, oracle_out, exact):
+                "device_outputs", "oracle_outputs"] + (["instructions"] if counted else []))
+    for i, (s, d, o, do, oo, eq) in enumerate(zip(samples, dev_pred, ora_pred, device_out,
+                                                   oracle_out, exact)):
         w.writerow([s.file, s.label, int(d), int(o), int(d == o), int(eq),
-                    " ".join(map(str, do.tolist())), " ".join(map(str, oo.tolist()))])
+                    " ".join(map(str, do.tolist())), " ".join(map(str, oo.tolist()))]
+                   + ([sample_counts[i]] if counted else []))
     with atomic_dir(out) as tmp:
         write_json_atomic(tmp / "metrics.json", metrics)
         (tmp / "predictions.csv").write_text(rows.getvalue())
     return metrics
+
+
+def _counted_metrics(a, samples, sample_counts, latency_counts, macs) -> dict:
+    """Exact instruction counts of an emulated board and the estimates made from them."""
+    from tinysweep.emulator import MARKER_OVERHEAD, estimate
+    if len(set(latency_counts)) != 1:
+        raise ValueError(f"the same input gave different instruction counts "
+                         f"({min(latency_counts)}..{max(latency_counts)}): the count is not exact")
+    insns = latency_counts[0]
+    plugin = (f"QEMU {a.qemu_machine} with -icount shift=0, TCG plugin firmware/qemu-plugin/"
+              f"insn_count.c between the marker calls around tsn_model_invoke (includes "
+              f"{MARKER_OVERHEAD} marker instructions)")
+    out = {"instructions": metric(
+        insns, "exact", f"{plugin}; identical in all {len(latency_counts)} inferences of the "
+        f"latency pass on {samples[0].file}",
+        samples_min=min(sample_counts), samples_max=max(sample_counts),
+        samples_mean=float(np.mean(sample_counts)))}
+    if macs:
+        out["instructions_per_mac"] = metric(insns / macs, "exact",
+                                             f"instructions / {macs} MACs (model.json)")
+    if a.latency_method == "instructions":
+        est = estimate(insns, a.clock_hz, a.cpi, a.power_w)
+        out["latency_ms"] = metric(
+            est["latency_ms"], "estimated",
+            f"estimate from the exact instruction count: {insns} instructions × CPI {a.cpi} "
+            f"({a.cpi_source}) / {a.clock_hz / 1e6:g} MHz ({a.board or a.device}); not measured",
+            instructions=insns, cpi=a.cpi, clock_hz=a.clock_hz)
+        if est["energy_uj"] is not None:
+            out["energy_uj"] = metric(
+                est["energy_uj"], "estimated",
+                f"estimate: {a.power_w * 1e3:g} mW ({a.power_source}) × the estimated latency; "
+                f"not measured", power_w=a.power_w)
+        else:
+            out["energy_note"] = f"energy not estimated: {a.power_source}"
+    return out
 
 
 def _terminated(signum, frame):
@@ -202,8 +269,17 @@ def main(argv=None):
     ap = Parser(prog="measure", description=__doc__.splitlines()[0])
     ap.add_argument("--benchmark", required=True, choices=sorted(er.BENCHMARK_PROFILES))
     ap.add_argument("--device", required=True, help="device name in the matrix (e.g. host)")
-    ap.add_argument("--transport", choices=["pty", "serial"], default="pty")
-    ap.add_argument("--firmware", help="host firmware binary (pty) or the image flashed (serial)")
+    ap.add_argument("--transport", choices=["pty", "qemu", "serial"], default="pty")
+    ap.add_argument("--firmware", help="host firmware binary (pty), Cortex-M ELF (qemu) or the "
+                                       "image flashed (serial)")
+    ap.add_argument("--qemu-machine", help="qemu-system-arm machine (--transport qemu)")
+    ap.add_argument("--board", help="the board the device represents (name, for the record)")
+    ap.add_argument("--latency-method", choices=["measured", "instructions"], default="measured")
+    ap.add_argument("--clock-hz", type=float, help="core clock of the latency estimate")
+    ap.add_argument("--cpi", type=float, help="cycles per instruction of the latency estimate")
+    ap.add_argument("--cpi-source", default="", help="where --cpi comes from")
+    ap.add_argument("--power-w", type=float, help="board power during inference (energy estimate)")
+    ap.add_argument("--power-source", default="", help="where --power-w comes from")
     ap.add_argument("--url", help="serial port URL for --transport serial")
     ap.add_argument("--baud", type=int, default=115200)
     ap.add_argument("--model", required=True)
@@ -224,6 +300,11 @@ def main(argv=None):
         ap.error("--transport pty needs --firmware")
     if a.transport == "serial" and not a.url:
         ap.error("--transport serial needs --url")
+    if a.transport == "qemu" and not (a.firmware and a.qemu_machine):
+        ap.error("--transport qemu needs --firmware and --qemu-machine")
+    if a.latency_method == "instructions" and (a.transport != "qemu" or not a.clock_hz
+                                               or not a.cpi):
+        ap.error("--latency-method instructions needs --transport qemu, --clock-hz and --cpi")
     # a workflow manager stops jobs with SIGTERM: unwind, so the device process is stopped
     # and reaped and no partial output is left
     signal.signal(signal.SIGTERM, _terminated)
@@ -237,7 +318,9 @@ def main(argv=None):
     print(f"measure: {m['combination']}: accuracy {m['accuracy']['value']:.4f} on device, "
           f"{m['accuracy_oracle']['value']:.4f} oracle, agreement "
           f"{m['oracle_agreement']['value']:.4f}, bit-exact {m['oracle_bitexact']['value']:.4f}, "
-          f"latency {m['latency_ms']['value']:.3f} ms -> {a.out}")
+          f"latency {m['latency_ms']['value']:.3f} ms ({m['latency_ms']['method']})"
+          + (f", {m['instructions']['value']} instructions" if "instructions" in m else "")
+          + f" -> {a.out}")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Helpers shared by test modules (tests/ is on sys.path, see pyproject.toml)."""
+import shlex
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,11 +41,31 @@ def tflm_outputs(buf: bytes, xs):
     return np.stack(outs)
 
 
-def assert_device_equals_tflm(firmware, buf: bytes, xs, label: str):
-    """Every output of the host firmware over the serial protocol (`db load`, `infer 1 0`,
+def build_board_firmware(tflite, root, device: str, profile: str = "kws01"):
+    """convert + build_firmware for a device of params.yaml (its port, flags and board):
+    root/c, root/build/firmware; returns the device entry and the firmware path."""
+    import yaml
+    from tinysweep.workflow import Helpers
+    root = Path(root)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["matrix"]["devices"] = [device]
+    args = Helpers.checked(params).build_args(SimpleNamespace(bench="kws", device=device, bits="8"))
+    firmware = root / "build" / "firmware"
+    if not firmware.is_file():
+        for stage_args in (("convert.py", "--model", tflite, "--profile", profile, "--out", root / "c"),
+                           ("build_firmware.py", *shlex.split(args), "--model-dir", root / "c",
+                            "--out", root / "build")):
+            run = run_stage(*stage_args)
+            assert run.returncode == 0, f"{stage_args[0]} failed:\n{run.stdout}\n{run.stderr}"
+    return params["devices"][device], firmware
+
+
+def assert_device_equals_tflm(firmware, buf: bytes, xs, label: str, **device):
+    """Every output of the device over the serial protocol (`db load`, `infer 1 0`,
     `outputs`) for every input of xs equals tflite-micro's on the .tflite `buf`. The first input
     runs 2 warm-ups and 3 inferences on one load: in-place kernels must never overwrite the
-    model input."""
+    model input. `device`: open_device's keywords (default: the host firmware over its pty).
+    Returns the device's instruction counts (emulated boards) or None."""
     import numpy as np
     from tinysweep.codegen import read_tflite_bytes
     from tinysweep.runner import open_device
@@ -51,7 +73,8 @@ def assert_device_equals_tflm(firmware, buf: bytes, xs, label: str):
     n_out = expected.shape[1]
     m = read_tflite_bytes(buf)
     assert n_out == m.tensor(m.outputs[0]).elements
-    with open_device("pty", firmware, timeout=30.0) as dut:
+    device = {"transport": "pty", **device}
+    with open_device(device.pop("transport"), firmware, timeout=30.0, **device) as dut:
         ad01 = dut.profile()["model"] == "ad01"  # takes float windows, prints one MSE
         for k, x in enumerate(xs):
             dut.load(_dequantized(buf, x) if ad01 else x.tobytes())
@@ -61,6 +84,7 @@ def assert_device_equals_tflm(firmware, buf: bytes, xs, label: str):
             assert diff.size == 0, (f"{label} input {k}: {diff.size} of {n_out} outputs differ "
                                     f"from tflite-micro, first at {diff[0]}: "
                                     f"{got[diff[0]]} vs {expected[k][diff[0]]}")
+        return dut.instructions.take(5 + len(xs) - 1) if dut.instructions else None
 
 
 def _dequantized(buf: bytes, x) -> bytes:

@@ -28,7 +28,7 @@ def test_shipped_params_are_valid():
 @pytest.mark.parametrize("path, value, expected", [
     (("matrix", "bits"), [4], "matrix.bits[0] = 4 is not allowed (allowed: 8)"),
     (("matrix", "benchmarks"), ["speech"], "matrix.benchmarks[0] = 'speech' is not allowed (allowed: kws)"),
-    (("matrix", "devices"), ["m4"], "matrix.devices names 'm4', which the devices section does not define (defined: host)"),
+    (("matrix", "devices"), ["m9"], "matrix.devices names 'm9', which the devices section does not define (defined: host, m4, m7, m33, m55)"),
     (("train", "kws", "epochs"), 0, "train.kws.epochs = 0"),
     (("train", "kws", "epochs"), "ten", "train.kws.epochs = 'ten'"),
     (("train", "kws", "lr_boundaries"), [10], "train.kws.learning_rates needs exactly one more value than lr_boundaries"),
@@ -36,7 +36,13 @@ def test_shipped_params_are_valid():
     (("train", "kws", "seed"), KeyError, "train.kws is missing the key 'seed'"),
     (("dataset", "kws", "source"), "youtube", "dataset.kws.source = 'youtube' is not allowed (allowed: offline, speech_commands)"),
     (("measure", "latency", "windowz"), 3, "unknown key measure.latency.windowz (allowed: windows, inferences, warmup)"),
-    (("devices", "host", "transport"), "usb", "devices.host.transport = 'usb' is not allowed (allowed: pty)"),
+    (("devices", "host", "transport"), "usb", "devices.host.transport = 'usb' is not allowed (allowed: pty, qemu, serial)"),
+    (("devices", "m4", "board"), KeyError, "devices.m4 is missing the key 'board'"),
+    (("devices", "m4", "cpi"), KeyError, "devices.m4 is missing the key 'cpi'"),
+    (("devices", "m4", "board", "ram_bytes"), 0, "devices.m4.board.ram_bytes = 0"),
+    (("devices", "m4", "port"), "stm32", "devices.m4.port = 'stm32' is not a folder of firmware/ports (allowed: host, mps2-an386"),
+    (("devices", "m4", "transport"), "pty", "devices.m4.latency_method = 'instructions' needs transport: qemu"),
+    (("devices", "m4", "transport"), "serial", "devices.m4 is missing the key 'url'"),
 ])
 def test_bad_values_give_one_line(path, value, expected):
     with pytest.raises(cfg.ConfigError) as e:
@@ -62,11 +68,14 @@ def test_combinations_and_targets():
     assert cfg.parse_combination("kws_other_w8", c) == cfg.Combination("kws", "other", 8)
     assert [x.name for x in cfg.expand_glob("kws_*", c)] == names
     assert [x.name for x in cfg.expand_glob("*_host_w?", c)] == ["kws_host_w8"]
+    # a defined device outside the matrix may be targeted; globs sweep the matrix only
+    assert cfg.parse_combination("kws_m4_w8", c) == cfg.Combination("kws", "m4", 8)
+    assert "kws_m4_w8" not in [x.name for x in cfg.expand_glob("kws_*", c)]
 
 
 @pytest.mark.parametrize("target, expected", [
     ("vww_host_w8", "unknown benchmark 'vww' (params.yaml matrix declares: kws)"),
-    ("kws_m7_w8", "unknown device 'm7' (params.yaml matrix declares: host)"),
+    ("kws_m9_w8", "unknown device 'm9' (params.yaml devices section defines: host, m4, m7, m33, m55)"),
     ("kws_host_w3", "unknown bit-width '3' (params.yaml matrix declares: 8)"),
     ("kws-host-8", "is not <benchmark>_<device>_w<bits> (declared: kws_host_w8)"),
 ])

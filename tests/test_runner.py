@@ -143,6 +143,29 @@ def test_open_device_arguments():
     with pytest.raises(DeviceError, match="cannot open device port /dev/does-not-exist"):
         with open_device("serial", url="/dev/does-not-exist"):
             pass
+    with pytest.raises(ValueError, match="needs the firmware ELF and the QEMU machine"):
+        with open_device("qemu", "firmware"):
+            pass
+
+
+def test_instruction_log_reads_complete_lines_in_order(tmp_path):
+    from tinysweep.emulator import EmulatorError, InstructionLog
+    path = tmp_path / "counts.txt"
+    log = InstructionLog(path)
+    assert log.take() == []
+    path.write_text("100\n101\n10")  # the plugin is still writing the third line
+    assert log.take(2) == [100, 101]
+    path.write_text("100\n101\n102\n")
+    with pytest.raises(EmulatorError, match="logged 1 inferences, expected 2"):
+        log.take(2, timeout=0.05)
+    assert log.take(1) == [102]
+
+
+def test_estimates_from_instruction_counts():
+    from tinysweep.emulator import estimate
+    e = estimate(12_000_000, clock_hz=120e6, cpi=1.5, watts=0.04)
+    assert e["latency_ms"] == pytest.approx(150.0) and e["energy_uj"] == pytest.approx(6000.0)
+    assert estimate(1, 1, 1, None)["energy_uj"] is None
 
 
 # ---- scripted peer: fault cases only ---------------------------------------------------------

@@ -76,7 +76,7 @@ def test_glob_target_on_fresh_clone_plans_every_matching_combination(clone):
 
 @pytest.mark.parametrize("target, message", [
     ("results/vww_host_w8", "target results/vww_host_w8: unknown benchmark 'vww' (params.yaml matrix declares: kws)"),
-    ("results/kws_m4_w8", "unknown device 'm4'"),
+    ("results/kws_m9_w8", "unknown device 'm9'"),
     ("results/ad_*", "target results/ad_* matches no combination of params.yaml (declared: kws_host_w8)"),
 ])
 def test_unknown_targets_stop_with_one_line(clone, target, message):
@@ -137,3 +137,21 @@ def test_dvc_repro_runs_the_real_pipeline_and_is_reproducible(clone):
     run(["dvc", "exp", "run", "-S", "measure.latency.windows=2"], clone, timeout=600)
     metrics = json.loads((result / "metrics.json").read_text())
     assert len(metrics["latency_ms"]["windows_ms"]) == 2
+
+
+@pytest.mark.slow
+def test_emulated_board_gives_the_host_accuracy_with_exact_counts(clone):
+    """After the run above: an emulated board reuses the model and measures on QEMU: the same
+    predictions as the host, exact counts, labelled estimates."""
+    # matrix.devices is [host]: a device the devices section defines may still be targeted
+    run(["snakemake", "--cores", "2", "results/kws_m4_w8"], clone, timeout=600)
+    host, m4 = (clone / "results" / f"kws_{d}_w8" for d in ("host", "m4"))
+    rows = {d.name: list(csv.DictReader(open(d / "predictions.csv"))) for d in (host, m4)}
+    assert [r["device_outputs"] for r in rows[m4.name]] == [r["device_outputs"] for r in rows[host.name]]
+    m = json.loads((m4 / "metrics.json").read_text())
+    assert m["instructions"]["method"] == "exact" and m["instructions"]["value"] > 0
+    assert all(int(r["instructions"]) > 0 for r in rows[m4.name])
+    assert m["latency_ms"]["method"] == m["energy_uj"]["method"] == "estimated"
+    assert "not measured" in m["latency_ms"]["detail"] and "MLPerf Tiny" in m["energy_uj"]["detail"]
+    assert m["memory"]["flash_weights_bytes"]["value"] == m["memory"]["weights_bytes"]["value"]
+    assert m["memory"]["ram_bytes"]["value"] <= m["memory"]["ram_bytes"]["board_bytes"]

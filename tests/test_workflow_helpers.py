@@ -23,6 +23,46 @@ def test_stage_arguments_come_from_params():
     assert h.profile(KWS_HOST_W8) == "kws01"
 
 
+def test_emulated_board_arguments_come_from_its_device_entry():
+    params = yaml.safe_load(yaml.safe_dump(PARAMS))
+    params["matrix"]["devices"] = ["host", "m4", "m55"]
+    h = Helpers.checked(params)
+    m4, board = SimpleNamespace(bench="kws", device="m4", bits="8"), params["devices"]["m4"]["board"]
+    build = shlex.split(h.build_args(m4))
+    assert build[:2] == ["--port", "mps2-an386"] and "-mcpu=cortex-m4" in build[2]
+    assert build[build.index("--flash-bytes") + 1] == str(board["flash_bytes"])
+    assert build[build.index("--ram-bytes") + 1] == str(board["ram_bytes"])
+    measure = shlex.split(h.measure_args(m4))
+    for key, value in (("--transport", "qemu"), ("--qemu-machine", "mps2-an386"),
+                       ("--latency-method", "instructions"), ("--clock-hz", "120000000"),
+                       ("--power-w", "0.041"), ("--board", board["name"])):
+        assert measure[measure.index(key) + 1] == value
+    m55 = shlex.split(h.measure_args(SimpleNamespace(bench="kws", device="m55", bits="8")))
+    assert "--power-w" not in m55 and "--power-source" in m55  # no calibrated power: no energy
+    assert "--qemu-machine" not in shlex.split(h.measure_args(KWS_HOST_W8))
+
+
+def test_physical_boards_are_measured_one_job_at_a_time():
+    params = yaml.safe_load(yaml.safe_dump(PARAMS))
+    params["devices"]["nucleo"] = {**params["devices"]["m4"], "transport": "serial",
+                                   "url": "/dev/ttyACM0", "latency_method": "measured"}
+    params["matrix"]["devices"] = ["host", "m4", "nucleo"]
+    h = Helpers.checked(params)
+    res = h.measure_resources()
+    assert list(res) == ["board_nucleo"]  # emulators and the host take only a core
+    assert [res["board_nucleo"](SimpleNamespace(device=d)) for d in ("nucleo", "m4")] == [1, 0]
+    registered = {}
+    workflow = SimpleNamespace(global_resources={}, register_resource=registered.__setitem__)
+    h.register_board_limits(workflow)
+    assert registered == {"board_nucleo": 1}
+    registered.clear()
+    workflow.global_resources = {"board_nucleo": 2}  # --resources board_nucleo=2 wins
+    h.register_board_limits(workflow)
+    assert registered == {}
+    measure = shlex.split(h.measure_args(SimpleNamespace(bench="kws", device="nucleo", bits="8")))
+    assert measure[measure.index("--url") + 1] == "/dev/ttyACM0"
+
+
 def test_real_dataset_arguments_carry_url_and_checksum():
     params = yaml.safe_load(yaml.safe_dump(PARAMS))
     params["dataset"]["kws"]["source"] = "speech_commands"

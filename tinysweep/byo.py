@@ -2,7 +2,8 @@
 
     python -m tinysweep codegen MODEL.tflite --profile kws01 --out DIR
     python -m tinysweep evaluate --model MODEL.tflite --firmware FIRMWARE \
-        --testset ENERGYRUNNER_DIR [--transport pty|serial --url URL] [--out results.csv]
+        --testset ENERGYRUNNER_DIR [--transport pty|qemu|serial --machine M --url URL]
+        [--out results.csv]
 
 `codegen` is stages/convert.py's conversion, with a summary beside tflite-micro's arena.
 `evaluate` runs every sample of an EnergyRunner folder (.bin files + y_labels.csv) on the
@@ -50,7 +51,7 @@ def codegen_summary(info: dict, out) -> str:
 
 def evaluate(model, testset, transport: str = "pty", firmware=None, url=None,
              baud: int = 115200, timeout: float = 60.0, boot_timeout: float = 10.0,
-             progress: bool = False) -> dict:
+             progress: bool = False, machine: str | None = None) -> dict:
     """Device and oracle outputs for every input of `testset` (every window of every clip for
     ad01); the profile is the one the device reports (m-model-[...]). The metric is top-1
     accuracy, or for ad01 the AUC of the clip scores (mean window MSE)."""
@@ -59,7 +60,7 @@ def evaluate(model, testset, transport: str = "pty", firmware=None, url=None,
     oracle = oracle_mod.Oracle(model_bytes)
     num_outputs = int(np.prod(oracle.output_shape))
     with open_device(transport, firmware, url=url, baud=baud, timeout=timeout,
-                     boot_timeout=boot_timeout) as dut:
+                     boot_timeout=boot_timeout, machine=machine) as dut:
         prof = er.profile(dut.profile()["model"])
         samples = er.read_folder(testset, None if prof.windowed else prof.input_bytes)
         check_testset(Path(testset), oracle)
@@ -165,9 +166,11 @@ def main_evaluate(argv) -> None:
     ap = Parser(prog="evaluate", description="Accuracy of a device on an EnergyRunner folder "
                                              "(top-1; AUC for ad01)")
     ap.add_argument("--model", required=True, help="the int8 .tflite the firmware was built from")
-    ap.add_argument("--firmware", help="host firmware binary (--transport pty)")
+    ap.add_argument("--firmware", help="host firmware binary (--transport pty) or Cortex-M ELF "
+                                       "(--transport qemu)")
     ap.add_argument("--testset", required=True, help="EnergyRunner folder (.bin + y_labels.csv)")
-    ap.add_argument("--transport", choices=["pty", "serial"], default="pty")
+    ap.add_argument("--transport", choices=["pty", "qemu", "serial"], default="pty")
+    ap.add_argument("--machine", help="QEMU machine (--transport qemu), e.g. mps2-an386")
     ap.add_argument("--url", help="serial port URL (--transport serial), e.g. /dev/ttyACM0")
     ap.add_argument("--baud", type=int, default=115200)
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per device command")
@@ -177,9 +180,11 @@ def main_evaluate(argv) -> None:
         ap.error("--transport pty needs --firmware")
     if a.transport == "serial" and not a.url:
         ap.error("--transport serial needs --url")
+    if a.transport == "qemu" and not (a.firmware and a.machine):
+        ap.error("--transport qemu needs --firmware and --machine")
     try:
         result = evaluate(a.model, a.testset, a.transport, a.firmware, a.url, a.baud, a.timeout,
-                          progress=True)
+                          progress=True, machine=a.machine)
     except (OSError, ValueError, DeviceError, RuntimeError) as e:
         sys.exit(f"evaluate: {e}")
     text = results_csv(result)

@@ -8,6 +8,8 @@ import jsonschema
 import yaml
 
 SCHEMA = Path(__file__).resolve().parents[1] / "schemas" / "params.schema.yaml"
+PORTS = Path(__file__).resolve().parents[1] / "firmware" / "ports"
+SHARED_PORT_DIRS = {"cortex-m"}  # code shared by ports, not a port
 
 # MLPerf Tiny model ids, as the device reports them in `profile` (m-model-[...]).
 PROFILES = {"kws": "kws01", "vww": "vww01", "ic": "ic01", "ad": "ad01"}
@@ -69,6 +71,7 @@ def validate(config: dict, source: str = "params.yaml") -> dict:
     errors = list(jsonschema.Draft202012Validator(schema).iter_errors(config))
     if errors:
         raise ConfigError(_one_line(jsonschema.exceptions.best_match(errors), source))
+    _check_devices(config["devices"], source)
     matrix = config["matrix"]
     for device in matrix["devices"]:
         if device not in config["devices"]:
@@ -85,6 +88,23 @@ def validate(config: dict, source: str = "params.yaml") -> dict:
         if train["lr_boundaries"] != sorted(set(train["lr_boundaries"])):
             raise ConfigError(f"{source}: train.{bench}.lr_boundaries must be strictly increasing epochs")
     return config
+
+
+def ports() -> list[str]:
+    """The port folders of firmware/ports/."""
+    return sorted(p.name for p in PORTS.iterdir() if p.is_dir() and p.name not in SHARED_PORT_DIRS)
+
+
+def _check_devices(devices: dict, source: str):
+    known = ports()
+    for name, d in devices.items():
+        if d["port"] not in known:
+            raise ConfigError(f"{source}: devices.{name}.port = {d['port']!r} is not a folder of "
+                              f"firmware/ports (allowed: {', '.join(known)})")
+        if d["latency_method"] == "instructions" and d["transport"] != "qemu":
+            raise ConfigError(f"{source}: devices.{name}.latency_method = 'instructions' needs "
+                              f"transport: qemu (only an emulator counts instructions); "
+                              f"use measured")
 
 
 def load(path="params.yaml") -> dict:
@@ -112,12 +132,15 @@ def parse_combination(name: str, config: dict) -> Combination:
         raise ConfigError(f"target results/{name} is not <benchmark>_<device>_w<bits> (declared: {declared})")
     c = Combination(m["bench"], m["device"], int(m["bits"]))
     axes = config["matrix"]
-    for axis, value, allowed in (("benchmark", c.bench, axes["benchmarks"]),
-                                 ("device", c.device, axes["devices"]),
-                                 ("bit-width", c.bits, axes["bits"])):
+    # any device the devices section defines may be targeted; matrix.devices is what a plain
+    # run (and a glob target) sweeps
+    for axis, value, allowed, where in (
+            ("benchmark", c.bench, axes["benchmarks"], "matrix declares"),
+            ("device", c.device, list(config["devices"]), "devices section defines"),
+            ("bit-width", c.bits, axes["bits"], "matrix declares")):
         if value not in allowed:
-            raise ConfigError(f"target results/{name}: unknown {axis} '{value}' (params.yaml matrix "
-                              f"declares: {', '.join(str(a) for a in allowed)})")
+            raise ConfigError(f"target results/{name}: unknown {axis} '{value}' (params.yaml {where}: "
+                              f"{', '.join(str(a) for a in allowed)})")
     return c
 
 

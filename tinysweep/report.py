@@ -19,11 +19,14 @@ from tinysweep.io import sha256_bytes
 IDENTITY = ("combination", "benchmark", "device", "bits")
 # shown first, in this order; any other metric follows alphabetically
 METRIC_ORDER = ("accuracy", "accuracy_oracle", "oracle_agreement", "oracle_bitexact",
-                "latency_ms", "arena_bytes", "oracle_arena_bytes", "weights_bytes", "macs")
+                "latency_ms", "energy_uj", "instructions", "instructions_per_mac",
+                "flash_bytes", "ram_bytes", "arena_bytes", "oracle_arena_bytes", "weights_bytes",
+                "macs")
 METHODS = {
     "measured": "measured on the device",
     "simulated": "computed by the reference interpreter on the host",
     "static": "read from code generation or build output",
+    "exact": "counted exactly by the emulator (QEMU instruction-count plugin)",
     "estimated": "an estimate from a model, not a measurement",
 }
 
@@ -185,7 +188,8 @@ def plot_accuracy_latency(results) -> str | None:
 def plot_memory(results) -> str | None:
     """Grouped bars of the memory metrics (bytes) per combination, method in the legend."""
     from matplotlib.figure import Figure
-    keys = [k for k in ("arena_bytes", "oracle_arena_bytes", "weights_bytes")
+    keys = [k for k in ("arena_bytes", "oracle_arena_bytes", "weights_bytes", "flash_bytes",
+                        "ram_bytes")
             if any(k in r.flat() for r in results)]
     if not keys:
         return None

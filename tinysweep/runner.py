@@ -2,8 +2,9 @@
 
 `Dut` talks to a device under test over any pyserial URL (a pty path, socket://host:port,
 /dev/ttyACM0): ASCII commands ended by '%', answers are CR LF lines closed by 'm-ready'.
-`open_device` starts the host firmware (transport "pty") or opens a board's serial port
-(transport "serial") and always closes and reaps what it started.
+`open_device` starts the host firmware (transport "pty"), an emulated board in QEMU (transport
+"qemu", tinysweep/emulator.py) or opens a board's serial port (transport "serial") and always
+closes and reaps what it started.
 
 Parsing is strict on purpose: a truncated or malformed `m-results` / `m-outputs` line, a
 missing lap or an out-of-order `infer` sequence is an error, never a result.
@@ -66,6 +67,7 @@ class Dut:
         self._buf = b""
         self._desynced = False
         self.process = None  # set by open_device for a started firmware
+        self.instructions = None  # emulated boards: the InstructionLog of every inference
         if getattr(port, "timeout", None) != _POLL:
             port.timeout = _POLL  # short reads; deadlines are kept here, not by the port
 
@@ -415,12 +417,17 @@ class _Process:
 
 @contextlib.contextmanager
 def open_device(transport: str, firmware=None, url: str | None = None, baud: int = 115200,
-                timeout: float = 10.0, boot_timeout: float = 10.0):
+                timeout: float = 10.0, boot_timeout: float = 10.0, machine: str | None = None,
+                plugin=None):
     """Yield a connected `Dut`.
 
     transport "pty": start the host firmware binary, read its `pty: /dev/pts/N` line, open
     that port and wait for the boot banner; the process is terminated and reaped on exit,
     whatever happens in the block (exceptions, KeyboardInterrupt).
+    transport "qemu": start `firmware` (a Cortex-M ELF) on QEMU `machine` with the instruction-
+    counting `plugin` (default: insn_count.so beside the firmware) and connect to its UART;
+    `dut.instructions` then reads the exact instruction count of every inference. QEMU is
+    stopped and reaped on exit, whatever happens in the block.
     transport "serial": open `url` (a real board, already flashed and running)."""
     if transport == "pty":
         if firmware is None:
@@ -442,6 +449,28 @@ def open_device(transport: str, firmware=None, url: str | None = None, baud: int
                 dut.close()
             proc.stop()
             proc.stderr.close()
+    elif transport == "qemu":
+        if firmware is None or not machine:
+            raise ValueError("transport 'qemu' needs the firmware ELF and the QEMU machine")
+        from tinysweep.emulator import Qemu
+        emu = Qemu(firmware, machine, plugin, boot_timeout)
+        dut = None
+        try:
+            try:
+                port = emu.connect(baud)
+            except (serial.SerialException, OSError) as e:
+                raise DeviceError(f"cannot connect to {emu.url}: {e}") from None
+            dut = Dut(port, timeout=timeout, name=f"{emu.url} (qemu {machine})")
+            dut.process = emu.proc
+            dut.instructions = emu.counts
+            dut.wait_boot(boot_timeout, quiet=0.2)
+            yield dut
+        except DeviceError as e:
+            raise type(e)(f"{e}; {emu.describe()}") from e
+        finally:
+            if dut is not None:
+                dut.close()
+            emu.stop()
     elif transport == "serial":
         if not url:
             raise ValueError("transport 'serial' needs the port URL (e.g. /dev/ttyACM0)")
@@ -452,7 +481,7 @@ def open_device(transport: str, firmware=None, url: str | None = None, baud: int
         finally:
             dut.close()
     else:
-        raise ValueError(f"unknown transport {transport!r} (expected 'pty' or 'serial')")
+        raise ValueError(f"unknown transport {transport!r} (expected 'pty', 'qemu' or 'serial')")
 
 
 # ---- measurement passes ----------------------------------------------------------------------

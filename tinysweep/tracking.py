@@ -83,12 +83,14 @@ def log_result(c, exp_id: str, result: Result) -> tuple[str, bool, list[str]]:
         "measured_at": prov.get("timestamp", ""),
         "dataset": m.get("dataset", "not recorded"),
         **{f"method.{k}": v["method"] for k, v in flat.items()},
+        **{f"how.{k}": str(v.get("detail", ""))[:5000] for k, v in flat.items()},
     }
     run = c.create_run(exp_id, tags=tags, run_name=result.combination)
     rid = problems = None
     try:
         rid, problems = run.info.run_id, []
-        for k in ("benchmark", "device", "bits", "profile", "transport", "device_name"):
+        for k in ("benchmark", "device", "bits", "profile", "transport", "device_name", "board",
+                  "latency_method"):
             if k in m:
                 c.log_param(rid, k, m[k])
         samples = (m.get("accuracy") or {}).get("samples")

@@ -110,17 +110,67 @@ class Helpers:
 
     def build_args(self, wildcards) -> str:
         d = self.device(wildcards)
+        board = d.get("board")
+        extra = (" " + _args(board=board["name"], flash_bytes=board["flash_bytes"],
+                             ram_bytes=board["ram_bytes"])) if board else ""
         # --cflags=... : flags start with '-', which argparse would take for an option
-        return f"{_args(port=d['port'])} --cflags={shlex.quote(d['cflags'])}"
+        return f"{_args(port=d['port'])} --cflags={shlex.quote(d['cflags'])}{extra}"
 
     def measure_args(self, wildcards) -> str:
         m = self.config["measure"]
         c = self.combination(wildcards)
         lat = m["latency"]
-        return _args(benchmark=c.bench, device=c.device, bits=c.bits,
-                     transport=self.device(wildcards)["transport"],
+        d = self.device(wildcards)
+        args = _args(benchmark=c.bench, device=c.device, bits=c.bits, transport=d["transport"],
                      windows=lat["windows"], inferences=lat["inferences"], warmup=lat["warmup"],
-                     timeout=m["timeout_s"])
+                     timeout=m["timeout_s"], latency_method=d["latency_method"])
+        return " ".join([args] + [_args(**opts) for opts in self._device_measure_options(d)])
+
+    @staticmethod
+    def _device_measure_options(d: dict) -> list[dict]:
+        """measure.py options a device's transport and latency method need."""
+        opts = []
+        if d["transport"] == "qemu":
+            opts.append({"qemu_machine": d["qemu_machine"]})
+        if d["transport"] == "serial":
+            opts.append({"url": d["url"]})
+        if "board" in d:
+            opts.append({"board": d["board"]["name"]})
+        if d["latency_method"] == "instructions":
+            opts.append({"clock_hz": d["clock_hz"], "cpi": d["cpi"]["value"],
+                         "cpi_source": d["cpi"]["source"], "power_source": d["power"]["source"]})
+            if d["power"]["watts"] is not None:
+                opts.append({"power_w": d["power"]["watts"]})
+        return opts
+
+    # -- scheduling -------------------------------------------------------------------------
+    def physical_boards(self) -> list[str]:
+        """Devices of the matrix reached over a serial port: one job at a time on each."""
+        return [d for d in self.config["matrix"]["devices"]
+                if self.config["devices"][d]["transport"] == "serial"]
+
+    @staticmethod
+    def board_resource(device: str) -> str:
+        return f"board_{device}"
+
+    def _uses_board(self, device: str, wildcards) -> int:
+        return int(wildcards.device == device)
+
+    def measure_resources(self) -> dict:
+        """Resources of the measure rule: `board_<id>` = 1 for a job on physical board <id>
+        (0 otherwise), limited to 1 by register_board_limits: jobs on one board run one at a
+        time. Host and emulator jobs take only a core (threads 1): as many run at once as
+        --cores allows."""
+        return {self.board_resource(d): functools.partial(self._uses_board, d)
+                for d in self.physical_boards()}
+
+    def register_board_limits(self, workflow):
+        """Limit every `board_<id>` resource to 1, unless the command line set it
+        (`--resources board_<id>=N`)."""
+        for device in self.physical_boards():
+            name = self.board_resource(device)
+            if name not in workflow.global_resources:
+                workflow.register_resource(name, 1)
 
     def report_args(self, wildcards=None) -> str:
         r = self.config["report"]

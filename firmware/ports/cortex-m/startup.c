@@ -1,0 +1,67 @@
+/*
+ * startup.c — reset and fault handlers and the vector table of every Cortex-M port.
+ * The linker script (ports/<machine>/memory.ld) provides the stack top and the .data/.bss
+ * bounds; the vector table goes first in FLASH (section .vectors), where the core boots.
+ */
+#include <stdint.h>
+
+#include "cortex_m.h"
+
+extern uint32_t __stack_top;
+extern uint32_t __data_load, __data_start, __data_end, __bss_start, __bss_end;
+
+int main(void);
+void Reset_Handler(void);
+void Fault_Handler(void);
+void SysTick_Handler(void);
+void cortex_m_irq_handler(void);
+
+#define CPACR (*(volatile uint32_t *)0xE000ED88u)
+
+/* The init loops must not become memcpy/memset calls before .data exists (-O2 would). */
+__attribute__((optimize("no-tree-loop-distribute-patterns")))
+void Reset_Handler(void)
+{
+    const uint32_t *src;
+    uint32_t *dst;
+    /* FPU (and MVE on M55) on first, with barriers: the compiler may otherwise schedule
+     * floating-point instructions before the enable, which faults. Harmless without FPU. */
+    CPACR |= 0xFu << 20;
+    __asm volatile("dsb\n\tisb" ::: "memory");
+    for (src = &__data_load, dst = &__data_start; dst < &__data_end;) {
+        *dst++ = *src++;
+    }
+    for (dst = &__bss_start; dst < &__bss_end;) {
+        *dst++ = 0u;
+    }
+    semihost_exit(main());
+}
+
+/* HardFault, MemManage, BusFault, UsageFault, SecureFault, unexpected exceptions: say so on
+ * the UART (the runner shows the device's last line) and stop QEMU with a failure status.
+ * External interrupts go to cortex_m_irq_handler (port_cortex_m.c). */
+void Fault_Handler(void)
+{
+    cortex_m_fault("e-[Fault: the firmware stopped]\r\n");
+}
+
+typedef void (*vector)(void);
+
+__attribute__((section(".vectors"), used))
+const vector cortex_m_vectors[16 + CORTEX_M_IRQS] = {
+    (vector)(uintptr_t)&__stack_top,
+    Reset_Handler,
+    Fault_Handler, /* NMI */
+    Fault_Handler, /* HardFault */
+    Fault_Handler, /* MemManage */
+    Fault_Handler, /* BusFault */
+    Fault_Handler, /* UsageFault */
+    Fault_Handler, /* SecureFault (v8-M) */
+    0, 0, 0,
+    Fault_Handler, /* SVCall */
+    Fault_Handler, /* DebugMonitor */
+    0,
+    Fault_Handler, /* PendSV */
+    SysTick_Handler,
+    [16 ... 16 + CORTEX_M_IRQS - 1] = cortex_m_irq_handler,
+};
