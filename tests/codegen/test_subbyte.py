@@ -56,8 +56,8 @@ def test_packing_is_tflites():
 def _kernels(g):
     """Weight-reading kernels the model calls; the chain kernel's layers count as
     `chain_layer_s<bits>` (the weight width model.c gives them)."""
-    chains = {f"chain_layer_s{b}" for b in re.findall(r"TSN_LAYER_(?:CONV|DEPTHWISE), (\d)",
-                                                        g.model_c)}
+    chains = {f"chain_layer_s{b}" for b in re.findall(r"^    tsn_\w+_s(\d), &", g.model_c,
+                                                        re.MULTILINE)}
     return chains | {o["kernel"] for o in g.info["ops"] if o["kernel"]
                      and o["kernel"] != "tsn_conv_chain_s8" and "softmax" not in o["kernel"]
                      and "pool" not in o["kernel"]}

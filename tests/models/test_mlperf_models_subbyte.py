@@ -45,7 +45,8 @@ def test_mlperf_model_packed_is_bit_exact_over_serial(name, bits, tmp_path):
     # packed kernels, called directly or row by row by the chain kernel (in place, fused)
     assert kernels and all(k.endswith(f"_s{bits}") or k == "tsn_conv_chain_s8"
                            for k in kernels), kernels
-    layers = re.findall(r"TSN_LAYER_(?:CONV|DEPTHWISE), (\d)", (tmp_path / "c" / "model.c").read_text())
+    layers = re.findall(r"^    tsn_\w+_s(\d), &", (tmp_path / "c" / "model.c").read_text(),
+                        re.MULTILINE)
     assert set(layers) <= {str(bits)}, layers
 
     m = read_tflite_bytes(buf)

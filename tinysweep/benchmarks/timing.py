@@ -77,19 +77,18 @@ def _make_var(name: str) -> str:
 
 def code_bytes(model_dir, info: dict, workdir) -> dict:
     """Bytes of machine code (.text sections, `size -A`) of the generated model.c and of the
-    engine kernels it calls, each compiled alone with the host firmware's compiler and CFLAGS
-    (weights and other constants live in .rodata and are not counted)."""
+    engine kernels it links: those it calls and, transitively, those they call (the chain
+    kernel calls the conv kernels of every weight width), each compiled alone with the host
+    firmware's compiler and CFLAGS (weights and other constants live in .rodata: not counted)."""
     model_dir, workdir = Path(model_dir), Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     cc = shlex.split(_make_var("CC") or "cc")
     cflags = shlex.split(_make_var("CFLAGS") or "-std=c99 -O2")
-    kernels = {op["kernel"] for op in info["ops"] if op.get("kernel")}
-    kernels |= {e["kernel"] for e in (info.get("float_edges") or {}).values()}
-    sources = {"model": model_dir / "model.c"}
-    for k in sorted(kernels):
-        sources[k] = ENGINE_SRC / (k.removeprefix("tsn_") + ".c")
+    todo = [("model", model_dir / "model.c")]
+    seen = {"model"}
     out = {}
-    for name, src in sources.items():
+    while todo:
+        name, src = todo.pop()
         obj = workdir / f"{name}.o"
         subprocess.run([*cc, *cflags, f"-I{REPO / 'firmware/engine/include'}",
                         f"-I{ENGINE_SRC}", f"-I{model_dir}", "-c", str(src), "-o", str(obj)],
@@ -98,6 +97,13 @@ def code_bytes(model_dir, info: dict, workdir) -> dict:
                               text=True).stdout
         out[name] = sum(int(m.group(1)) for m in
                         re.finditer(r"^\.text\S*\s+(\d+)", sysv, re.MULTILINE))
+        undefined = subprocess.run(["nm", "-u", str(obj)], check=True, capture_output=True,
+                                   text=True).stdout.split()
+        for sym in undefined:
+            source = ENGINE_SRC / (sym.removeprefix("tsn_") + ".c")
+            if sym.startswith("tsn_") and sym not in seen and source.is_file():
+                seen.add(sym)
+                todo.append((sym, source))
     return {"model": out.pop("model"), "kernels": sum(out.values()), "per_kernel": out}
 
 

@@ -231,11 +231,16 @@ tsn_status tsn_depthwise_conv2d_inplace_s8(const tsn_conv_params *params,
  * the tensors between the ops are never materialized. Batch 1; a layer is CONV_2D (one group)
  * or DEPTHWISE_CONV_2D with 8-, 4- or 2-bit weights, described by tsn_conv_layer. Bit-exact
  * with the ops run one after the other. */
-typedef enum { TSN_LAYER_CONV = 0, TSN_LAYER_DEPTHWISE = 1 } tsn_layer_kind;
+/* The kernel of a layer: tsn_conv2d_s8/_s4/_s2 or tsn_depthwise_conv2d_s8/_s4/_s2 (a pointer,
+ * so that a firmware links only the kernels its model uses). */
+typedef tsn_status (*tsn_conv_kernel)(const tsn_conv_params *params, const tsn_requant *quant,
+                                      const tsn_dims *input_dims, const int8_t *input,
+                                      const tsn_dims *filter_dims, const int8_t *filter,
+                                      const int32_t *bias, const tsn_dims *output_dims,
+                                      int8_t *output);
 
 typedef struct {
-    int32_t kind;        /* tsn_layer_kind */
-    int32_t weight_bits; /* 8, 4 or 2: the filter as tsn_*_s8 / _s4 / _s2 take it */
+    tsn_conv_kernel kernel;
     const tsn_conv_params *params;
     const tsn_requant *quant;
     const tsn_dims *input_dims;

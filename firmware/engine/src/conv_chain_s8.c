@@ -23,39 +23,10 @@
 static int layer_valid(const tsn_conv_layer *l)
 {
     return l != NULL && l->input_dims != NULL && l->output_dims != NULL &&
-           (l->kind == TSN_LAYER_CONV || l->kind == TSN_LAYER_DEPTHWISE) &&
-           (l->weight_bits == 8 || l->weight_bits == 4 || l->weight_bits == 2) &&
+           l->kernel != NULL &&
            tsn_conv_args_valid(l->params, l->quant, l->input_dims, l->filter_dims, l->filter,
                                l->output_dims) &&
            l->input_dims->n == 1 && l->output_dims->n == 1;
-}
-
-/* The layer's kernel on `in` -> `out`. */
-static tsn_status layer_run(const tsn_conv_layer *l, const tsn_conv_params *p, const tsn_dims *in,
-                            const int8_t *input, const tsn_dims *out_dims, int8_t *out)
-{
-    const tsn_dims *f = l->filter_dims;
-    if (l->kind == TSN_LAYER_CONV) {
-        switch (l->weight_bits) {
-        case 8:
-            return tsn_conv2d_s8(p, l->quant, in, input, f, l->filter, l->bias, out_dims, out);
-        case 4:
-            return tsn_conv2d_s4(p, l->quant, in, input, f, l->filter, l->bias, out_dims, out);
-        default:
-            return tsn_conv2d_s2(p, l->quant, in, input, f, l->filter, l->bias, out_dims, out);
-        }
-    }
-    switch (l->weight_bits) {
-    case 8:
-        return tsn_depthwise_conv2d_s8(p, l->quant, in, input, f, l->filter, l->bias, out_dims,
-                                       out);
-    case 4:
-        return tsn_depthwise_conv2d_s4(p, l->quant, in, input, f, l->filter, l->bias, out_dims,
-                                       out);
-    default:
-        return tsn_depthwise_conv2d_s2(p, l->quant, in, input, f, l->filter, l->bias, out_dims,
-                                       out);
-    }
 }
 
 /* Output rows [oy, oy + 1) of layer l from the input rows in `rows` (rows_h rows of the
@@ -75,10 +46,11 @@ static tsn_status layer_row(const tsn_conv_layer *l, const int8_t *rows, int32_t
             return TSN_ERROR_ARGUMENT; /* a row of padding only: not SAME or VALID */
         }
         p.pad_top = 0;
-        return layer_run(l, &p, &rest, rows + (size_t)skip * in.w * in.c, &row, out);
+        return l->kernel(&p, l->quant, &rest, rows + (size_t)skip * in.w * in.c, l->filter_dims,
+                         l->filter, l->bias, &row, out);
     }
     p.pad_top = rows_first - top; /* rows above rows_first are padding */
-    return layer_run(l, &p, &in, rows, &row, out);
+    return l->kernel(&p, l->quant, &in, rows, l->filter_dims, l->filter, l->bias, &row, out);
 }
 
 /**
