@@ -389,7 +389,8 @@ def test_serial_board_that_never_answers_names_the_port(peer):
         with open_device("serial", url=p.path, boot_timeout=1.0):
             pass
     assert str(e.value) == (f"device on {p.path} did not answer 'name' within 1 s of opening "
-                            f"the port; last line: none")
+                            f"the port; last line: none; is a board flashed with this build, "
+                            f"running and connected there at 115200 baud?")
 
 
 def uart_receive(data: bytes, sent_baud: int, read_baud: int) -> bytes:

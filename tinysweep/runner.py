@@ -509,7 +509,11 @@ def open_device(transport: str, firmware=None, url: str | None = None, baud: int
             raise ValueError("transport 'serial' needs the port URL (e.g. /dev/ttyACM0)")
         dut = Dut.from_url(url, baud=baud, timeout=timeout)
         try:
-            dut.wait_boot(boot_timeout)
+            try:
+                dut.wait_boot(boot_timeout)
+            except DeviceTimeout as e:  # nothing started here: say what to check
+                raise DeviceTimeout(f"{e}; is a board flashed with this build, running and "
+                                    f"connected there at {baud} baud?") from None
             yield dut
         finally:
             dut.close()
