@@ -5,6 +5,7 @@
     python stages/build_firmware.py --port mps2-an386 --model-dir models/kws/w8/c \
         --out build/kws_m4_w8 --cflags="-O2 -mcpu=cortex-m4 ..." \
         --board "NUCLEO-L4R5ZI" --flash-bytes 2097152 --ram-bytes 655360
+    python stages/build_firmware.py --port nucleo-l4r5zi ... --baud 115200 [--energy-mode]
 
 Runs `make -C firmware` into a temporary sibling folder that replaces --out only on success:
 --out then holds `firmware` and `build.json` (firmware sha256, model sha256, compiler and
@@ -15,7 +16,8 @@ With --board/--flash-bytes/--ram-bytes (a microcontroller port) the linker holds
 the represented board's memory, build.json gets the flash split (weights / code / constants)
 and RAM split (arena / stack / other) read from the ELF, and a model that does not fit stops
 the build with one line "needs X KB flash / Y KB RAM, <board> has ...", computed from the
-sizes (the image is linked once more without the limit to measure it).
+sizes (the image is linked once more without the limit to measure it). A real board's build
+also writes firmware.bin (from the flash origin) and firmware.hex, recorded with their sha256.
 """
 import json
 import re
@@ -99,10 +101,11 @@ def _overflow_memory(base: list, binary: Path) -> dict | None:
 
 
 def build_firmware(port: str, model_dir, out, cflags: str = "", jobs: int = 2,
-                   board: dict | None = None) -> dict:
+                   board: dict | None = None, baud: int | None = None,
+                   energy_mode: bool = False) -> dict:
     """Build firmware/ports/<port> with the model in `model_dir` into `out`; return build.json.
     `board` (name, flash_bytes, ram_bytes): the represented board a microcontroller port is
-    linked for."""
+    linked for. `baud`: a real board's UART rate; `energy_mode`: EEMBC energy-mode firmware."""
     model_dir = Path(model_dir).resolve()
     ports = config.ports()
     if port not in ports:
@@ -116,6 +119,10 @@ def build_firmware(port: str, model_dir, out, cflags: str = "", jobs: int = 2,
                 f"BUILD_DIR={tmp}", f"EXTRA_CFLAGS={cflags}"]
         if board:
             base += [f"FLASH_BYTES={board['flash_bytes']}", f"RAM_BYTES={board['ram_bytes']}"]
+        if baud:
+            base.append(f"BAUD={baud}")
+        if energy_mode:
+            base.append("ENERGY_MODE=1")
         run = subprocess.run(base + [f"-j{jobs}"], capture_output=True, text=True)
         if run.returncode != 0:
             sys.stderr.write(run.stdout + run.stderr)
@@ -144,7 +151,13 @@ def build_firmware(port: str, model_dir, out, cflags: str = "", jobs: int = 2,
             "size_tool": v["SIZE"],
             "sizes": _sizes(v["SIZE"], binary),
             "git_commit": git_commit(REPO),
+            "energy_mode": bool(energy_mode),
         }
+        if baud:
+            info["baud"] = baud
+        for image in ("firmware.bin", "firmware.hex"):  # a real board's flashable images
+            if (tmp / image).is_file():
+                info.setdefault("images", {})[image] = sha256_file(tmp / image)
         if board:
             memory = elf.memory(binary, size=v["SIZE"])
             error = _fit_error(memory, board)
@@ -180,6 +193,9 @@ def main(argv=None):
     ap.add_argument("--board", help="the represented board's name (microcontroller ports)")
     ap.add_argument("--flash-bytes", type=int, help="the represented board's flash")
     ap.add_argument("--ram-bytes", type=int, help="the represented board's RAM")
+    ap.add_argument("--baud", type=int, help="a real board's UART rate (firmware PORT_BAUD)")
+    ap.add_argument("--energy-mode", action="store_true",
+                    help="EEMBC energy-mode firmware (timestamps on the board's pin)")
     a = ap.parse_args(_join_option_values(sys.argv[1:] if argv is None else list(argv)))
     given = [x is not None for x in (a.board, a.flash_bytes, a.ram_bytes)]
     if any(given) and not all(given):
@@ -187,7 +203,8 @@ def main(argv=None):
     board = ({"name": a.board, "flash_bytes": a.flash_bytes, "ram_bytes": a.ram_bytes}
              if all(given) else None)
     try:
-        info = build_firmware(a.port, a.model_dir, a.out, a.cflags, a.jobs, board)
+        info = build_firmware(a.port, a.model_dir, a.out, a.cflags, a.jobs, board, a.baud,
+                              a.energy_mode)
     except (OSError, ValueError, BuildError, elf.ElfError) as e:
         sys.exit(f"build_firmware: {e}")
     s = info["sizes"]

@@ -121,6 +121,12 @@ def measure(a):
         _check_sha(_find(build, "sha256", "firmware_sha256", "firmware.sha256"), firmware_sha,
                    "firmware", firmware, a.build_info)
     _check_sha(_find(build, "model_sha256"), model_sha, "model", model_path, a.build_info)
+    if build.get("energy_mode"):
+        raise ValueError(f"{a.build_info}: an energy-mode build (EEMBC EnergyRunner, timestamps on "
+                         f"a pin): tinysweep measures performance-mode firmware")
+    if a.transport == "serial" and build.get("baud") not in (None, a.baud):
+        raise ValueError(f"{a.build_info}: the firmware runs at {build['baud']} baud, --baud is "
+                         f"{a.baud}")
     model_bits = _find(codegen, "weight_bits", "bits")
     if a.bits and model_bits and a.bits != model_bits:
         raise ValueError(f"--bits {a.bits}, but {a.codegen} says the model has {model_bits}-bit weights")
@@ -210,6 +216,12 @@ def measure(a):
                                         macs if isinstance(macs, int) else None))
     elif min(metrics["latency_ms"]["window_seconds"]) < 10:
         metrics["latency_ms"]["note"] = "windows shorter than the EEMBC runner's 10 s minimum"
+    if not counted and a.power_w:  # a real board: its published power x the measured latency
+        metrics["energy_uj"] = metric(
+            a.power_w * 1e3 * latency_ms, "estimated",
+            f"estimate: {a.power_w * 1e3:g} mW ({a.power_source}) × the measured latency; not "
+            f"measured (EEMBC's EnergyRunner with an energy monitor measures it: energy mode)",
+            power_w=a.power_w)
 
     rows = io.StringIO()
     w = csv.writer(rows, lineterminator="\n")

@@ -28,7 +28,7 @@ def test_shipped_params_are_valid():
 @pytest.mark.parametrize("path, value, expected", [
     (("matrix", "bits"), [4], "matrix.bits[0] = 4 is not allowed (allowed: 8)"),
     (("matrix", "benchmarks"), ["speech"], "matrix.benchmarks[0] = 'speech' is not allowed (allowed: kws)"),
-    (("matrix", "devices"), ["m9"], "matrix.devices names 'm9', which the devices section does not define (defined: host, m4, m7, m33, m55)"),
+    (("matrix", "devices"), ["m9"], "matrix.devices names 'm9', which the devices section does not define (defined: host, m4, m7, m33, m55, nucleo)"),
     (("train", "kws", "epochs"), 0, "train.kws.epochs = 0"),
     (("train", "kws", "epochs"), "ten", "train.kws.epochs = 'ten'"),
     (("train", "kws", "lr_boundaries"), [10], "train.kws.learning_rates needs exactly one more value than lr_boundaries"),
@@ -43,6 +43,9 @@ def test_shipped_params_are_valid():
     (("devices", "m4", "port"), "stm32", "devices.m4.port = 'stm32' is not a folder of firmware/ports (allowed: host, mps2-an386"),
     (("devices", "m4", "transport"), "pty", "devices.m4.latency_method = 'instructions' needs transport: qemu"),
     (("devices", "m4", "transport"), "serial", "devices.m4 is missing the key 'url'"),
+    (("devices", "nucleo", "baud"), KeyError, "devices.nucleo is missing the key 'baud'"),
+    (("devices", "nucleo", "energy_mode"), True, "devices.nucleo.energy_mode = true needs transport: serial and baud: 9600"),
+    (("devices", "nucleo", "energy_mode"), "yes", "devices.nucleo.energy_mode = 'yes'"),
 ])
 def test_bad_values_give_one_line(path, value, expected):
     with pytest.raises(cfg.ConfigError) as e:
@@ -50,6 +53,16 @@ def test_bad_values_give_one_line(path, value, expected):
     message = str(e.value)
     assert expected in message
     assert "\n" not in message and message.startswith("params.yaml: ")
+
+
+def test_energy_mode_devices_are_built_not_measured():
+    c = with_change(("devices", "nucleo", "baud"), 9600)
+    c["devices"]["nucleo"]["energy_mode"] = True
+    cfg.validate(copy.deepcopy(c))  # defined (its firmware can be built) ...
+    c["matrix"]["devices"] = ["host", "nucleo"]
+    with pytest.raises(cfg.ConfigError, match=r"^params.yaml: devices.nucleo.energy_mode = true: "
+                                              r"its firmware is for EEMBC's EnergyRunner"):
+        cfg.validate(c)  # ... but not swept
 
 
 def test_bad_yaml_names_the_line(tmp_path):
@@ -75,7 +88,7 @@ def test_combinations_and_targets():
 
 @pytest.mark.parametrize("target, expected", [
     ("vww_host_w8", "unknown benchmark 'vww' (params.yaml matrix declares: kws)"),
-    ("kws_m9_w8", "unknown device 'm9' (params.yaml devices section defines: host, m4, m7, m33, m55)"),
+    ("kws_m9_w8", "unknown device 'm9' (params.yaml devices section defines: host, m4, m7, m33, m55, nucleo)"),
     ("kws_host_w3", "unknown bit-width '3' (params.yaml matrix declares: 8)"),
     ("kws-host-8", "is not <benchmark>_<device>_w<bits> (declared: kws_host_w8)"),
 ])

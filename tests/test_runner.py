@@ -87,6 +87,24 @@ def test_real_device_timeout_names_port_and_last_line(host_firmware):
     assert proc.poll() is not None  # stopped even though it was busy inferring
 
 
+def test_serial_transport_drives_a_running_device_by_url(host_firmware, small_kws_tflite):
+    """Transport "serial" (a real board's path: open a URL, nothing started) against the host
+    device, already running, reached by its pty path as a board by /dev/ttyACM0."""
+    from tinysweep.runner import _Process
+    board = _Process(host_firmware, boot_timeout=10)
+    try:
+        with open_device("serial", url=board.pty, baud=115200, timeout=10) as d:
+            assert d.name == board.pty and d.process is None
+            x = _inputs(1, seed=3)[0]
+            d.load(x.tobytes(), verify=True)
+            d.infer(1, 0, expected=12)
+            np.testing.assert_array_equal(d.outputs(expected=12),
+                                          oracle.predict(small_kws_tflite.read_bytes(), x))
+        assert board.proc.poll() is None  # the runner does not own a board: still running
+    finally:
+        board.stop()
+
+
 def test_process_reaped_on_exception_and_keyboard_interrupt(host_firmware):
     for exc in (RuntimeError("boom"), KeyboardInterrupt()):
         with pytest.raises(type(exc)):
@@ -363,6 +381,85 @@ def test_boot_never_answers(peer):
     with pytest.raises(DeviceTimeout, match=rf"^device on {p.path} did not answer 'name' within "
                                             rf"1.5 s of opening the port; last line: none$"):
         d.wait_boot(1.5, quiet=0.05)
+
+
+def test_serial_board_that_never_answers_names_the_port(peer):
+    p, _ = peer(lambda cmd: b"")
+    with pytest.raises(DeviceTimeout) as e:
+        with open_device("serial", url=p.path, boot_timeout=1.0):
+            pass
+    assert str(e.value) == (f"device on {p.path} did not answer 'name' within 1 s of opening "
+                            f"the port; last line: none; is a board flashed with this build, "
+                            f"running and connected there at 115200 baud?")
+
+
+def uart_receive(data: bytes, sent_baud: int, read_baud: int) -> bytes:
+    """What a UART receiver at read_baud makes of 8N1 bytes sent at sent_baud: sampled mid-bit
+    after each falling edge, a byte per start bit, framing errors included (idle high)."""
+    bits = [bit for b in data for bit in [0, *((b >> i) & 1 for i in range(8)), 1]] + [1] * 20
+    end, period = len(bits) / sent_baud, 1.0 / read_baud
+
+    def level(t):
+        return bits[int(t * sent_baud)] if t < end else 1
+    out, t = bytearray(), 0.0
+    while t < end:
+        if level(t) == 0 and level(t + period / 2) == 0:
+            mid = t + period / 2
+            out.append(sum(level(mid + (i + 1) * period) << i for i in range(8)))
+            t = mid + 9 * period
+            while t < end and level(t) == 0:  # a low stop bit: wait for the line to rise
+                t += period / 16
+        else:
+            t += period / 16
+    return bytes(out)
+
+
+NAME_ANSWER = lines("m-name-dut-[tinysweep-nucleo-l4r5zi]", "m-ready")
+
+
+def test_wrong_baud_is_detected_not_parsed(peer):
+    assert uart_receive(NAME_ANSWER, 115200, 115200) == NAME_ANSWER  # the simulation is exact
+    # firmware at 9600 (an energy-mode build), runner at 115200: ~2 noise bytes per byte
+    p, _ = peer(lambda cmd: uart_receive(NAME_ANSWER, 9600, 115200))
+    t = time.monotonic()
+    with pytest.raises(ProtocolError) as e:
+        with open_device("serial", url=p.path, baud=115200, boot_timeout=5):
+            pass
+    assert time.monotonic() - t < 2  # stopped at the noise, not at the timeout
+    msg = str(e.value)
+    assert msg.startswith(f"device on {p.path}: received ") and "\n" not in msg
+    assert "bytes that are not protocol text (last: " in msg
+    assert msg.endswith("wrong baud rate? (port opened at 115200 baud; the firmware's rate is "
+                        "params.yaml devices.<id>.baud, 9600 for energy-mode firmware)")
+    # firmware at 115200, runner at 9600: few bytes, reported with the timeout
+    p, _ = peer(lambda cmd: uart_receive(NAME_ANSWER, 115200, 9600))
+    with pytest.raises(DeviceTimeout, match=r"did not answer 'name' within 1 s of opening the "
+                                            r"port; last line: .*; received \d+ bytes that are "
+                                            r"not protocol text .*wrong baud rate\? \(port "
+                                            r"opened at 9600 baud"):
+        with open_device("serial", url=p.path, baud=9600, boot_timeout=1.0):
+            pass
+
+
+def test_results_at_the_wrong_baud_are_never_parsed(peer):
+    answer = lines(*INFER_OK, "m-results-[0.1,0.2]", "m-ready")
+    p, d = peer(lambda cmd: uart_receive(answer, 9600, 115200))
+    with pytest.raises(ProtocolError, match="not protocol text"):
+        d.infer(1, 0)
+    with pytest.raises(DeviceError, match="out of step"):
+        d.results()
+
+
+def test_energy_mode_firmware_is_named(peer):
+    p, d = peer(lambda cmd: b"")
+    os.write(p.master, lines("m-timestamp-mode-energy", "m-init-done", "m-ready"))
+    with pytest.raises(ProtocolError, match=r"runs energy-mode firmware \(m-timestamp-mode-energy"):
+        d.wait_boot(2, quiet=0.5)
+    # banner missed: an infer answer without timestamps says what it may be
+    p, d = peer(lambda cmd: lines(*INFER_OK[:3], "m-infer-done", "m-results-[0.1]", "m-ready"))
+    with pytest.raises(ProtocolError, match=r"out of sequence \(no m-lap-us timestamps: "
+                                            r"energy-mode firmware\?\)"):
+        d.infer(1, 0)
 
 
 def test_timeout_mentions_a_partial_line(peer):

@@ -44,9 +44,7 @@ def test_emulated_board_arguments_come_from_its_device_entry():
 
 def test_physical_boards_are_measured_one_job_at_a_time():
     params = yaml.safe_load(yaml.safe_dump(PARAMS))
-    params["devices"]["nucleo"] = {**params["devices"]["m4"], "transport": "serial",
-                                   "url": "/dev/ttyACM0", "latency_method": "measured"}
-    params["matrix"]["devices"] = ["host", "m4", "nucleo"]
+    assert "nucleo" not in params["matrix"]["devices"]  # no board here; still targetable
     h = Helpers.checked(params)
     res = h.measure_resources()
     assert list(res) == ["board_nucleo"]  # emulators and the host take only a core
@@ -59,8 +57,26 @@ def test_physical_boards_are_measured_one_job_at_a_time():
     workflow.global_resources = {"board_nucleo": 2}  # --resources board_nucleo=2 wins
     h.register_board_limits(workflow)
     assert registered == {}
-    measure = shlex.split(h.measure_args(SimpleNamespace(bench="kws", device="nucleo", bits="8")))
-    assert measure[measure.index("--url") + 1] == "/dev/ttyACM0"
+
+
+def test_real_board_arguments_come_from_its_device_entry():
+    params = yaml.safe_load(yaml.safe_dump(PARAMS))
+    h = Helpers.checked(params)
+    nucleo = SimpleNamespace(bench="kws", device="nucleo", bits="8")
+    build = shlex.split(h.build_args(nucleo))
+    assert build[:2] == ["--port", "nucleo-l4r5zi"] and "--energy-mode" not in build
+    assert build[build.index("--baud") + 1] == "115200"
+    measure = shlex.split(h.measure_args(nucleo))
+    for key, value in (("--transport", "serial"), ("--url", "/dev/ttyACM0"), ("--baud", "115200"),
+                       ("--latency-method", "measured"), ("--power-w", "0.041")):
+        assert measure[measure.index(key) + 1] == value
+    assert "--clock-hz" not in measure and "--qemu-machine" not in measure
+    params["devices"]["nucleo"].update(energy_mode=True, baud=9600)
+    h = Helpers.checked(params)
+    build = shlex.split(h.build_args(nucleo))
+    assert "--energy-mode" in build and build[build.index("--baud") + 1] == "9600"
+    with pytest.raises(SystemExit, match=r"devices.nucleo.energy_mode = true: .*EnergyRunner"):
+        h.measure_inputs(nucleo)
 
 
 def test_real_dataset_arguments_carry_url_and_checksum():

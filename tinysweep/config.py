@@ -14,6 +14,8 @@ SHARED_PORT_DIRS = {"cortex-m"}  # code shared by ports, not a port
 # MLPerf Tiny model ids, as the device reports them in `profile` (m-model-[...]).
 PROFILES = {"kws": "kws01", "vww": "vww01", "ic": "ic01", "ad": "ad01"}
 
+ENERGY_MODE_BAUD = 9600  # EEMBC energy mode: the IO manager's UART rate
+
 COMBINATION = re.compile(r"^(?P<bench>[a-z0-9]+)_(?P<device>[a-z0-9]+)_w(?P<bits>[0-9]+)$")
 
 
@@ -77,6 +79,8 @@ def validate(config: dict, source: str = "params.yaml") -> dict:
         if device not in config["devices"]:
             raise ConfigError(f"{source}: matrix.devices names '{device}', which the devices section "
                               f"does not define (defined: {', '.join(config['devices'])})")
+        if config["devices"][device].get("energy_mode"):
+            raise ConfigError(energy_mode_error(device, source))
     for bench in matrix["benchmarks"]:
         for stage in ("dataset", "train"):
             if bench not in config[stage]:
@@ -90,6 +94,12 @@ def validate(config: dict, source: str = "params.yaml") -> dict:
     return config
 
 
+def energy_mode_error(device: str, source: str = "params.yaml") -> str:
+    return (f"{source}: devices.{device}.energy_mode = true: its firmware is for EEMBC's "
+            f"EnergyRunner (timestamps on a pin), tinysweep cannot measure it; build it with "
+            f"`snakemake build/<benchmark>_{device}_w<bits>`, or set energy_mode: false")
+
+
 def ports() -> list[str]:
     """The port folders of firmware/ports/."""
     return sorted(p.name for p in PORTS.iterdir() if p.is_dir() and p.name not in SHARED_PORT_DIRS)
@@ -101,6 +111,9 @@ def _check_devices(devices: dict, source: str):
         if d["port"] not in known:
             raise ConfigError(f"{source}: devices.{name}.port = {d['port']!r} is not a folder of "
                               f"firmware/ports (allowed: {', '.join(known)})")
+        if d.get("energy_mode") and (d["transport"] != "serial" or d["baud"] != ENERGY_MODE_BAUD):
+            raise ConfigError(f"{source}: devices.{name}.energy_mode = true needs transport: serial "
+                              f"and baud: {ENERGY_MODE_BAUD} (EEMBC energy mode's rate)")
         if d["latency_method"] == "instructions" and d["transport"] != "qemu":
             raise ConfigError(f"{source}: devices.{name}.latency_method = 'instructions' needs "
                               f"transport: qemu (only an emulator counts instructions); "

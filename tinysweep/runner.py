@@ -34,6 +34,11 @@ _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _RESULTS = re.compile(rf"m-results-\[({_NUMBER}(?:,{_NUMBER})*)\]")
 _OUTPUTS = re.compile(r"m-outputs-\[(-?\d+(?:,-?\d+)*)\]")
 _LAP = re.compile(r"m-lap-us-(\d+)")
+# Protocol text is printable ASCII, tab, CR, LF. A wrong baud rate turns every byte into others,
+# mostly outside it: this many such bytes without a protocol line in between stop the command.
+_TEXT = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
+NOISE_LIMIT = 32
+ENERGY_BANNER = "m-timestamp-mode-energy"
 
 
 class DeviceError(RuntimeError):
@@ -65,6 +70,7 @@ class Dut:
         self.name = name or getattr(port, "port", None) or getattr(port, "name", None) or "?"
         self.last_line: str | None = None
         self._buf = b""
+        self._noise = bytearray()  # non-text bytes since the last protocol line or command
         self._desynced = False
         self.process = None  # set by open_device for a started firmware
         self.instructions = None  # emulated boards: the InstructionLog of every inference
@@ -106,6 +112,14 @@ class Dut:
     def _last(self) -> str:
         return repr(self.last_line) if self.last_line is not None else "none"
 
+    def _noise_report(self) -> str:
+        """What a wrong baud rate looks like: bytes outside protocol text, and the rate used."""
+        baud = getattr(self.port, "baudrate", None)
+        return (f"received {len(self._noise)} bytes that are not protocol text (last: "
+                f"{bytes(self._noise[-12:]).hex(' ')}): wrong baud rate? (port opened at "
+                f"{baud} baud; the firmware's rate is params.yaml devices.<id>.baud, 9600 for "
+                f"energy-mode firmware)")
+
     def _next_line(self, deadline: float) -> str | None:
         """The next non-empty line, or None when the deadline passes first."""
         while True:
@@ -114,15 +128,23 @@ class Dut:
                 line = raw.decode("ascii", "replace").strip("\r").strip()
                 if line:
                     self.last_line = line
+                    if line.startswith(("m-", "e-")):
+                        self._noise.clear()
                     return line
             left = deadline - time.monotonic()
             if left <= 0:
                 return None
-            self._buf += self._read_some()
+            data = self._read_some()
+            self._noise += bytes(b for b in data if b not in _TEXT)
+            if len(self._noise) >= NOISE_LIMIT:
+                self._desynced = True
+                raise ProtocolError(f"device on {self.name}: {self._noise_report()}")
+            self._buf += data
 
     def _discard_stale(self):
         """Drop bytes that arrived outside any command (a late answer, line noise)."""
         self._buf = b""
+        self._noise.clear()
         try:
             waiting = self.port.in_waiting
             if waiting:
@@ -140,7 +162,8 @@ class Dut:
                 partial = self._buf.decode("ascii", "replace").strip()
                 raise DeviceTimeout(f"device on {self.name} did not answer {what} within "
                                     f"{_seconds(timeout)}; last line: {self._last()}"
-                                    + (f", then {partial[:60]!r} without a line end" if partial else ""))
+                                    + (f", then {partial[:60]!r} without a line end" if partial else "")
+                                    + (f"; {self._noise_report()}" if self._noise else ""))
             if line == READY:
                 return lines
             lines.append(line)
@@ -178,7 +201,7 @@ class Dut:
             if line is None:
                 break
             if line == READY:
-                return lines
+                return self._check_mode(lines)
             lines.append(line)
         saw_name = False
         while True:
@@ -193,12 +216,20 @@ class Dut:
                 if line.startswith("m-name-dut-["):
                     saw_name = True
                 elif line == READY and saw_name:
-                    return lines
+                    return self._check_mode(lines)
             if time.monotonic() >= deadline:
                 self._desynced = True
                 raise DeviceTimeout(f"device on {self.name} did not answer 'name' within "
                                     f"{_seconds(timeout)} of opening the port; last line: "
-                                    f"{self._last()}")
+                                    f"{self._last()}"
+                                    + (f"; {self._noise_report()}" if self._noise else ""))
+
+    def _check_mode(self, lines: list[str]) -> list[str]:
+        if ENERGY_BANNER in lines:
+            raise ProtocolError(f"device on {self.name} runs energy-mode firmware ({ENERGY_BANNER}: "
+                                f"timestamps are pin edges for EEMBC's EnergyRunner); flash a "
+                                f"performance-mode build (energy_mode: false) to measure it here")
+        return lines
 
     # ---- protocol --------------------------------------------------------------------------
     def _expect(self, lines, pattern, what):
@@ -277,7 +308,9 @@ class Dut:
         protocol = [line for line in lines if line.startswith("m-")]
         if len(protocol) != len(order) or not all(
                 re.fullmatch(p, line) for p, line in zip(order, protocol)):
-            raise ProtocolError(f"device on {self.name}: {text!r} answered out of sequence: "
+            hint = ("" if any(_LAP.fullmatch(line) for line in protocol) else
+                    " (no m-lap-us timestamps: energy-mode firmware?)")
+            raise ProtocolError(f"device on {self.name}: {text!r} answered out of sequence{hint}: "
                                 f"{lines!r}")
         laps = [int(_LAP.fullmatch(line).group(1)) for line in protocol[3:5]]
         if laps[1] < laps[0]:
@@ -476,7 +509,11 @@ def open_device(transport: str, firmware=None, url: str | None = None, baud: int
             raise ValueError("transport 'serial' needs the port URL (e.g. /dev/ttyACM0)")
         dut = Dut.from_url(url, baud=baud, timeout=timeout)
         try:
-            dut.wait_boot(boot_timeout)
+            try:
+                dut.wait_boot(boot_timeout)
+            except DeviceTimeout as e:  # nothing started here: say what to check
+                raise DeviceTimeout(f"{e}; is a board flashed with this build, running and "
+                                    f"connected there at {baud} baud?") from None
             yield dut
         finally:
             dut.close()

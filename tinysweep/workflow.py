@@ -66,9 +66,12 @@ class Helpers:
     def combination(self, wildcards) -> cfg.Combination:
         return cfg.parse_combination(f"{wildcards.bench}_{wildcards.device}_w{wildcards.bits}", self.config)
 
+    @_one_line_errors
     def measure_inputs(self, wildcards) -> dict:
         """Inputs of one measurement; an undeclared combination stops here with one line."""
         c = self.combination(wildcards)
+        if self.config["devices"][c.device].get("energy_mode"):
+            raise cfg.ConfigError(cfg.energy_mode_error(c.device))
         model = f"models/{c.bench}/w{c.bits}"
         return {"script": "stages/measure.py", "firmware": f"build/{c.name}",
                 "model": f"{model}/model.tflite", "codegen": f"{model}/c", "testset": f"{model}/testset"}
@@ -113,6 +116,10 @@ class Helpers:
         board = d.get("board")
         extra = (" " + _args(board=board["name"], flash_bytes=board["flash_bytes"],
                              ram_bytes=board["ram_bytes"])) if board else ""
+        if "baud" in d:
+            extra += " " + _args(baud=d["baud"])
+        if d.get("energy_mode"):
+            extra += " --energy-mode"
         # --cflags=... : flags start with '-', which argparse would take for an option
         return f"{_args(port=d['port'])} --cflags={shlex.quote(d['cflags'])}{extra}"
 
@@ -133,7 +140,9 @@ class Helpers:
         if d["transport"] == "qemu":
             opts.append({"qemu_machine": d["qemu_machine"]})
         if d["transport"] == "serial":
-            opts.append({"url": d["url"]})
+            opts.append({"url": d["url"], "baud": d["baud"]})
+            if d.get("power", {}).get("watts") is not None:  # energy estimated from latency
+                opts.append({"power_w": d["power"]["watts"], "power_source": d["power"]["source"]})
         if "board" in d:
             opts.append({"board": d["board"]["name"]})
         if d["latency_method"] == "instructions":
@@ -145,9 +154,9 @@ class Helpers:
 
     # -- scheduling -------------------------------------------------------------------------
     def physical_boards(self) -> list[str]:
-        """Devices of the matrix reached over a serial port: one job at a time on each."""
-        return [d for d in self.config["matrix"]["devices"]
-                if self.config["devices"][d]["transport"] == "serial"]
+        """Devices reached over a serial port (any defined one can be targeted, in the matrix
+        or not): one job at a time on each."""
+        return [d for d, entry in self.config["devices"].items() if entry["transport"] == "serial"]
 
     @staticmethod
     def board_resource(device: str) -> str:

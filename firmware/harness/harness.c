@@ -1,5 +1,6 @@
 /*
- * harness.c — MLPerf Tiny performance-mode protocol over port.h, for the generated model.
+ * harness.c — MLPerf Tiny protocol over port.h, for the generated model: performance mode, or
+ * energy mode when built with HARNESS_ENERGY_MODE (timestamps are GPIO edges, not lines).
  * See harness.h. No printf: numbers are formatted here (newlib-nano has neither %llu nor %f).
  */
 #include "harness.h"
@@ -94,12 +95,28 @@ static void put_sanitized(const char *s)
     }
 }
 
+#ifdef HARNESS_ENERGY_MODE
+/* Energy mode (EEMBC EnergyRunner): a timestamp is a falling edge on the port's timestamp pin
+ * (seen by the energy monitor), not a line. */
+#define HARNESS_MODE_LINE "m-timestamp-mode-energy"
+static void timestamp_now(void)
+{
+    port_timestamp_pulse();
+}
+#else
+#define HARNESS_MODE_LINE "m-timestamp-mode-performance"
 static void put_timestamp(uint64_t us)
 {
     put("m-lap-us-");
     put_u64(us);
     put("\r\n");
 }
+
+static void timestamp_now(void)
+{
+    put_timestamp(port_timestamp_us());
+}
+#endif
 
 /* `x` with 3 decimals, as printf("%0.3f") (ties to even), without floating-point printf. */
 static void put_fixed3(float x)
@@ -423,6 +440,15 @@ static void cmd_infer(int argc, char **argv)
     put("\r\n");
     /* Both timestamps are taken around the inferences only and printed afterwards, so the
      * time to send the first m-lap-us line is not counted (the runner sees the same lines). */
+#ifdef HARNESS_ENERGY_MODE
+    (void)t1;
+    (void)t2;
+    timestamp_now();
+    if (run(n) != 0) {
+        return;
+    }
+    timestamp_now();
+#else
     t1 = port_timestamp_us();
     if (run(n) != 0) {
         return;
@@ -430,6 +456,7 @@ static void cmd_infer(int argc, char **argv)
     t2 = port_timestamp_us();
     put_timestamp(t1);
     put_timestamp(t2);
+#endif
     put_line("m-infer-done");
     print_results();
 }
@@ -445,7 +472,7 @@ static void execute(char *line)
         put_sanitized(port_name());
         put_line("]");
     } else if (strcmp(argv[0], "timestamp") == 0) {
-        put_timestamp(port_timestamp_us());
+        timestamp_now();
     } else if (strcmp(argv[0], "profile") == 0) {
         put_line("m-profile-[" HARNESS_FW_VERSION "]");
         put_line("m-model-[" TSN_MODEL_PROFILE "]");
@@ -473,8 +500,8 @@ void harness_boot(void)
 {
     cmd_len = 0;
     cmd_overflow = 0;
-    put_line("m-timestamp-mode-performance");
-    put_timestamp(port_timestamp_us());
+    put_line(HARNESS_MODE_LINE);
+    timestamp_now();
     put_line("m-init-done");
     put_line("m-ready");
 }

@@ -1,7 +1,8 @@
 /*
  * harness — the device side of the MLPerf Tiny serial protocol, performance mode
  * (mlcommons/tiny benchmark/api; shared notes mlperf-tiny.md), written against port.h and the
- * generated model.h.
+ * generated model.h. Built with HARNESS_ENERGY_MODE: energy mode (banner
+ * m-timestamp-mode-energy; timestamps are port_timestamp_pulse() edges, not m-lap-us lines).
  *
  * Commands end with '%'; tokens are separated by spaces; every command is answered and the
  * answer ends with "m-ready"; lines end with CR LF. Commands: name, profile, help, timestamp,

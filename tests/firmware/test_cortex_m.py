@@ -86,6 +86,24 @@ def test_board_passes_the_protocol_checker(boards, tmp_path):
     assert emu.proc.poll() is not None  # stopped and reaped
 
 
+def test_serial_transport_drives_the_m4_board_by_its_url(boards, small_kws_tflite):
+    """A real board's measurement path (transport serial: open a URL, start nothing) against
+    Cortex-M4 firmware that is running, reached by its socket:// URL."""
+    from tinysweep import oracle
+    entry, firmware = boards("m4")
+    emu = emulator.Qemu(firmware, entry["qemu_machine"])
+    try:
+        with open_device("serial", url=emu.url, timeout=20) as dut:
+            assert dut.device_name() == "tinysweep-mps2-an386"
+            x = inputs(1, seed=4)[0]
+            dut.load(x.tobytes(), verify=True)
+            dut.infer(1, 0, expected=12)
+            np.testing.assert_array_equal(dut.outputs(expected=12),
+                                          oracle.predict(small_kws_tflite.read_bytes(), x.reshape(-1)))
+    finally:
+        emu.stop()
+
+
 def test_qemu_is_stopped_when_the_block_raises(boards):
     entry, firmware = boards("m4")
     with pytest.raises(KeyboardInterrupt):

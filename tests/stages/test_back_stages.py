@@ -135,6 +135,38 @@ def test_measure_and_report(tmp_path, device, testset):
     assert "data:image/png;base64," in (tmp_path / "report.html").read_text()
 
 
+def test_measure_a_running_board_over_serial(tmp_path, device, testset):
+    """A real board's path (transport serial: a URL, nothing started; the device's own µs
+    timer; an energy estimate from the board's power, labelled so), here against the host
+    device already running, as a flashed board is."""
+    from tinysweep.runner import _Process
+    board = _Process(device["firmware"], boot_timeout=10)
+    try:
+        out = tmp_path / "kws_nucleo_w8"
+        run = stage(*measure_args(device, testset, out, **{
+            "--device": "nucleo", "--transport": "serial", "--url": board.pty, "--baud": 115200,
+            "--power-w": 0.041, "--power-source": "published", "--windows": 1, "--inferences": 5}))
+        assert run.returncode == 0, run.stderr
+        m = json.loads((out / "metrics.json").read_text())
+        assert m["transport"] == "serial" and m["oracle_bitexact"]["value"] == 1.0
+        assert m["latency_ms"]["method"] == "measured"
+        assert m["latency_ms"]["detail"].startswith("device timer timestamps (m-lap-us)")
+        assert m["energy_uj"]["method"] == "estimated" and "published" in m["energy_uj"]["detail"]
+        assert m["energy_uj"]["value"] == pytest.approx(41.0 * m["latency_ms"]["value"])
+        # an energy-mode build is refused before the board is touched
+        build = json.loads(device["build"].read_text())
+        energy = tmp_path / "build.json"
+        energy.write_text(json.dumps({**build, "energy_mode": True}))
+        run = stage(*measure_args(device, testset, tmp_path / "e", **{
+            "--transport": "serial", "--url": board.pty, "--build-info": energy}))
+        assert run.returncode == 1 and not (tmp_path / "e").exists()
+        assert run.stderr.strip() == (f"measure: {energy}: an energy-mode build (EEMBC "
+                                      f"EnergyRunner, timestamps on a pin): tinysweep measures "
+                                      f"performance-mode firmware")
+    finally:
+        board.stop()
+
+
 def _no_partial(results: Path):
     return not results.exists() or not any(results.iterdir())
 

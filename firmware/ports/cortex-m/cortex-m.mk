@@ -1,5 +1,7 @@
-# Shared settings of the Cortex-M ports (QEMU mps2/mps3 machines), included by each
-# ports/<machine>/port.mk after it defines the machine's UART address and SysTick clock.
+# Shared settings of the Cortex-M ports, included by each ports/<name>/port.mk: QEMU mps2/mps3
+# machines (after defining the machine's UART address and SysTick clock) and real boards
+# (CORTEX_M_QEMU := 0: the board's folder brings its own port.h code; the build also writes
+# firmware.bin and firmware.hex, the images a flasher takes).
 #
 # Required from the command line (stages/build_firmware.py passes the device's params.yaml
 # values): EXTRA_CFLAGS with -mcpu=... (and -mfpu/-mfloat-abi as the core has),
@@ -25,7 +27,13 @@ FLASH_BYTES ?= $(error PORT=$(PORT) needs FLASH_BYTES=<the represented board's f
 RAM_BYTES ?= $(error PORT=$(PORT) needs RAM_BYTES=<the represented board's RAM bytes> (params.yaml devices.<id>.board.ram_bytes))
 STACK_BYTES ?= 8192
 
-PORT_SHARED_SRCS := $(sort $(wildcard $(CORTEX_M_DIR)/*.c))
+CORTEX_M_QEMU ?= 1
+# startup.c and model_wrap.c serve every Cortex-M port; port_cortex_m.c (CMSDK UART, SysTick,
+# semihosting) only the QEMU machines.
+PORT_SHARED_SRCS := $(CORTEX_M_DIR)/startup.c $(CORTEX_M_DIR)/model_wrap.c
+ifeq ($(CORTEX_M_QEMU),1)
+PORT_SHARED_SRCS += $(CORTEX_M_DIR)/port_cortex_m.c
+endif
 CPPFLAGS += -I$(CORTEX_M_DIR)
 CFLAGS += -mthumb -ffunction-sections -fdata-sections
 LDFLAGS += -T$(PORT_DIR)/memory.ld -L$(CORTEX_M_DIR) \
@@ -34,9 +42,20 @@ LDFLAGS += -T$(PORT_DIR)/memory.ld -L$(CORTEX_M_DIR) \
            --specs=nano.specs --specs=nosys.specs -Wl,--gc-sections -Wl,--no-warn-rwx-segments \
            -Wl,--wrap=tsn_model_invoke -Wl,--print-memory-usage
 
+ifeq ($(CORTEX_M_QEMU),1)
 # The QEMU plugin that counts the instructions of each inference (a host shared library).
 HOST_CC ?= gcc
 PORT_EXTRA_TARGETS := $(BUILD_DIR)/insn_count.so
 $(BUILD_DIR)/insn_count.so: $(FW_DIR)/qemu-plugin/insn_count.c
 	@mkdir -p $(dir $@)
 	$(HOST_CC) -shared -fPIC -O2 -Wall -Wextra -Werror -o $@ $<
+else
+# A real board: the raw image (from the flash origin) and Intel HEX, for st-flash, STM32CubeProgrammer
+# or the board's USB drive.
+OBJCOPY := arm-none-eabi-objcopy
+PORT_EXTRA_TARGETS := $(BUILD_DIR)/firmware.bin $(BUILD_DIR)/firmware.hex
+$(BUILD_DIR)/firmware.bin: $(BUILD_DIR)/firmware
+	$(OBJCOPY) -O binary $< $@
+$(BUILD_DIR)/firmware.hex: $(BUILD_DIR)/firmware
+	$(OBJCOPY) -O ihex $< $@
+endif

@@ -1,6 +1,7 @@
 /*
  * port_cortex_m.c — port.h for the QEMU Cortex-M machines: CMSDK APB UART0, SysTick as the
- * microsecond timer, semihosting exit.
+ * microsecond timer, semihosting exit (cortex_m_stop). A real board brings its own port file
+ * instead (ports/<board>/, CORTEX_M_QEMU := 0 in its port.mk).
  *
  * UART: bytes are read and written by polling the status register; while no byte is there the
  * core sleeps (WFI) until the UART's RX interrupt, so an idle device does not keep a host core
@@ -17,7 +18,6 @@
 #include <stdint.h>
 
 #include "cortex_m.h"
-#include "harness.h"
 
 #ifndef CORTEX_M_UART0
 #error "CORTEX_M_UART0 (the CMSDK UART0 base address) must be defined by the port's port.mk"
@@ -125,17 +125,7 @@ void semihost_exit(int status)
     }
 }
 
-void cortex_m_fault(const char *message)
+void cortex_m_stop(int status)
 {
-    const char *end = message;
-    while (*end != '\0') {
-        ++end;
-    }
-    port_write(message, (size_t)(end - message));
-    semihost_exit(1);
-}
-
-int main(void)
-{
-    return harness_main();
+    semihost_exit(status);
 }

@@ -3,9 +3,12 @@
  * The linker script (ports/<machine>/memory.ld) provides the stack top and the .data/.bss
  * bounds; the vector table goes first in FLASH (section .vectors), where the core boots.
  */
+#include <stddef.h>
 #include <stdint.h>
 
 #include "cortex_m.h"
+#include "harness.h"
+#include "port.h"
 
 extern uint32_t __stack_top;
 extern uint32_t __data_load, __data_start, __data_end, __bss_start, __bss_end;
@@ -13,8 +16,8 @@ extern uint32_t __data_load, __data_start, __data_end, __bss_start, __bss_end;
 int main(void);
 void Reset_Handler(void);
 void Fault_Handler(void);
-void SysTick_Handler(void);
-void cortex_m_irq_handler(void);
+/* A port that uses no SysTick leaves it unexpected: a fault. */
+void SysTick_Handler(void) __attribute__((weak, alias("Fault_Handler")));
 
 #define CPACR (*(volatile uint32_t *)0xE000ED88u)
 
@@ -34,15 +37,30 @@ void Reset_Handler(void)
     for (dst = &__bss_start; dst < &__bss_end;) {
         *dst++ = 0u;
     }
-    semihost_exit(main());
+    cortex_m_stop(main());
 }
 
 /* HardFault, MemManage, BusFault, UsageFault, SecureFault, unexpected exceptions: say so on
- * the UART (the runner shows the device's last line) and stop QEMU with a failure status.
- * External interrupts go to cortex_m_irq_handler (port_cortex_m.c). */
+ * the UART (the runner shows the device's last line) and stop (QEMU: a failure status).
+ * External interrupts go to cortex_m_irq_handler (the port's: port_cortex_m.c on QEMU). */
 void Fault_Handler(void)
 {
     cortex_m_fault("e-[Fault: the firmware stopped]\r\n");
+}
+
+void cortex_m_fault(const char *message)
+{
+    const char *end = message;
+    while (*end != '\0') {
+        ++end;
+    }
+    port_write(message, (size_t)(end - message));
+    cortex_m_stop(1);
+}
+
+int main(void)
+{
+    return harness_main();
 }
 
 typedef void (*vector)(void);
