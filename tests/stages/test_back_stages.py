@@ -210,18 +210,26 @@ def test_measure_failures_leave_nothing(tmp_path, device, testset, small_kws_tfl
     assert _no_partial(results)
 
 
-def _running(path: Path) -> list[int]:
-    """Pids of live processes started from `path`."""
+def _flashed_devices(parent: int) -> list[int]:
+    """Pids of live host-device processes started by process `parent` (the runner runs a
+    private copy of the firmware from a tinysweep-host-* folder)."""
     pids = []
     for proc in Path("/proc").iterdir():
         try:
             argv0 = (proc / "cmdline").read_bytes().split(b"\0")[0].decode()
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError, ValueError):
             continue
-        if argv0 == str(path) and state != "Z":
+        if "tinysweep-host-" in argv0 and int(fields[1]) == parent and fields[0] != "Z":
             pids.append(int(proc.name))
     return pids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def test_measure_stopped_by_sigterm_reaps_the_device(tmp_path, device, testset):
@@ -234,11 +242,12 @@ def test_measure_stopped_by_sigterm_reaps_the_device(tmp_path, device, testset):
     proc = subprocess.Popen([sys.executable, str(REPO / "stages" / args[0]), *map(str, args[1:])],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
     deadline = time.monotonic() + 30
-    while not _running(device["firmware"]) and time.monotonic() < deadline:
+    while not (started := _flashed_devices(proc.pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert started, "the measure stage started no host device"
     time.sleep(1.0)  # into the accuracy or latency pass
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 1 and err.strip().endswith("measure: stopped by signal 15")
-    assert _running(device["firmware"]) == []
+    assert not any(_alive(pid) for pid in started)
     assert _no_partial(results)
