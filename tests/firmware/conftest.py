@@ -2,6 +2,7 @@
 
 The wrappers take and return numpy arrays; each returns (status, output)."""
 import ctypes as C
+import os
 import subprocess
 from pathlib import Path
 
@@ -170,7 +171,7 @@ def build_engine(out_dir: Path, extra_sources=()) -> Path:
     """Compile every engine source (firmware/engine/src/*.c) plus extra_sources into a .so."""
     sources = sorted(str(p) for p in (ENGINE / "src").glob("*.c")) + [str(s) for s in extra_sources]
     lib = out_dir / "libtsn.so"
-    cmd = ["gcc", *CFLAGS, f"-I{ENGINE / 'include'}", f"-I{ENGINE / 'src'}", *sources, "-o", str(lib)]
+    cmd = ["gcc", *CFLAGS, *os.environ.get("TSN_TEST_CFLAGS", "").split(), f"-I{ENGINE / 'include'}", f"-I{ENGINE / 'src'}", *sources, "-o", str(lib)]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         pytest.fail(f"engine build failed:\n{' '.join(cmd)}\n{result.stderr}", pytrace=False)
