@@ -39,6 +39,12 @@
 #if TSN_DSP
 
 #define TSN_DSP_MAX_SEGS 16
+
+#if defined(__GNUC__)
+#define TSN_DSP_INLINE __attribute__((always_inline))
+#else
+#define TSN_DSP_INLINE
+#endif
 #define TSN_DSP_PAIR_MAX_OUT 256
 
 /* ---- the instructions -------------------------------------------------------------------- */
@@ -172,6 +178,12 @@ static inline uint32_t tsn_ld4(const int8_t *p)
     return v;
 }
 
+/* Two 16-bit lanes (lo, hi), each taken modulo 2^16. */
+static inline uint32_t tsn_pair16(int32_t lo, int32_t hi)
+{
+    return ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16);
+}
+
 /* Both 16-bit lanes = v (the input offset, in [-128, 128]). */
 static inline uint32_t tsn_dup16(int32_t v)
 {
@@ -231,46 +243,6 @@ static inline void tsn_dsp_dot_2x2(const int8_t *x0, const int8_t *x1, const int
     const uint32_t off2 = tsn_dup16(off);
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
     int32_t i;
-#if !defined(TSN_DSP_EMULATE)
-    /* GCC spills pointers out of this loop in C: 24 instructions for 16 MACs in asm, the
-     * instructions and their order of the C loop below (emulated on the host) */
-    if (n >= 4) {
-        const int8_t *const end = x0 + (n & ~3);
-        uint32_t t0, t1, t2, t3, t4, t5;
-        __asm__ volatile(
-            "1:\n\t"
-            "ldr %[t0], [%[x0]], #4\n\t"
-            "ldr %[t1], [%[x1]], #4\n\t"
-            "ldr %[t2], %[off2]\n\t"
-            "sxtab16 %[t3], %[t2], %[t0]\n\t"
-            "sxtab16 %[t0], %[t2], %[t0], ror #8\n\t"
-            "sxtab16 %[t4], %[t2], %[t1]\n\t"
-            "sxtab16 %[t1], %[t2], %[t1], ror #8\n\t"
-            "ldr %[t2], [%[w0]], #4\n\t"
-            "sxtb16 %[t5], %[t2]\n\t"
-            "sxtb16 %[t2], %[t2], ror #8\n\t"
-            "smlad %[a00], %[t5], %[t3], %[a00]\n\t"
-            "smlad %[a00], %[t2], %[t0], %[a00]\n\t"
-            "smlad %[a10], %[t5], %[t4], %[a10]\n\t"
-            "smlad %[a10], %[t2], %[t1], %[a10]\n\t"
-            "ldr %[t2], [%[w1]], #4\n\t"
-            "sxtb16 %[t5], %[t2]\n\t"
-            "sxtb16 %[t2], %[t2], ror #8\n\t"
-            "smlad %[a01], %[t5], %[t3], %[a01]\n\t"
-            "smlad %[a01], %[t2], %[t0], %[a01]\n\t"
-            "smlad %[a11], %[t5], %[t4], %[a11]\n\t"
-            "smlad %[a11], %[t2], %[t1], %[a11]\n\t"
-            "ldr %[t2], %[end]\n\t"
-            "cmp %[x0], %[t2]\n\t"
-            "bne 1b"
-            : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),
-              [x0] "+r"(x0), [x1] "+r"(x1), [w0] "+r"(w0), [w1] "+r"(w1), [t0] "=&r"(t0),
-              [t1] "=&r"(t1), [t2] "=&r"(t2), [t3] "=&r"(t3), [t4] "=&r"(t4), [t5] "=&r"(t5)
-            : [off2] "m"(off2), [end] "m"(end)
-            : "cc", "memory");
-    }
-    for (i = n & 3; i > 0; --i) {
-#else
     for (i = n >> 2; i > 0; --i) {
         const uint32_t v0 = tsn_ld4(x0);
         const uint32_t v1 = tsn_ld4(x1);
@@ -297,7 +269,6 @@ static inline void tsn_dsp_dot_2x2(const int8_t *x0, const int8_t *x1, const int
         a11 = tsn_smlad(wo, x1o, a11);
     }
     for (i = n & 3; i > 0; --i) {
-#endif
         const int32_t xs0 = (int32_t)*x0++ + off;
         const int32_t xs1 = (int32_t)*x1++ + off;
         const int32_t f0 = *w0++;
@@ -339,36 +310,233 @@ typedef struct {
     int32_t input_offset, output_offset, act_min, act_max;
 } tsn_dsp_io;
 
-/* tsn_requantize, the same function in fewer instructions for shift in [-31, 0] and a
- * multiplier other than INT32_MIN (what QuantizeMultiplier yields for multipliers below 1):
- * gemmlowp's SRDHM (a * m + nudge) / 2^31, truncated, equals floor((a * m + 2^30) / 2^31) for
- * every a, m (one SMLAL); the rounding right shift is tsn_rounding_divide_by_pot's. */
-static inline int32_t tsn_dsp_requantize(int32_t x, int32_t m, int32_t shift)
+/* Requantization of one channel, prepared for tsn_dsp_rq_apply. */
+typedef struct {
+    int32_t multiplier, shift, mode, rs1;
+    uint32_t k_lo, k_hi;
+} tsn_dsp_rq;
+
+enum { TSN_DSP_RQ_GENERAL, TSN_DSP_RQ_RIGHT, TSN_DSP_RQ_LEFT };
+
+/* Fast forms: shift in [-31, -1] with multiplier in (2^30, 2^31) (QuantizeMultiplier's range for
+ * real multipliers below 0.5, except exact powers of two), and shift in [0, 30] with any
+ * multiplier but INT32_MIN. Anything else takes tsn_requantize. */
+static inline tsn_dsp_rq tsn_dsp_rq_of(int32_t multiplier, int32_t shift)
 {
-    if (shift > 0 || shift < -31 || m == TSN_INT32_MIN) {
-        return tsn_requantize(x, m, shift);
-    } else {
-        const int rs = (int)-shift;
-        const uint64_t p = (uint64_t)((int64_t)x * m) + ((uint64_t)1 << 30);
-        const uint32_t u = (uint32_t)(p >> 31);
-        const int32_t r = u <= (uint32_t)TSN_INT32_MAX ? (int32_t)u
-                                                      : (int32_t)(u - 2147483648u) + TSN_INT32_MIN;
-        const int32_t mask = (int32_t)((1u << rs) - 1u);
-        /* >> of a negative int is arithmetic on every compiler that builds this path */
-        return (r >> rs) + ((r & mask) > (mask >> 1) + (r < 0 ? 1 : 0) ? 1 : 0);
+    tsn_dsp_rq q;
+    q.multiplier = multiplier;
+    q.shift = shift;
+    q.mode = multiplier > ((int32_t)1 << 30) && shift <= -1 && shift >= -31 ? TSN_DSP_RQ_RIGHT
+             : multiplier != TSN_INT32_MIN && shift >= 0 && shift <= 30 ? TSN_DSP_RQ_LEFT
+                                                                        : TSN_DSP_RQ_GENERAL;
+    q.rs1 = q.mode == TSN_DSP_RQ_RIGHT ? -shift - 1 : 0;
+    /* right: K = 2^30 + 2^(30 + rs) as a 64-bit value (rs = -shift); left: K = 2^30 */
+    q.k_lo = q.mode == TSN_DSP_RQ_RIGHT && q.rs1 == 0 ? 0xC0000000u : 0x40000000u;
+    q.k_hi = q.mode == TSN_DSP_RQ_RIGHT && q.rs1 > 0 ? (uint32_t)1 << (q.rs1 - 1) : 0u;
+    return q;
+}
+
+static inline int32_t tsn_dsp_i32(uint32_t u)
+{
+    return u <= (uint32_t)TSN_INT32_MAX ? (int32_t)u : (int32_t)(u - 2147483648u) + TSN_INT32_MIN;
+}
+
+/* The right-shift form below: high word of x*m + K - [x < 0]*2^31, shifted right by rs1. */
+static inline int32_t tsn_dsp_rq_right(int32_t x, int32_t m, uint32_t k_lo, uint32_t k_hi,
+                                       int32_t rs1)
+{
+#if defined(TSN_DSP_EMULATE)
+    const uint64_t k = ((uint64_t)k_hi << 32 | k_lo) - ((uint64_t)(x < 0) << 31);
+    const uint64_t p = (uint64_t)((int64_t)x * m) + k;
+    /* >> of a negative int is arithmetic on every compiler that builds this path */
+    return tsn_dsp_i32((uint32_t)(p >> 32)) >> rs1;
+#else
+    uint32_t lo, hi;
+    __asm__("and %[lo], %[x], #0x80000000\n\t"
+            "subs %[lo], %[klo], %[lo]\n\t"
+            "sbc %[hi], %[khi], #0\n\t"
+            "smlal %[lo], %[hi], %[x], %[m]\n\t"
+            "asr %[hi], %[hi], %[rs1]"
+            : [lo] "=&r"(lo), [hi] "=&r"(hi)
+            : [x] "r"(x), [m] "r"(m), [klo] "r"(k_lo), [khi] "r"(k_hi), [rs1] "r"(rs1)
+            : "cc");
+    (void)lo;
+    return (int32_t)hi;
+#endif
+}
+
+/* tsn_requantize(x, multiplier, shift), bit for bit. gemmlowp's SRDHM(a, m), the truncated
+ * (a*m + nudge) / 2^31, equals floor((a*m + 2^30) / 2^31) for all a, m but the saturating
+ * INT32_MIN * INT32_MIN. Left (shift >= 0): a = x * 2^shift (wrapping), that floor, no
+ * rounding shift. Right (rs = -shift >= 1): RoundingDivideByPOT(r, rs) (half away from zero)
+ * is floor((r + c) / 2^rs), c = 2^(rs-1) - [r < 0]; both floors fold into
+ * floor((x*m + 2^30 + c*2^31) / 2^(31+rs)), and r < 0 iff x < 0 when m > 2^30. So
+ * P = x*m + K - [x < 0]*2^31 (one SMLAL onto K), result = high word of P >> (rs - 1). */
+static inline int32_t tsn_dsp_rq_apply(const tsn_dsp_rq *q, int32_t x)
+{
+    if (q->mode == TSN_DSP_RQ_RIGHT) {
+        return tsn_dsp_rq_right(x, q->multiplier, q->k_lo, q->k_hi, q->rs1);
+    } else if (q->mode == TSN_DSP_RQ_LEFT) {
+        const int32_t a = tsn_dsp_i32((uint32_t)x << q->shift);
+        const uint64_t p = (uint64_t)((int64_t)a * q->multiplier) + q->k_lo;
+        return tsn_dsp_i32((uint32_t)(p >> 31));
     }
+    return tsn_requantize(x, q->multiplier, q->shift);
 }
 
 static inline int8_t tsn_dsp_output(const tsn_dsp_io *io, const tsn_requant *quant,
                                     const int32_t *bias, int32_t oc, int32_t acc)
 {
     const int32_t q = quant->per_channel ? oc : 0;
+    const tsn_dsp_rq rq = tsn_dsp_rq_of(quant->multiplier[q], quant->shift[q]);
     if (bias != NULL) {
         acc += bias[oc];
     }
-    acc = tsn_dsp_requantize(acc, quant->multiplier[q], quant->shift[q]);
+    acc = tsn_dsp_rq_apply(&rq, acc);
     acc += io->output_offset;
     return (int8_t)tsn_clamp(acc, io->act_min, io->act_max);
+}
+
+/* Outputs of two pixels for channel oc (the requantization derived once). */
+static inline TSN_DSP_INLINE void tsn_dsp_output2(const tsn_dsp_io *io, const tsn_requant *quant,
+                                   const int32_t *bias, int32_t oc, int32_t acc0, int32_t acc1,
+                                   int8_t *out0, int8_t *out1)
+{
+    const int32_t q = quant->per_channel ? oc : 0;
+    const tsn_dsp_rq rq = tsn_dsp_rq_of(quant->multiplier[q], quant->shift[q]);
+    const int32_t b = bias != NULL ? bias[oc] : 0;
+    acc0 = tsn_dsp_rq_apply(&rq, acc0 + b) + io->output_offset;
+    acc1 = tsn_dsp_rq_apply(&rq, acc1 + b) + io->output_offset;
+    *out0 = (int8_t)tsn_clamp(acc0, io->act_min, io->act_max);
+    *out1 = (int8_t)tsn_clamp(acc1, io->act_min, io->act_max);
+}
+
+/* Accumulators are requantized in loops of their own, after the MAC loops: they get the
+ * registers, and the mode test leaves the loop. Chunks of TSN_DSP_CHUNK int32 on the stack. */
+#define TSN_DSP_CHUNK 32
+
+/* out[k * stride] = clamp(requantize(acc[k] + bias) + output_offset), k < n, one channel. */
+static inline void tsn_dsp_requant_run(const tsn_dsp_io *io, const tsn_dsp_rq *rq, int32_t bias,
+                                       const int32_t *acc, int32_t n, int8_t *out,
+                                       int32_t stride)
+{
+    const int32_t off = io->output_offset, lo = io->act_min, hi = io->act_max;
+    int32_t k;
+    if (rq->mode == TSN_DSP_RQ_RIGHT) {
+        const tsn_dsp_rq r = *rq;
+        for (k = 0; k < n; ++k) {
+            *out = (int8_t)tsn_clamp(tsn_dsp_rq_apply(&r, acc[k] + bias) + off, lo, hi);
+            out += stride;
+        }
+    } else {
+        for (k = 0; k < n; ++k) {
+            *out = (int8_t)tsn_clamp(tsn_dsp_rq_apply(rq, acc[k] + bias) + off, lo, hi);
+            out += stride;
+        }
+    }
+}
+
+/* out0[k], out1[k] from acc[2k], acc[2k+1] (two pixels), channels oc + k, k < n. */
+static inline void tsn_dsp_requant_pairs(const tsn_dsp_io *io, const tsn_requant *quant,
+                                         const int32_t *bias, int32_t oc, int32_t n,
+                                         const int32_t *acc, int8_t *out0, int8_t *out1)
+{
+    const int32_t off = io->output_offset, lo = io->act_min, hi = io->act_max;
+    int32_t k;
+    for (k = 0; k < n; ++k) {
+        const int32_t c = oc + k;
+        const int32_t q = quant->per_channel ? c : 0;
+        const tsn_dsp_rq rq = tsn_dsp_rq_of(quant->multiplier[q], quant->shift[q]);
+        const int32_t b = bias != NULL ? bias[c] : 0;
+        out0[k] = (int8_t)tsn_clamp(tsn_dsp_rq_apply(&rq, acc[2 * k] + b) + off, lo, hi);
+        out1[k] = (int8_t)tsn_clamp(tsn_dsp_rq_apply(&rq, acc[2 * k + 1] + b) + off, lo, hi);
+    }
+}
+
+/* ---- two pixels from inputs widened once into 16-bit lanes on the stack ----------------- */
+
+/* Widened inputs of a pixel pair: 4 words per 4 input bytes (pixel 0 bytes 0,2 and 1,3, then
+ * pixel 1's), 1 KB of stack. */
+#define TSN_DSP_Q15_WORDS 256
+
+/* q[4k..4k+3] from 4 bytes of x0 and of x1 (+ offset), k < groups. */
+static inline void tsn_dsp_widen2(const int8_t *x0, const int8_t *x1, int32_t groups,
+                                  uint32_t off2, uint32_t *q)
+{
+    int32_t k;
+    for (k = 0; k < groups; ++k) {
+        const uint32_t v0 = tsn_ld4(x0 + 4 * k);
+        const uint32_t v1 = tsn_ld4(x1 + 4 * k);
+        q[0] = tsn_sxtab16(off2, v0);
+        q[1] = tsn_sxtab16_ror8(off2, v0);
+        q[2] = tsn_sxtab16(off2, v1);
+        q[3] = tsn_sxtab16_ror8(off2, v1);
+        q += 4;
+    }
+}
+
+/* acc[0..1] += weight rows w0, w1 by pixel 0; acc[2..3] by pixel 1 (groups of 4 inputs). */
+static inline void tsn_dsp_mac_2x2(const uint32_t *q, int32_t groups, const int8_t *w0,
+                                   const int8_t *w1, int32_t *acc)
+{
+    int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
+#if !defined(TSN_DSP_EMULATE)
+    /* 18 instructions for 16 MACs; the C below (the emulated path) does the same steps */
+    if (groups > 0) {
+        const uint32_t *const end = q + 4 * groups;
+        uint32_t x0e, x0o, x1e, x1o, t, we;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldrd %[x0e], %[x0o], [%[q]], #8\n\t"
+            "ldrd %[x1e], %[x1o], [%[q]], #8\n\t"
+            "ldr %[t], [%[w0]], #4\n\t"
+            "sxtb16 %[we], %[t]\n\t"
+            "sxtb16 %[t], %[t], ror #8\n\t"
+            "smlad %[a00], %[we], %[x0e], %[a00]\n\t"
+            "smlad %[a00], %[t], %[x0o], %[a00]\n\t"
+            "smlad %[a10], %[we], %[x1e], %[a10]\n\t"
+            "smlad %[a10], %[t], %[x1o], %[a10]\n\t"
+            "ldr %[t], [%[w1]], #4\n\t"
+            "sxtb16 %[we], %[t]\n\t"
+            "sxtb16 %[t], %[t], ror #8\n\t"
+            "smlad %[a01], %[we], %[x0e], %[a01]\n\t"
+            "smlad %[a01], %[t], %[x0o], %[a01]\n\t"
+            "smlad %[a11], %[we], %[x1e], %[a11]\n\t"
+            "smlad %[a11], %[t], %[x1o], %[a11]\n\t"
+            "cmp %[q], %[end]\n\t"
+            "bne 1b"
+            : [a00] "+r"(a00), [a01] "+r"(a01), [a10] "+r"(a10), [a11] "+r"(a11),
+              [q] "+r"(q), [w0] "+r"(w0), [w1] "+r"(w1), [x0e] "=&r"(x0e), [x0o] "=&r"(x0o),
+              [x1e] "=&r"(x1e), [x1o] "=&r"(x1o), [t] "=&r"(t), [we] "=&r"(we)
+            : [end] "r"(end)
+            : "cc", "memory");
+    }
+#else
+    int32_t k;
+    for (k = 0; k < groups; ++k) {
+        uint32_t wv = tsn_ld4(w0), we;
+        w0 += 4;
+        we = tsn_sxtb16(wv);
+        wv = tsn_sxtb16_ror8(wv);
+        a00 = tsn_smlad(we, q[0], a00);
+        a00 = tsn_smlad(wv, q[1], a00);
+        a10 = tsn_smlad(we, q[2], a10);
+        a10 = tsn_smlad(wv, q[3], a10);
+        wv = tsn_ld4(w1);
+        w1 += 4;
+        we = tsn_sxtb16(wv);
+        wv = tsn_sxtb16_ror8(wv);
+        a01 = tsn_smlad(we, q[0], a01);
+        a01 = tsn_smlad(wv, q[1], a01);
+        a11 = tsn_smlad(we, q[2], a11);
+        a11 = tsn_smlad(wv, q[3], a11);
+        q += 4;
+    }
+#endif
+    acc[0] = a00;
+    acc[1] = a01;
+    acc[2] = a10;
+    acc[3] = a11;
 }
 
 /* ---- one or two output pixels of a one-group convolution, from segments ----------------- */
@@ -413,7 +581,93 @@ static inline void tsn_dsp_pixel_pair(const tsn_dsp_io *io, const tsn_requant *q
                                       const int8_t *filter, int32_t f_size, const int32_t *bias,
                                       int32_t out_c, int8_t *out0, int8_t *out1)
 {
-    int32_t oc, s;
+    int32_t oc, s, total = 0, aligned = 1;
+    for (s = 0; s < nseg; ++s) {
+        total += seg[s].len;
+        aligned = aligned && (seg[s].len & 3) == 0;
+    }
+    if (aligned && nseg == 1 && seg[0].len <= TSN_DSP_Q15_WORDS) {
+        /* one segment (1x1 convolution, fully connected): inputs widened once */
+        uint32_t q[TSN_DSP_Q15_WORDS];
+        const int32_t groups = seg[0].len >> 2;
+        const int8_t *f0 = filter + seg[0].f_at;
+        tsn_dsp_widen2(seg[0].in, seg[0].in + delta, groups, tsn_dup16(io->input_offset), q);
+        for (oc = 0; oc < out_c; oc += TSN_DSP_CHUNK) {
+            int32_t accs[2 * TSN_DSP_CHUNK + 2];
+            const int32_t n = out_c - oc < TSN_DSP_CHUNK ? out_c - oc : TSN_DSP_CHUNK;
+            int32_t k;
+            for (k = 0; k < n; k += 2) {
+                int32_t acc[4] = {0, 0, 0, 0};
+                tsn_dsp_mac_2x2(q, groups, f0, k + 1 < n ? f0 + f_size : f0, acc);
+                accs[2 * k] = acc[0];
+                accs[2 * k + 1] = acc[2];
+                accs[2 * k + 2] = acc[1];
+                accs[2 * k + 3] = acc[3];
+                f0 += 2 * f_size;
+            }
+            tsn_dsp_requant_pairs(io, quant, bias, oc, n, accs, out0 + oc, out1 + oc);
+        }
+        return;
+    }
+    if (aligned) {
+        /* Inputs widened once per TSN_DSP_Q15_WORDS-element piece of the segments (per chunk
+         * of TSN_DSP_CHUNK filters), reused by every filter pair of the chunk. */
+        uint32_t q[TSN_DSP_Q15_WORDS];
+        tsn_dsp_seg piece[TSN_DSP_MAX_SEGS + 1]; /* .in: index in q; .f_at, .len as seg's */
+        const uint32_t off2 = tsn_dup16(io->input_offset);
+        (void)total;
+        for (oc = 0; oc < out_c; oc += TSN_DSP_CHUNK) {
+            /* accs[2k], accs[2k+1]: channel oc + k, pixels 0 and 1 */
+            int32_t accs[2 * TSN_DSP_CHUNK + 2] = {0};
+            const int32_t n = out_c - oc < TSN_DSP_CHUNK ? out_c - oc : TSN_DSP_CHUNK;
+            int32_t k, p, pieces, used, done = 0; /* done: elements of seg[s] consumed */
+            s = 0;
+            while (s < nseg) {
+                for (used = 0, pieces = 0; s < nseg && used < TSN_DSP_Q15_WORDS; ++pieces) {
+                    const int32_t left = seg[s].len - done;
+                    const int32_t len = left < TSN_DSP_Q15_WORDS - used
+                                            ? left : TSN_DSP_Q15_WORDS - used;
+                    tsn_dsp_widen2(seg[s].in + done, seg[s].in + done + delta, len >> 2, off2,
+                                   q + used);
+                    if (pieces > 0 &&
+                        piece[pieces - 1].f_at + piece[pieces - 1].len == seg[s].f_at + done) {
+                        --pieces; /* weights run on (whole filter rows): one piece */
+                        piece[pieces].len += len;
+                    } else {
+                        piece[pieces].in = NULL;
+                        piece[pieces].f_at = seg[s].f_at + done;
+                        piece[pieces].len = len;
+                    }
+                    used += len;
+                    done += len;
+                    if (done == seg[s].len) {
+                        ++s;
+                        done = 0;
+                    }
+                }
+                for (k = 0; k < n; k += 2) {
+                    int32_t acc[4];
+                    const int8_t *f0 = filter + (oc + k) * f_size;
+                    const int8_t *f1 = k + 1 < n ? f0 + f_size : f0; /* odd last: twice */
+                    acc[0] = accs[2 * k];
+                    acc[2] = accs[2 * k + 1];
+                    acc[1] = accs[2 * k + 2];
+                    acc[3] = accs[2 * k + 3];
+                    for (p = 0, used = 0; p < pieces; ++p) {
+                        tsn_dsp_mac_2x2(q + used, piece[p].len >> 2, f0 + piece[p].f_at,
+                                        f1 + piece[p].f_at, acc);
+                        used += piece[p].len;
+                    }
+                    accs[2 * k] = acc[0];
+                    accs[2 * k + 1] = acc[2];
+                    accs[2 * k + 2] = acc[1];
+                    accs[2 * k + 3] = acc[3];
+                }
+            }
+            tsn_dsp_requant_pairs(io, quant, bias, oc, n, accs, out0 + oc, out1 + oc);
+        }
+        return;
+    }
     for (oc = 0; oc + 2 <= out_c; oc += 2) {
         int32_t acc[4] = {0, 0, 0, 0};
         const int8_t *f = filter + oc * f_size;
@@ -421,10 +675,8 @@ static inline void tsn_dsp_pixel_pair(const tsn_dsp_io *io, const tsn_requant *q
             tsn_dsp_dot_2x2(seg[s].in, seg[s].in + delta, f + seg[s].f_at,
                             f + f_size + seg[s].f_at, seg[s].len, io->input_offset, acc);
         }
-        out0[oc] = tsn_dsp_output(io, quant, bias, oc, acc[0]);
-        out0[oc + 1] = tsn_dsp_output(io, quant, bias, oc + 1, acc[1]);
-        out1[oc] = tsn_dsp_output(io, quant, bias, oc, acc[2]);
-        out1[oc + 1] = tsn_dsp_output(io, quant, bias, oc + 1, acc[3]);
+        tsn_dsp_output2(io, quant, bias, oc, acc[0], acc[2], out0 + oc, out1 + oc);
+        tsn_dsp_output2(io, quant, bias, oc + 1, acc[1], acc[3], out0 + oc + 1, out1 + oc + 1);
     }
     if (oc < out_c) {
         int32_t acc0 = 0, acc1 = 0;
@@ -493,8 +745,94 @@ static inline int32_t tsn_dsp_segments(const tsn_conv_params *params, const int8
     return n;
 }
 
+/* Two pixels (x origins x0, x1) of a one-group convolution with dilation_w 1 whose segments
+ * differ (image borders): their whole windows over the in-image rows, widened with 0 for the
+ * positions outside the image (x + input_offset there is what the portable kernel skips, so a
+ * zero adds the same nothing). The in-image rows are consecutive filter rows: one run of
+ * weights. Returns 0 (nothing done) when the window exceeds TSN_DSP_Q15_WORDS. */
+static inline int tsn_dsp_window_pair(const tsn_dsp_io *io, const tsn_requant *quant,
+                                      const int8_t *const *rows, int32_t in_w, int32_t in_c,
+                                      int32_t f_h, int32_t f_w, int32_t x0, int32_t x1,
+                                      const int8_t *filter, const int32_t *bias, int32_t out_c,
+                                      int8_t *out0, int8_t *out1)
+{
+    uint32_t q[TSN_DSP_Q15_WORDS];
+    int32_t tail0[3], tail1[3];
+    const int32_t row_len = f_w * in_c, f_size = f_h * row_len;
+    int32_t fy0 = 0, fy1 = f_h, total, groups, tail, t, oc, k, j;
+    while (fy0 < f_h && rows[fy0] == NULL) {
+        ++fy0;
+    }
+    while (fy1 > fy0 && rows[fy1 - 1] == NULL) {
+        --fy1;
+    }
+    total = (fy1 - fy0) * row_len;
+    if (total > TSN_DSP_Q15_WORDS) {
+        return 0;
+    }
+    for (k = fy0; k < fy1; ++k) {
+        if (rows[k] == NULL) {
+            return 0; /* a hole (dilation_h): the weights would not run on */
+        }
+    }
+    groups = total >> 2;
+    tail = total & 3;
+    t = 0;
+    {
+        int32_t v0[4], v1[4], fy, fx, ic;
+        for (fy = fy0; fy < fy1; ++fy) {
+            for (fx = 0; fx < f_w; ++fx) {
+                const int8_t *p0 = x0 + fx >= 0 && x0 + fx < in_w ? rows[fy] + (x0 + fx) * in_c
+                                                                : NULL;
+                const int8_t *p1 = x1 + fx >= 0 && x1 + fx < in_w ? rows[fy] + (x1 + fx) * in_c
+                                                                : NULL;
+                for (ic = 0; ic < in_c; ++ic) {
+                    v0[t & 3] = p0 != NULL ? p0[ic] + io->input_offset : 0;
+                    v1[t & 3] = p1 != NULL ? p1[ic] + io->input_offset : 0;
+                    if ((t & 3) == 3) {
+                        q[t - 3] = tsn_pair16(v0[0], v0[2]);
+                        q[t - 2] = tsn_pair16(v0[1], v0[3]);
+                        q[t - 1] = tsn_pair16(v1[0], v1[2]);
+                        q[t] = tsn_pair16(v1[1], v1[3]);
+                    }
+                    ++t;
+                }
+            }
+        }
+        for (j = 0; j < tail; ++j) {
+            tail0[j] = v0[j];
+            tail1[j] = v1[j];
+        }
+    }
+    filter += fy0 * row_len;
+    for (oc = 0; oc < out_c; oc += TSN_DSP_CHUNK) {
+        int32_t accs[2 * TSN_DSP_CHUNK + 2];
+        const int32_t n = out_c - oc < TSN_DSP_CHUNK ? out_c - oc : TSN_DSP_CHUNK;
+        for (k = 0; k < n; k += 2) {
+            int32_t acc[4] = {0, 0, 0, 0};
+            const int8_t *f0 = filter + (oc + k) * f_size;
+            const int8_t *f1 = k + 1 < n ? f0 + f_size : f0; /* odd last: twice */
+            tsn_dsp_mac_2x2(q, groups, f0, f1, acc);
+            for (j = 0; j < tail; ++j) {
+                acc[0] += f0[4 * groups + j] * tail0[j];
+                acc[1] += f1[4 * groups + j] * tail0[j];
+                acc[2] += f0[4 * groups + j] * tail1[j];
+                acc[3] += f1[4 * groups + j] * tail1[j];
+            }
+            accs[2 * k] = acc[0];
+            accs[2 * k + 1] = acc[2];
+            accs[2 * k + 2] = acc[1];
+            accs[2 * k + 3] = acc[3];
+        }
+        tsn_dsp_requant_pairs(io, quant, bias, oc, n, accs, out0 + oc, out1 + oc);
+    }
+    return 1;
+}
+
 /* Output row `out` (out_w pixels of out_c) of a one-group convolution whose needed input rows
- * are rows[0 .. f_h) (NULL: outside the image); pixels in pairs where their segments agree. */
+ * are rows[0 .. f_h) (NULL: outside the image). Pixels two by two: from their segments when
+ * these agree (interior), else from their zero-padded windows; a last odd pixel pairs with
+ * itself (computed twice, written once per output). */
 static inline void tsn_dsp_conv_row(const tsn_conv_params *params, const tsn_requant *quant,
                                     const int8_t *const *rows, int32_t in_w, int32_t in_c,
                                     int32_t f_h, int32_t f_w, const int8_t *filter,
@@ -503,26 +841,164 @@ static inline void tsn_dsp_conv_row(const tsn_conv_params *params, const tsn_req
 {
     const tsn_dsp_io io = tsn_dsp_io_of_conv(params);
     const int32_t f_size = f_h * f_w * in_c;
-    const ptrdiff_t delta = (ptrdiff_t)params->stride_w * in_c;
     tsn_dsp_seg seg0[TSN_DSP_MAX_SEGS], seg1[TSN_DSP_MAX_SEGS];
     int32_t ox = 0;
     while (ox < out_w) {
+        const int32_t ox1 = ox + 1 < out_w ? ox + 1 : ox;
         const int32_t n0 = tsn_dsp_segments(params, rows, in_w, in_c, f_h, f_w, ox, seg0);
-        int pair = ox + 1 < out_w;
+        int same = tsn_dsp_segments(params, rows, in_w, in_c, f_h, f_w, ox1, seg1) == n0;
         int32_t s;
-        if (pair) {
-            pair = tsn_dsp_segments(params, rows, in_w, in_c, f_h, f_w, ox + 1, seg1) == n0;
-            for (s = 0; pair && s < n0; ++s) {
-                pair = seg1[s].f_at == seg0[s].f_at && seg1[s].len == seg0[s].len;
-            }
+        for (s = 0; same && s < n0; ++s) {
+            same = seg1[s].f_at == seg0[s].f_at && seg1[s].len == seg0[s].len;
         }
-        if (pair) {
-            tsn_dsp_pixel_pair(&io, quant, seg0, n0, delta, filter, f_size, bias, out_c,
-                               out + ox * out_c, out + (ox + 1) * out_c);
-            ox += 2;
-        } else {
+        if (same) {
+            tsn_dsp_pixel_pair(&io, quant, seg0, n0,
+                               (ptrdiff_t)(ox1 - ox) * params->stride_w * in_c, filter, f_size,
+                               bias, out_c, out + ox * out_c, out + ox1 * out_c);
+        } else if (params->dilation_w != 1 ||
+                   !tsn_dsp_window_pair(&io, quant, rows, in_w, in_c, f_h, f_w,
+                                        ox * params->stride_w - params->pad_left,
+                                        ox1 * params->stride_w - params->pad_left, filter,
+                                        bias, out_c, out + ox * out_c, out + ox1 * out_c)) {
             tsn_dsp_pixel(&io, quant, seg0, n0, filter, f_size, bias, out_c, out + ox * out_c);
             ox += 1;
+            continue;
+        }
+        ox = ox1 + 1;
+    }
+}
+
+/* ---- depthwise: one channel at a time, from zero-point-padded rows on the stack --------- */
+
+/* Stack of the depthwise path: (span + 1) padded rows, and the packed filter of one channel. */
+#define TSN_DSP_DW_STACK_BYTES 512
+#define TSN_DSP_DW_MAX_CHUNKS 32
+
+/* Whether tsn_dsp_dw_channel handles the depthwise convolution (else the portable loops). */
+static inline int tsn_dsp_dw_ok(const tsn_conv_params *params, int32_t f_h, int32_t f_w,
+                                int32_t in_h, int32_t out_w)
+{
+    const int32_t span = (f_h - 1) * params->dilation_h + 1;
+    const int32_t ring = span < in_h ? span : in_h;
+    const int32_t chunks = (f_w + 3) / 4;
+    const int32_t width = (out_w - 1) * params->stride_w + 4 * chunks;
+    return params->dilation_w == 1 && f_h * chunks <= TSN_DSP_DW_MAX_CHUNKS &&
+           width <= TSN_DSP_DW_STACK_BYTES && (ring + 1) * width <= TSN_DSP_DW_STACK_BYTES;
+}
+
+/* One output row of a depthwise convolution of 3 padded rows of <= 4 taps each. */
+static inline void tsn_dsp_dw_row3(const tsn_conv_params *params, const tsn_dsp_rq *rq,
+                                   int32_t bias, const int8_t *const *row_at,
+                                   const uint32_t *taps, int8_t *out, int32_t out_stride,
+                                   int32_t out_w)
+{
+    const uint32_t off2 = tsn_dup16(params->input_offset);
+    const uint32_t t0e = taps[0], t0o = taps[1], t1e = taps[2], t1o = taps[3];
+    const uint32_t t2e = taps[4], t2o = taps[5];
+    const int32_t stride = params->stride_w;
+    const int8_t *r0 = row_at[0], *r1 = row_at[1], *r2 = row_at[2];
+    const tsn_dsp_io io = tsn_dsp_io_of_conv(params);
+    int32_t accs[TSN_DSP_CHUNK];
+    int32_t ox, k;
+    for (ox = 0; ox < out_w; ox += TSN_DSP_CHUNK) {
+        const int32_t n = out_w - ox < TSN_DSP_CHUNK ? out_w - ox : TSN_DSP_CHUNK;
+        for (k = 0; k < n; ++k) {
+            uint32_t v;
+            int32_t acc;
+            v = tsn_ld4(r0);
+            acc = tsn_smlad(tsn_sxtab16(off2, v), t0e, 0);
+            acc = tsn_smlad(tsn_sxtab16_ror8(off2, v), t0o, acc);
+            v = tsn_ld4(r1);
+            acc = tsn_smlad(tsn_sxtab16(off2, v), t1e, acc);
+            acc = tsn_smlad(tsn_sxtab16_ror8(off2, v), t1o, acc);
+            v = tsn_ld4(r2);
+            acc = tsn_smlad(tsn_sxtab16(off2, v), t2e, acc);
+            accs[k] = tsn_smlad(tsn_sxtab16_ror8(off2, v), t2o, acc);
+            r0 += stride;
+            r1 += stride;
+            r2 += stride;
+        }
+        tsn_dsp_requant_run(&io, rq, bias, accs, n, out + ox * out_stride, out_stride);
+    }
+}
+
+/* One channel of a depthwise convolution (dilation_w 1). Element (y, x) of the input channel is
+ * in[(y * in_w + x) * in_stride], filter tap t is filter[t * f_stride], output (y, x) goes to
+ * out[(y * out_w + x) * out_stride]. Input rows are copied, when first needed and in increasing
+ * order, into a ring of rows on the stack padded with -input_offset (x + input_offset = 0 adds
+ * nothing, as the portable kernel's skipped positions); rows outside the image are a padding
+ * row. So every tap is in range: 4 taps per LDR, two SMLADs. A caller writing its output over
+ * its input must only need rows already copied (tsn_depthwise_conv2d_inplace_s8 checks it). */
+static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_dsp_rq *rq,
+                                      int32_t bias, const int8_t *in, int32_t in_stride,
+                                      int32_t in_h, int32_t in_w, const int8_t *filter,
+                                      int32_t f_stride, int32_t f_h, int32_t f_w, int8_t *out,
+                                      int32_t out_stride, int32_t out_h, int32_t out_w)
+{
+    const int32_t span = (f_h - 1) * params->dilation_h + 1;
+    const int32_t ring = span < in_h ? span : in_h;
+    const int32_t chunks = (f_w + 3) / 4;
+    const int32_t width = (out_w - 1) * params->stride_w + 4 * chunks;
+    const int32_t off = params->input_offset;
+    const uint32_t off2 = tsn_dup16(off);
+    const int8_t pad = (int8_t)-off; /* in [-128, 127]: input_offset is in [-127, 128] */
+    int8_t rows[TSN_DSP_DW_STACK_BYTES];
+    uint32_t taps[2 * TSN_DSP_DW_MAX_CHUNKS];
+    const int8_t *row_at[TSN_DSP_DW_MAX_CHUNKS];
+    int8_t *const padding = rows + ring * width;
+    int32_t fy, k, x, oy, ox, copied = 0;
+
+    for (fy = 0; fy < f_h; ++fy) { /* tap pairs (4k, 4k+2) and (4k+1, 4k+3), 0 past f_w */
+        for (k = 0; k < chunks; ++k) {
+            int32_t t4[4];
+            for (x = 0; x < 4; ++x) {
+                const int32_t fx = 4 * k + x;
+                t4[x] = fx < f_w ? filter[(fy * f_w + fx) * f_stride] : 0;
+            }
+            taps[2 * (fy * chunks + k)] = tsn_pair16(t4[0], t4[2]);
+            taps[2 * (fy * chunks + k) + 1] = tsn_pair16(t4[1], t4[3]);
+        }
+    }
+    for (x = 0; x < width; ++x) {
+        padding[x] = pad;
+    }
+    for (oy = 0; oy < out_h; ++oy) {
+        const int32_t in_y_origin = oy * params->stride_h - params->pad_top;
+        const int32_t end = in_y_origin + span;
+        const int32_t need = end < in_h ? (end < 0 ? 0 : end) : in_h;
+        for (; copied < need; ++copied) {
+            int8_t *row = rows + (copied % ring) * width;
+            for (x = 0; x < width; ++x) {
+                const int32_t in_x = x - params->pad_left;
+                row[x] = in_x >= 0 && in_x < in_w ? in[(copied * in_w + in_x) * in_stride] : pad;
+            }
+        }
+        for (fy = 0; fy < f_h; ++fy) {
+            const int32_t in_y = in_y_origin + params->dilation_h * fy;
+            row_at[fy] = in_y >= 0 && in_y < in_h ? rows + (in_y % ring) * width : padding;
+        }
+        if (f_h == 3 && chunks == 1) { /* 3 rows of up to 4 taps (3x3): taps in registers */
+            tsn_dsp_dw_row3(params, rq, bias, row_at, taps, out + oy * out_w * out_stride,
+                            out_stride, out_w);
+            continue;
+        }
+        for (ox = 0; ox < out_w; ++ox) {
+            const int32_t at = ox * params->stride_w;
+            const uint32_t *t = taps;
+            int32_t acc = 0;
+            for (fy = 0; fy < f_h; ++fy) {
+                const int8_t *r = row_at[fy] + at;
+                for (k = 0; k < chunks; ++k) {
+                    const uint32_t v = tsn_ld4(r);
+                    r += 4;
+                    acc = tsn_smlad(tsn_sxtab16(off2, v), t[0], acc);
+                    acc = tsn_smlad(tsn_sxtab16_ror8(off2, v), t[1], acc);
+                    t += 2;
+                }
+            }
+            acc = tsn_dsp_rq_apply(rq, acc + bias) + params->output_offset;
+            out[(oy * out_w + ox) * out_stride] =
+                (int8_t)tsn_clamp(acc, params->act_min, params->act_max);
         }
     }
 }
