@@ -103,11 +103,7 @@ tsn_status tsn_conv2d_1x1_inplace_s8(const tsn_conv_params *params, const tsn_re
         }
         if (k < pixels) {
             const int32_t last = up ? pixels - 1 : 0;
-            tsn_dsp_seg seg;
-            seg.in = data + last * in_c;
-            seg.f_at = 0;
-            seg.len = in_c;
-            tsn_dsp_pixel(&io, quant, &seg, 1, filter, in_c, bias, out_c, scratch);
+            tsn_dsp_row1(&io, quant, data + last * in_c, in_c, filter, bias, out_c, scratch);
             for (oc = 0; oc < out_c; ++oc) {
                 data[last * out_c + oc] = scratch[oc];
             }

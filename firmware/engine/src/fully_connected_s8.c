@@ -58,9 +58,8 @@ tsn_status tsn_fully_connected_s8(const tsn_fc_params *params, const tsn_requant
                                output + (b + 1) * output_depth);
         }
         if (b < batches) {
-            seg.in = input + b * input_depth;
-            tsn_dsp_pixel(&io, quant, &seg, 1, weights, input_depth, bias, output_depth,
-                          output + b * output_depth);
+            tsn_dsp_row1(&io, quant, input + b * input_depth, input_depth, weights, bias,
+                         output_depth, output + b * output_depth);
         }
         return TSN_OK;
     }

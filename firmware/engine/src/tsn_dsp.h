@@ -539,6 +539,134 @@ static inline void tsn_dsp_mac_2x2(const uint32_t *q, int32_t groups, const int8
     acc[3] = a11;
 }
 
+/* ---- one input row against many weight rows (fully connected with one batch row) ------- */
+
+/* q[2k], q[2k+1] from 4 bytes of x (+ offset), k < groups. */
+static inline void tsn_dsp_widen1(const int8_t *x, int32_t groups, uint32_t off2, uint32_t *q)
+{
+    int32_t k;
+    for (k = 0; k < groups; ++k) {
+        const uint32_t v = tsn_ld4(x + 4 * k);
+        q[2 * k] = tsn_sxtab16(off2, v);
+        q[2 * k + 1] = tsn_sxtab16_ror8(off2, v);
+    }
+}
+
+/* acc[j] += weight row w + j * ws by the widened row q, j < 4 (groups of 4 inputs). */
+static inline void tsn_dsp_mac_1x4(const uint32_t *q, int32_t groups, const int8_t *w,
+                                   int32_t ws, int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    const int8_t *w0 = w, *w1 = w + ws, *w2 = w + 2 * ws, *w3 = w + 3 * ws;
+#if !defined(TSN_DSP_EMULATE)
+    /* 23 instructions for 16 MACs; the C below (the emulated path) does the same steps */
+    if (groups > 0) {
+        const uint32_t *const end = q + 2 * groups;
+        uint32_t xe, xo, t, we;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldrd %[xe], %[xo], [%[q]], #8\n\t"
+            "ldr %[t], [%[w0]], #4\n\t"
+            "sxtb16 %[we], %[t]\n\t"
+            "sxtb16 %[t], %[t], ror #8\n\t"
+            "smlad %[a0], %[we], %[xe], %[a0]\n\t"
+            "smlad %[a0], %[t], %[xo], %[a0]\n\t"
+            "ldr %[t], [%[w1]], #4\n\t"
+            "sxtb16 %[we], %[t]\n\t"
+            "sxtb16 %[t], %[t], ror #8\n\t"
+            "smlad %[a1], %[we], %[xe], %[a1]\n\t"
+            "smlad %[a1], %[t], %[xo], %[a1]\n\t"
+            "ldr %[t], [%[w2]], #4\n\t"
+            "sxtb16 %[we], %[t]\n\t"
+            "sxtb16 %[t], %[t], ror #8\n\t"
+            "smlad %[a2], %[we], %[xe], %[a2]\n\t"
+            "smlad %[a2], %[t], %[xo], %[a2]\n\t"
+            "ldr %[t], [%[w3]], #4\n\t"
+            "sxtb16 %[we], %[t]\n\t"
+            "sxtb16 %[t], %[t], ror #8\n\t"
+            "smlad %[a3], %[we], %[xe], %[a3]\n\t"
+            "smlad %[a3], %[t], %[xo], %[a3]\n\t"
+            "cmp %[q], %[end]\n\t"
+            "bne 1b"
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [q] "+r"(q),
+              [w0] "+r"(w0), [w1] "+r"(w1), [w2] "+r"(w2), [w3] "+r"(w3), [xe] "=&r"(xe),
+              [xo] "=&r"(xo), [t] "=&r"(t), [we] "=&r"(we)
+            : [end] "r"(end)
+            : "cc", "memory");
+    }
+#else
+    int32_t k;
+    for (k = 0; k < groups; ++k) {
+        const uint32_t xe = q[2 * k], xo = q[2 * k + 1];
+        uint32_t v = tsn_ld4(w0 + 4 * k);
+        a0 = tsn_smlad(tsn_sxtb16_ror8(v), xo, tsn_smlad(tsn_sxtb16(v), xe, a0));
+        v = tsn_ld4(w1 + 4 * k);
+        a1 = tsn_smlad(tsn_sxtb16_ror8(v), xo, tsn_smlad(tsn_sxtb16(v), xe, a1));
+        v = tsn_ld4(w2 + 4 * k);
+        a2 = tsn_smlad(tsn_sxtb16_ror8(v), xo, tsn_smlad(tsn_sxtb16(v), xe, a2));
+        v = tsn_ld4(w3 + 4 * k);
+        a3 = tsn_smlad(tsn_sxtb16_ror8(v), xo, tsn_smlad(tsn_sxtb16(v), xe, a3));
+    }
+#endif
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* out[k] from acc[k] (+ bias), channels oc + k, k < n. */
+static inline void tsn_dsp_requant_singles(const tsn_dsp_io *io, const tsn_requant *quant,
+                                           const int32_t *bias, int32_t oc, int32_t n,
+                                           const int32_t *acc, int8_t *out)
+{
+    const int32_t off = io->output_offset, lo = io->act_min, hi = io->act_max;
+    int32_t k;
+    for (k = 0; k < n; ++k) {
+        const int32_t c = oc + k;
+        const int32_t q = quant->per_channel ? c : 0;
+        const tsn_dsp_rq rq = tsn_dsp_rq_of(quant->multiplier[q], quant->shift[q]);
+        const int32_t b = bias != NULL ? bias[c] : 0;
+        out[k] = (int8_t)tsn_clamp(tsn_dsp_rq_apply(&rq, acc[k] + b) + off, lo, hi);
+    }
+}
+
+/* out[0 .. out_c) for one input row x of `depth` bytes and weight rows of `depth` bytes: the
+ * row widened once per 2 * TSN_DSP_Q15_WORDS inputs, four weight rows per pass. */
+static inline void tsn_dsp_row1(const tsn_dsp_io *io, const tsn_requant *quant,
+                                const int8_t *x, int32_t depth, const int8_t *weights,
+                                const int32_t *bias, int32_t out_c, int8_t *out)
+{
+    enum { PIECE = 2 * TSN_DSP_Q15_WORDS };
+    uint32_t q[TSN_DSP_Q15_WORDS];
+    const uint32_t off2 = tsn_dup16(io->input_offset);
+    const int32_t body = depth & ~3;
+    int32_t oc, k, at, i;
+    for (oc = 0; oc < out_c; oc += TSN_DSP_CHUNK) {
+        int32_t accs[TSN_DSP_CHUNK + 3] = {0};
+        const int32_t n = out_c - oc < TSN_DSP_CHUNK ? out_c - oc : TSN_DSP_CHUNK;
+        const int8_t *w = weights + oc * depth;
+        for (at = 0; at < body; at += PIECE) {
+            const int32_t len = body - at < PIECE ? body - at : PIECE;
+            tsn_dsp_widen1(x + at, len >> 2, off2, q);
+            for (k = 0; k + 4 <= n; k += 4) {
+                tsn_dsp_mac_1x4(q, len >> 2, w + k * depth + at, depth, accs + k);
+            }
+            for (; k < n; ++k) { /* 1 to 3 rows left: the first of them 4 times */
+                int32_t rest[4] = {0, 0, 0, 0};
+                tsn_dsp_mac_1x4(q, len >> 2, w + k * depth + at, 0, rest);
+                accs[k] += rest[0];
+            }
+        }
+        for (i = body; i < depth; ++i) {
+            const int32_t xs = x[i] + io->input_offset;
+            for (k = 0; k < n; ++k) {
+                accs[k] += w[k * depth + i] * xs;
+            }
+        }
+        tsn_dsp_requant_singles(io, quant, bias, oc, n, accs, out + oc);
+    }
+}
+
 /* ---- one or two output pixels of a one-group convolution, from segments ----------------- */
 
 /* `len` contiguous input bytes at `in` times the `len` weights at `f_at` of each filter. */
@@ -871,7 +999,7 @@ static inline void tsn_dsp_conv_row(const tsn_conv_params *params, const tsn_req
 /* ---- depthwise: one channel at a time, from zero-point-padded rows on the stack --------- */
 
 /* Stack of the depthwise path: (span + 1) padded rows, and the packed filter of one channel. */
-#define TSN_DSP_DW_STACK_BYTES 512
+#define TSN_DSP_DW_STACK_BYTES 1024
 #define TSN_DSP_DW_MAX_CHUNKS 32
 
 /* Whether tsn_dsp_dw_channel handles the depthwise convolution (else the portable loops). */
@@ -922,13 +1050,65 @@ static inline void tsn_dsp_dw_row3(const tsn_conv_params *params, const tsn_dsp_
     }
 }
 
+/* Row `row` (width bytes) = input row `src` (in_w elements at stride in_stride) between
+ * pad_left and right padding bytes of value pad. */
+static inline void tsn_dsp_dw_pad_row(int8_t *row, int32_t width, const int8_t *src,
+                                      int32_t in_stride, int32_t in_w, int32_t pad_left,
+                                      int8_t pad)
+{
+    const int32_t end = pad_left + in_w < width ? pad_left + in_w : width;
+    int32_t x = 0;
+    for (; x < pad_left && x < width; ++x) {
+        row[x] = pad;
+    }
+    for (src += (x - pad_left) * in_stride; x < end; ++x, src += in_stride) {
+        row[x] = *src;
+    }
+    for (; x < width; ++x) {
+        row[x] = pad;
+    }
+}
+
+/* Output row `out` from the padded rows row_at[0 .. f_h) (taps as tsn_dsp_dw_channel's). */
+static inline void tsn_dsp_dw_out_row(const tsn_conv_params *params, const tsn_dsp_rq *rq,
+                                      int32_t bias, const int8_t *const *row_at,
+                                      const uint32_t *taps, int32_t f_h, int32_t chunks,
+                                      int8_t *out, int32_t out_stride, int32_t out_w)
+{
+    const uint32_t off2 = tsn_dup16(params->input_offset);
+    int32_t ox, fy, k;
+    if (f_h == 3 && chunks == 1) { /* 3 rows of up to 4 taps (3x3): taps in registers */
+        tsn_dsp_dw_row3(params, rq, bias, row_at, taps, out, out_stride, out_w);
+        return;
+    }
+    for (ox = 0; ox < out_w; ++ox) {
+        const int32_t at = ox * params->stride_w;
+        const uint32_t *t = taps;
+        int32_t acc = 0;
+        for (fy = 0; fy < f_h; ++fy) {
+            const int8_t *r = row_at[fy] + at;
+            for (k = 0; k < chunks; ++k) {
+                const uint32_t v = tsn_ld4(r);
+                r += 4;
+                acc = tsn_smlad(tsn_sxtab16(off2, v), t[0], acc);
+                acc = tsn_smlad(tsn_sxtab16_ror8(off2, v), t[1], acc);
+                t += 2;
+            }
+        }
+        acc = tsn_dsp_rq_apply(rq, acc + bias) + params->output_offset;
+        out[ox * out_stride] = (int8_t)tsn_clamp(acc, params->act_min, params->act_max);
+    }
+}
+
 /* One channel of a depthwise convolution (dilation_w 1). Element (y, x) of the input channel is
  * in[(y * in_w + x) * in_stride], filter tap t is filter[t * f_stride], output (y, x) goes to
- * out[(y * out_w + x) * out_stride]. Input rows are copied, when first needed and in increasing
- * order, into a ring of rows on the stack padded with -input_offset (x + input_offset = 0 adds
- * nothing, as the portable kernel's skipped positions); rows outside the image are a padding
- * row. So every tap is in range: 4 taps per LDR, two SMLADs. A caller writing its output over
- * its input must only need rows already copied (tsn_depthwise_conv2d_inplace_s8 checks it). */
+ * out[(y * out_w + x) * out_stride]. The input rows go to the stack padded with -input_offset
+ * (x + input_offset = 0 adds nothing, as the portable kernel's skipped positions), rows outside
+ * the image are padding rows, so every tap is in range: 4 taps per LDR, two SMLADs. The whole
+ * padded plane when it fits in TSN_DSP_DW_STACK_BYTES (copied before any output is written),
+ * else a ring of rows copied when first needed, in increasing order: then a caller writing its
+ * output over its input must only need rows already copied (tsn_depthwise_conv2d_inplace_s8
+ * checks it). */
 static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_dsp_rq *rq,
                                       int32_t bias, const int8_t *in, int32_t in_stride,
                                       int32_t in_h, int32_t in_w, const int8_t *filter,
@@ -939,14 +1119,13 @@ static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_d
     const int32_t ring = span < in_h ? span : in_h;
     const int32_t chunks = (f_w + 3) / 4;
     const int32_t width = (out_w - 1) * params->stride_w + 4 * chunks;
-    const int32_t off = params->input_offset;
-    const uint32_t off2 = tsn_dup16(off);
-    const int8_t pad = (int8_t)-off; /* in [-128, 127]: input_offset is in [-127, 128] */
+    const int32_t y_first = -params->pad_top;
+    const int32_t plane = (out_h - 1) * params->stride_h + span; /* rows y_first .. */
+    const int8_t pad = (int8_t)-params->input_offset; /* input_offset in [-127, 128] */
     int8_t rows[TSN_DSP_DW_STACK_BYTES];
     uint32_t taps[2 * TSN_DSP_DW_MAX_CHUNKS];
     const int8_t *row_at[TSN_DSP_DW_MAX_CHUNKS];
-    int8_t *const padding = rows + ring * width;
-    int32_t fy, k, x, oy, ox, copied = 0;
+    int32_t fy, k, x, oy, copied = 0;
 
     for (fy = 0; fy < f_h; ++fy) { /* tap pairs (4k, 4k+2) and (4k+1, 4k+3), 0 past f_w */
         for (k = 0; k < chunks; ++k) {
@@ -959,47 +1138,42 @@ static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_d
             taps[2 * (fy * chunks + k) + 1] = tsn_pair16(t4[1], t4[3]);
         }
     }
-    for (x = 0; x < width; ++x) {
-        padding[x] = pad;
+    if (plane * width <= TSN_DSP_DW_STACK_BYTES) {
+        for (k = 0; k < plane; ++k) {
+            const int32_t y = y_first + k;
+            if (y >= 0 && y < in_h) {
+                tsn_dsp_dw_pad_row(rows + k * width, width, in + y * in_w * in_stride, in_stride,
+                                   in_w, params->pad_left, pad);
+            } else {
+                tsn_dsp_dw_pad_row(rows + k * width, width, in, in_stride, 0, width, pad);
+            }
+        }
+        for (oy = 0; oy < out_h; ++oy) {
+            for (fy = 0; fy < f_h; ++fy) {
+                row_at[fy] = rows + (oy * params->stride_h + fy * params->dilation_h) * width;
+            }
+            tsn_dsp_dw_out_row(params, rq, bias, row_at, taps, f_h, chunks,
+                               out + oy * out_w * out_stride, out_stride, out_w);
+        }
+        return;
     }
+    tsn_dsp_dw_pad_row(rows + ring * width, width, in, in_stride, 0, width, pad);
     for (oy = 0; oy < out_h; ++oy) {
         const int32_t in_y_origin = oy * params->stride_h - params->pad_top;
         const int32_t end = in_y_origin + span;
         const int32_t need = end < in_h ? (end < 0 ? 0 : end) : in_h;
         for (; copied < need; ++copied) {
-            int8_t *row = rows + (copied % ring) * width;
-            for (x = 0; x < width; ++x) {
-                const int32_t in_x = x - params->pad_left;
-                row[x] = in_x >= 0 && in_x < in_w ? in[(copied * in_w + in_x) * in_stride] : pad;
-            }
+            tsn_dsp_dw_pad_row(rows + (copied % ring) * width, width,
+                               in + copied * in_w * in_stride, in_stride, in_w, params->pad_left,
+                               pad);
         }
         for (fy = 0; fy < f_h; ++fy) {
             const int32_t in_y = in_y_origin + params->dilation_h * fy;
-            row_at[fy] = in_y >= 0 && in_y < in_h ? rows + (in_y % ring) * width : padding;
+            row_at[fy] = in_y >= 0 && in_y < in_h ? rows + (in_y % ring) * width
+                                                  : rows + ring * width;
         }
-        if (f_h == 3 && chunks == 1) { /* 3 rows of up to 4 taps (3x3): taps in registers */
-            tsn_dsp_dw_row3(params, rq, bias, row_at, taps, out + oy * out_w * out_stride,
-                            out_stride, out_w);
-            continue;
-        }
-        for (ox = 0; ox < out_w; ++ox) {
-            const int32_t at = ox * params->stride_w;
-            const uint32_t *t = taps;
-            int32_t acc = 0;
-            for (fy = 0; fy < f_h; ++fy) {
-                const int8_t *r = row_at[fy] + at;
-                for (k = 0; k < chunks; ++k) {
-                    const uint32_t v = tsn_ld4(r);
-                    r += 4;
-                    acc = tsn_smlad(tsn_sxtab16(off2, v), t[0], acc);
-                    acc = tsn_smlad(tsn_sxtab16_ror8(off2, v), t[1], acc);
-                    t += 2;
-                }
-            }
-            acc = tsn_dsp_rq_apply(rq, acc + bias) + params->output_offset;
-            out[(oy * out_w + ox) * out_stride] =
-                (int8_t)tsn_clamp(acc, params->act_min, params->act_max);
-        }
+        tsn_dsp_dw_out_row(params, rq, bias, row_at, taps, f_h, chunks,
+                           out + oy * out_w * out_stride, out_stride, out_w);
     }
 }
 
