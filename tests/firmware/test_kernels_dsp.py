@@ -110,3 +110,56 @@ def test_dsp_fully_connected_random_shapes(engine):
         bias = rng.integers(-20000, 20000, units).astype(np.int32) if rng.integers(2) else None
         status, _ = engine.fully_connected(params, x, wts, bias, mults, shifts, per_channel)
         assert status == 0
+
+
+def _subbyte():
+    """tests/firmware/test_kernels_subbyte.py's ctypes runners (they compare the DSP twin)."""
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location(
+        "_dsp_subbyte", Path(__file__).with_name("test_kernels_subbyte.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("bits", [4, 2])
+def test_dsp_packed_kernels_random_shapes(engine, bits):
+    from tinysweep.codegen.packing import RANGE, pack
+    sub = _subbyte()
+    rng = np.random.default_rng(400 + bits)
+    lo, hi = RANGE[bits]
+    for _ in range(10):   # conv: odd filter sizes start filters mid-byte; > 1 KB: portable
+        kh, kw = int(rng.choice([1, 3, 5])), int(rng.choice([1, 3, 4]))
+        ic, oc = int(rng.choice([1, 3, 7, 16, 50])), int(rng.choice([1, 5, 8, 33]))
+        stride = (int(rng.integers(1, 3)),) * 2
+        h, w = int(rng.integers(kh, kh + 7)), int(rng.integers(kw, kw + 7))
+        oh, ow, pads = _geometry(rng, h, w, kh, kw, stride, (1, 1))
+        per_channel = bool(rng.integers(2))
+        mults, shifts = _requant(rng, oc, per_channel)
+        filt = rng.integers(lo, hi + 1, (oc, kh, kw, ic))
+        x = rng.integers(-128, 128, (1, h, w, ic), dtype=np.int8)
+        bias = rng.integers(-20000, 20000, oc).astype(np.int32)
+        status, _ = sub.run_conv(engine, f"tsn_conv2d_s{bits}", _params(rng, stride, pads), x,
+                                 filt.shape, pack(filt, bits), bias, mults, shifts, per_channel,
+                                 (1, oh, ow, oc))
+        assert status == 0
+        c, mult = int(rng.choice([1, 3, 8])), int(rng.choice([1, 2]))
+        dfilt = rng.integers(lo, hi + 1, (1, kh, kw, c * mult))
+        xd = rng.integers(-128, 128, (1, h, w, c), dtype=np.int8)
+        dmults, dshifts = _requant(rng, c * mult, per_channel)
+        status, _ = sub.run_conv(engine, f"tsn_depthwise_conv2d_s{bits}",
+                                 _params(rng, stride, pads, mult=mult), xd, dfilt.shape,
+                                 pack(dfilt, bits), None, dmults, dshifts, per_channel,
+                                 (1, oh, ow, c * mult))
+        assert status == 0
+    for depth in (1, 3, 8, 129, 640, 1025):
+        units, batches = int(rng.choice([1, 4, 9])), int(rng.integers(1, 4))
+        wts = rng.integers(lo, hi + 1, (units, depth))
+        mults, shifts = _requant(rng, units, True)
+        p = _params(rng, (1, 1), (0, 0))
+        params = {k: p[k] for k in ("input_offset", "output_offset", "act_min", "act_max")}
+        x = rng.integers(-128, 128, (batches, depth), dtype=np.int8)
+        status, _ = sub.run_fc(engine, f"tsn_fully_connected_s{bits}", params, x, units,
+                               pack(wts, bits), None, mults, shifts, True)
+        assert status == 0

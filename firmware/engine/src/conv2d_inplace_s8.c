@@ -103,7 +103,7 @@ tsn_status tsn_conv2d_inplace_s8(const tsn_conv_params *params, const tsn_requan
                                                         : scratch + (in_y % ring) * row_bytes;
                 }
                 tsn_dsp_conv_row(params, quant, rows, in_w, in_c, f_h, f_w, filter, bias, out_w,
-                                 out_c, out_plane + oy * out_w * out_c);
+                                 out_c, out_c, out_plane + oy * out_w * out_c);
                 continue;
             }
 #endif

@@ -71,7 +71,7 @@ tsn_status tsn_conv2d_s8(const tsn_conv_params *params, const tsn_requant *quant
                                                         : input + (b * in_h + in_y) * in_w * in_c;
                 }
                 tsn_dsp_conv_row(params, quant, rows, in_w, in_c, f_h, f_w, filter, bias, out_w,
-                                 out_c, output + (b * out_h + oy) * out_w * out_c);
+                                 out_c, out_c, output + (b * out_h + oy) * out_w * out_c);
             }
         }
         return TSN_OK;

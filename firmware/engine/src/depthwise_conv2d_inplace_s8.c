@@ -87,10 +87,10 @@ tsn_status tsn_depthwise_conv2d_inplace_s8(const tsn_conv_params *params,
             const tsn_dsp_rq rq = tsn_dsp_rq_of(quant->multiplier[q], quant->shift[q]);
             for (b = 0; b < batches; ++b) {
                 tsn_dsp_dw_channel(params, &rq, bias != NULL ? bias[c] : 0,
-                                   data + b * in_h * in_w * ch + c, ch, in_h, in_w, filter, ch,
-                                   f_h, f_w, data + b * out_h * out_w * ch + c, ch, out_h, out_w);
+                                   data + b * in_h * in_w * ch + c, ch, in_h, in_w, filter, c, ch,
+                                   8, f_h, f_w, data + b * out_h * out_w * ch + c, ch, out_h,
+                                   out_w);
             }
-            filter += 1;
         }
         return TSN_OK;
     }

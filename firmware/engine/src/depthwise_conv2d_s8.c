@@ -59,7 +59,7 @@ tsn_status tsn_depthwise_conv2d_s8(const tsn_conv_params *params, const tsn_requ
                 for (b = 0; b < batches; ++b) {
                     tsn_dsp_dw_channel(params, &rq, bias != NULL ? bias[oc] : 0,
                                        input + b * in_h * in_w * in_c + ic, in_c, in_h, in_w,
-                                       filter + oc, out_c, f_h, f_w,
+                                       filter, oc, out_c, 8, f_h, f_w,
                                        output + b * out_h * out_w * out_c + oc, out_c, out_h,
                                        out_w);
                 }

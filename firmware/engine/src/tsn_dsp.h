@@ -957,7 +957,7 @@ static inline int tsn_dsp_window_pair(const tsn_dsp_io *io, const tsn_requant *q
     return 1;
 }
 
-/* Output row `out` (out_w pixels of out_c) of a one-group convolution whose needed input rows
+/* Output row `out` (out_w pixels of out_c, out_stride apart) of a one-group convolution whose needed input rows
  * are rows[0 .. f_h) (NULL: outside the image). Pixels two by two: from their segments when
  * these agree (interior), else from their zero-padded windows; a last odd pixel pairs with
  * itself (computed twice, written once per output). */
@@ -965,7 +965,7 @@ static inline void tsn_dsp_conv_row(const tsn_conv_params *params, const tsn_req
                                     const int8_t *const *rows, int32_t in_w, int32_t in_c,
                                     int32_t f_h, int32_t f_w, const int8_t *filter,
                                     const int32_t *bias, int32_t out_w, int32_t out_c,
-                                    int8_t *out)
+                                    int32_t out_stride, int8_t *out)
 {
     const tsn_dsp_io io = tsn_dsp_io_of_conv(params);
     const int32_t f_size = f_h * f_w * in_c;
@@ -982,13 +982,13 @@ static inline void tsn_dsp_conv_row(const tsn_conv_params *params, const tsn_req
         if (same) {
             tsn_dsp_pixel_pair(&io, quant, seg0, n0,
                                (ptrdiff_t)(ox1 - ox) * params->stride_w * in_c, filter, f_size,
-                               bias, out_c, out + ox * out_c, out + ox1 * out_c);
+                               bias, out_c, out + ox * out_stride, out + ox1 * out_stride);
         } else if (params->dilation_w != 1 ||
                    !tsn_dsp_window_pair(&io, quant, rows, in_w, in_c, f_h, f_w,
                                         ox * params->stride_w - params->pad_left,
                                         ox1 * params->stride_w - params->pad_left, filter,
-                                        bias, out_c, out + ox * out_c, out + ox1 * out_c)) {
-            tsn_dsp_pixel(&io, quant, seg0, n0, filter, f_size, bias, out_c, out + ox * out_c);
+                                        bias, out_c, out + ox * out_stride, out + ox1 * out_stride)) {
+            tsn_dsp_pixel(&io, quant, seg0, n0, filter, f_size, bias, out_c, out + ox * out_stride);
             ox += 1;
             continue;
         }
@@ -1069,6 +1069,48 @@ static inline void tsn_dsp_dw_pad_row(int8_t *row, int32_t width, const int8_t *
     }
 }
 
+/* The whole output plane of a 3-row, <= 4-tap depthwise from the padded plane `rows`
+ * (width bytes per row), in raster order: no per-row work but pointer steps. */
+static inline void tsn_dsp_dw_plane3(const tsn_conv_params *params, const tsn_dsp_rq *rq,
+                                     int32_t bias, const int8_t *rows, int32_t width,
+                                     const uint32_t *taps, int8_t *out, int32_t out_stride,
+                                     int32_t out_h, int32_t out_w)
+{
+    const uint32_t off2 = tsn_dup16(params->input_offset);
+    const uint32_t t0e = taps[0], t0o = taps[1], t1e = taps[2], t1o = taps[3];
+    const uint32_t t2e = taps[4], t2o = taps[5];
+    const int32_t sw = params->stride_w, row_step = params->stride_h * width;
+    const int32_t d1 = params->dilation_h * width, d2 = 2 * d1;
+    const tsn_dsp_io io = tsn_dsp_io_of_conv(params);
+    const int32_t total = out_h * out_w;
+    const int8_t *line = rows, *r = rows;
+    int32_t accs[TSN_DSP_CHUNK];
+    int32_t i, k, ox = 0;
+    for (i = 0; i < total; i += TSN_DSP_CHUNK) {
+        const int32_t n = total - i < TSN_DSP_CHUNK ? total - i : TSN_DSP_CHUNK;
+        for (k = 0; k < n; ++k) {
+            uint32_t v;
+            int32_t acc;
+            v = tsn_ld4(r);
+            acc = tsn_smlad(tsn_sxtab16(off2, v), t0e, 0);
+            acc = tsn_smlad(tsn_sxtab16_ror8(off2, v), t0o, acc);
+            v = tsn_ld4(r + d1);
+            acc = tsn_smlad(tsn_sxtab16(off2, v), t1e, acc);
+            acc = tsn_smlad(tsn_sxtab16_ror8(off2, v), t1o, acc);
+            v = tsn_ld4(r + d2);
+            acc = tsn_smlad(tsn_sxtab16(off2, v), t2e, acc);
+            accs[k] = tsn_smlad(tsn_sxtab16_ror8(off2, v), t2o, acc);
+            r += sw;
+            if (++ox == out_w) {
+                ox = 0;
+                line += row_step;
+                r = line;
+            }
+        }
+        tsn_dsp_requant_run(&io, rq, bias, accs, n, out + i * out_stride, out_stride);
+    }
+}
+
 /* Output row `out` from the padded rows row_at[0 .. f_h) (taps as tsn_dsp_dw_channel's). */
 static inline void tsn_dsp_dw_out_row(const tsn_conv_params *params, const tsn_dsp_rq *rq,
                                       int32_t bias, const int8_t *const *row_at,
@@ -1101,7 +1143,8 @@ static inline void tsn_dsp_dw_out_row(const tsn_conv_params *params, const tsn_d
 }
 
 /* One channel of a depthwise convolution (dilation_w 1). Element (y, x) of the input channel is
- * in[(y * in_w + x) * in_stride], filter tap t is filter[t * f_stride], output (y, x) goes to
+ * in[(y * in_w + x) * in_stride], filter tap t is element f_first + t * f_stride of filter (int8,
+ * or packed `bits` wide), output (y, x) goes to
  * out[(y * out_w + x) * out_stride]. The input rows go to the stack padded with -input_offset
  * (x + input_offset = 0 adds nothing, as the portable kernel's skipped positions), rows outside
  * the image are padding rows, so every tap is in range: 4 taps per LDR, two SMLADs. The whole
@@ -1112,8 +1155,9 @@ static inline void tsn_dsp_dw_out_row(const tsn_conv_params *params, const tsn_d
 static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_dsp_rq *rq,
                                       int32_t bias, const int8_t *in, int32_t in_stride,
                                       int32_t in_h, int32_t in_w, const int8_t *filter,
-                                      int32_t f_stride, int32_t f_h, int32_t f_w, int8_t *out,
-                                      int32_t out_stride, int32_t out_h, int32_t out_w)
+                                      int32_t f_first, int32_t f_stride, int bits, int32_t f_h,
+                                      int32_t f_w, int8_t *out, int32_t out_stride,
+                                      int32_t out_h, int32_t out_w)
 {
     const int32_t span = (f_h - 1) * params->dilation_h + 1;
     const int32_t ring = span < in_h ? span : in_h;
@@ -1132,7 +1176,8 @@ static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_d
             int32_t t4[4];
             for (x = 0; x < 4; ++x) {
                 const int32_t fx = 4 * k + x;
-                t4[x] = fx < f_w ? filter[(fy * f_w + fx) * f_stride] : 0;
+                const int32_t e = f_first + (fy * f_w + fx) * f_stride;
+                t4[x] = fx >= f_w ? 0 : bits == 8 ? filter[e] : tsn_packed_at(filter, e, bits);
             }
             taps[2 * (fy * chunks + k)] = tsn_pair16(t4[0], t4[2]);
             taps[2 * (fy * chunks + k) + 1] = tsn_pair16(t4[1], t4[3]);
@@ -1147,6 +1192,11 @@ static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_d
             } else {
                 tsn_dsp_dw_pad_row(rows + k * width, width, in, in_stride, 0, width, pad);
             }
+        }
+        if (f_h == 3 && chunks == 1) {
+            tsn_dsp_dw_plane3(params, rq, bias, rows, width, taps, out, out_stride, out_h,
+                              out_w);
+            return;
         }
         for (oy = 0; oy < out_h; ++oy) {
             for (fy = 0; fy < f_h; ++fy) {
@@ -1175,6 +1225,40 @@ static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_d
         tsn_dsp_dw_out_row(params, rq, bias, row_at, taps, f_h, chunks,
                            out + oy * out_w * out_stride, out_stride, out_w);
     }
+}
+
+/* ---- packed sub-byte weights: unpacked by chunks of filters into int8 on the stack ------ */
+
+#define TSN_DSP_UNPACK_BYTES 1024
+
+/* dst[i] = element first + i of a packed stream (tsn_packed_at), i < count. */
+static inline void tsn_dsp_unpack(const int8_t *packed, int32_t first, int32_t count, int bits,
+                                  int8_t *dst)
+{
+    int32_t i = 0;
+    if (bits == 4 && (first & 1) == 0) { /* whole bytes: low nibble, then high nibble */
+        const int8_t *p = packed + (first >> 1);
+        for (; i + 2 <= count; i += 2) {
+            const int32_t b = *p++;
+            /* sign-extending shifts of negative values are arithmetic where this path builds */
+            dst[i] = (int8_t)((int32_t)((uint32_t)b << 28) >> 28);
+            dst[i + 1] = (int8_t)(b >> 4);
+        }
+    }
+    for (; i < count; ++i) {
+        dst[i] = (int8_t)tsn_packed_at(packed, first + i, bits);
+    }
+}
+
+/* quant restricted to the channels from oc on. */
+static inline tsn_requant tsn_dsp_quant_from(const tsn_requant *quant, int32_t oc)
+{
+    tsn_requant q = *quant;
+    if (q.per_channel) {
+        q.multiplier += oc;
+        q.shift += oc;
+    }
+    return q;
 }
 
 #endif /* TSN_DSP */
