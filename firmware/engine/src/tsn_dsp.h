@@ -1229,7 +1229,7 @@ static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_d
 
 /* ---- packed sub-byte weights: unpacked by chunks of filters into int8 on the stack ------ */
 
-#define TSN_DSP_UNPACK_BYTES 1024
+#define TSN_DSP_UNPACK_BYTES 2048
 
 /* dst[i] = element first + i of a packed stream (tsn_packed_at), i < count. */
 static inline void tsn_dsp_unpack(const int8_t *packed, int32_t first, int32_t count, int bits,
@@ -1259,6 +1259,134 @@ static inline tsn_requant tsn_dsp_quant_from(const tsn_requant *quant, int32_t o
         q.shift += oc;
     }
     return q;
+}
+
+/* ---- fully connected with packed INT4 weights, straight from the nibbles --------------- */
+
+/* A weight word holds elements e0..e7 (byte k: e(2k) low nibble, e(2k+1) high nibble).
+ * (w << 4) & 0xF0F0F0F0 has 16*e0, 16*e2, 16*e4, 16*e6 in its bytes, w & 0xF0F0F0F0 has
+ * 16*e1, 16*e3, 16*e5, 16*e7: SXTB16 with and without ROR #8 gives (e0, e4), (e2, e6),
+ * (e1, e5), (e3, e7), times 16, with no sign-extension work. The input row is widened to the
+ * matching lanes, q[4k..4k+3] = (x0, x4), (x2, x6), (x1, x5), (x3, x7) of its k-th 8 bytes
+ * (+ offset). The sums are 16 times the true ones, exactly (|16 * sum| < 2^31 for rows of at most
+ * TSN_DSP_S4_MAX_DEPTH elements), so >> 4 gives them back. */
+#define TSN_DSP_S4_MAX_DEPTH 65536
+
+static inline void tsn_dsp_widen_s4(const int8_t *x, int32_t groups, uint32_t off2, uint32_t *q)
+{
+    int32_t k;
+    for (k = 0; k < groups; ++k) {
+        const uint32_t a = tsn_ld4(x + 8 * k), b = tsn_ld4(x + 8 * k + 4);
+        const uint32_t c = (a & 0xFFFFu) | (b << 16); /* bytes x0 x1 x4 x5 (PKHBT) */
+        const uint32_t d = (b & 0xFFFF0000u) | (a >> 16); /* bytes x2 x3 x6 x7 (PKHTB) */
+        q[4 * k] = tsn_sxtab16(off2, c);
+        q[4 * k + 1] = tsn_sxtab16(off2, d);
+        q[4 * k + 2] = tsn_sxtab16_ror8(off2, c);
+        q[4 * k + 3] = tsn_sxtab16_ror8(off2, d);
+    }
+}
+
+/* acc[j] += 16 * (packed INT4 row w + j * ws bytes) . (widened row), j < 2, 8 inputs a group. */
+static inline void tsn_dsp_mac_s4_1x2(const uint32_t *q, int32_t groups, const int8_t *w,
+                                      int32_t ws, int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1];
+    const int8_t *w0 = w, *w1 = w + ws;
+#if !defined(TSN_DSP_EMULATE)
+    /* 28 instructions for 16 MACs */
+    if (groups > 0) {
+        const uint32_t *const end = q + 4 * groups;
+        uint32_t x0, x1, x2, x3, t, lo, u;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldrd %[x0], %[x1], [%[q]], #8\n\t"
+            "ldrd %[x2], %[x3], [%[q]], #8\n\t"
+            "ldr %[t], [%[w0]], #4\n\t"
+            "lsl %[lo], %[t], #4\n\t"
+            "and %[lo], %[lo], #0xF0F0F0F0\n\t"
+            "and %[t], %[t], #0xF0F0F0F0\n\t"
+            "sxtb16 %[u], %[lo]\n\t"
+            "smlad %[a0], %[u], %[x0], %[a0]\n\t"
+            "sxtb16 %[u], %[lo], ror #8\n\t"
+            "smlad %[a0], %[u], %[x1], %[a0]\n\t"
+            "sxtb16 %[u], %[t]\n\t"
+            "smlad %[a0], %[u], %[x2], %[a0]\n\t"
+            "sxtb16 %[u], %[t], ror #8\n\t"
+            "smlad %[a0], %[u], %[x3], %[a0]\n\t"
+            "ldr %[t], [%[w1]], #4\n\t"
+            "lsl %[lo], %[t], #4\n\t"
+            "and %[lo], %[lo], #0xF0F0F0F0\n\t"
+            "and %[t], %[t], #0xF0F0F0F0\n\t"
+            "sxtb16 %[u], %[lo]\n\t"
+            "smlad %[a1], %[u], %[x0], %[a1]\n\t"
+            "sxtb16 %[u], %[lo], ror #8\n\t"
+            "smlad %[a1], %[u], %[x1], %[a1]\n\t"
+            "sxtb16 %[u], %[t]\n\t"
+            "smlad %[a1], %[u], %[x2], %[a1]\n\t"
+            "sxtb16 %[u], %[t], ror #8\n\t"
+            "smlad %[a1], %[u], %[x3], %[a1]\n\t"
+            "cmp %[q], %[end]\n\t"
+            "bne 1b"
+            : [a0] "+r"(a0), [a1] "+r"(a1), [q] "+r"(q), [w0] "+r"(w0), [w1] "+r"(w1),
+              [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [t] "=&r"(t),
+              [lo] "=&r"(lo), [u] "=&r"(u)
+            : [end] "r"(end)
+            : "cc", "memory");
+    }
+#else
+    int32_t k;
+    for (k = 0; k < groups; ++k) {
+        uint32_t t = tsn_ld4(w0 + 4 * k), lo = (t << 4) & 0xF0F0F0F0u;
+        t &= 0xF0F0F0F0u;
+        a0 = tsn_smlad(tsn_sxtb16(lo), q[4 * k], a0);
+        a0 = tsn_smlad(tsn_sxtb16_ror8(lo), q[4 * k + 1], a0);
+        a0 = tsn_smlad(tsn_sxtb16(t), q[4 * k + 2], a0);
+        a0 = tsn_smlad(tsn_sxtb16_ror8(t), q[4 * k + 3], a0);
+        t = tsn_ld4(w1 + 4 * k);
+        lo = (t << 4) & 0xF0F0F0F0u;
+        t &= 0xF0F0F0F0u;
+        a1 = tsn_smlad(tsn_sxtb16(lo), q[4 * k], a1);
+        a1 = tsn_smlad(tsn_sxtb16_ror8(lo), q[4 * k + 1], a1);
+        a1 = tsn_smlad(tsn_sxtb16(t), q[4 * k + 2], a1);
+        a1 = tsn_smlad(tsn_sxtb16_ror8(t), q[4 * k + 3], a1);
+    }
+#endif
+    acc[0] = a0;
+    acc[1] = a1;
+}
+
+/* One input row of `depth` (even, <= TSN_DSP_S4_MAX_DEPTH) inputs against packed INT4 weight
+ * rows (row o starts at byte o * depth / 2): out[0 .. out_c). */
+static inline void tsn_dsp_row1_s4(const tsn_dsp_io *io, const tsn_requant *quant,
+                                   const int8_t *x, int32_t depth, const int8_t *weights,
+                                   const int32_t *bias, int32_t out_c, int8_t *out)
+{
+    enum { PIECE = 2 * TSN_DSP_Q15_WORDS }; /* inputs per widening: 8 per 4 words */
+    uint32_t q[TSN_DSP_Q15_WORDS];
+    const uint32_t off2 = tsn_dup16(io->input_offset);
+    const int32_t body = depth & ~7, row_bytes = depth >> 1;
+    int32_t oc, k, at, i;
+    for (oc = 0; oc < out_c; oc += TSN_DSP_CHUNK) {
+        int32_t accs[TSN_DSP_CHUNK + 1] = {0};
+        const int32_t n = out_c - oc < TSN_DSP_CHUNK ? out_c - oc : TSN_DSP_CHUNK;
+        for (at = 0; at < body; at += PIECE) {
+            const int32_t len = body - at < PIECE ? body - at : PIECE;
+            tsn_dsp_widen_s4(x + at, len >> 3, off2, q);
+            for (k = 0; k < n; k += 2) { /* an odd last row: twice */
+                const int8_t *w = weights + (oc + k) * row_bytes + (at >> 1);
+                tsn_dsp_mac_s4_1x2(q, len >> 3, w, k + 1 < n ? row_bytes : 0, accs + k);
+            }
+        }
+        for (k = 0; k < n; ++k) {
+            /* exact: a multiple of 16; >> of a negative int is arithmetic where this builds */
+            int32_t acc = accs[k] >> 4;
+            for (i = body; i < depth; ++i) {
+                acc += tsn_s4_at(weights, (oc + k) * depth + i) * (x[i] + io->input_offset);
+            }
+            accs[k] = acc;
+        }
+        tsn_dsp_requant_singles(io, quant, bias, oc, n, accs, out + oc);
+    }
 }
 
 #endif /* TSN_DSP */

@@ -238,6 +238,19 @@ static inline tsn_status tsn_fully_connected_packed(const tsn_fc_params *params,
     }
 
 #if TSN_DSP
+    if (bits == 4 && (input_depth & 1) == 0 && input_depth <= TSN_DSP_S4_MAX_DEPTH) {
+        /* straight from the nibbles, one input row at a time */
+        tsn_dsp_io io;
+        io.input_offset = params->input_offset;
+        io.output_offset = params->output_offset;
+        io.act_min = params->act_min;
+        io.act_max = params->act_max;
+        for (b = 0; b < batches; ++b) {
+            tsn_dsp_row1_s4(&io, quant, input + b * input_depth, input_depth, weights, bias,
+                            output_depth, output + b * output_depth);
+        }
+        return TSN_OK;
+    }
     if (input_depth <= TSN_DSP_UNPACK_BYTES) {
         /* chunks of weight rows unpacked to int8 on the stack, then the s8 DSP loops */
         const int32_t chunk = TSN_DSP_UNPACK_BYTES / input_depth;
