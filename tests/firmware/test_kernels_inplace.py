@@ -303,7 +303,7 @@ def test_add_in_place_over_either_input(engine):
     out of place."""
     from firmware.test_kernels_more import AddParams, More
     from tinysweep import quant_math as qm
-    more = More(engine.lib)
+    more = More(engine.lib, engine.twin.lib)
     rng = np.random.default_rng(9)
     for _ in range(5):
         p = qm.add_params(float(rng.uniform(0.01, 0.2)), int(rng.integers(-128, 128)),
@@ -313,9 +313,10 @@ def test_add_in_place_over_either_input(engine):
         b = rng.integers(-128, 128, 257, dtype=np.int8)
         st, ref = more.add(p, a, b)
         assert st == 0
-        for which in (0, 1):
+        for which, lib in ((0, engine.lib), (1, engine.lib), (0, engine.twin.lib),
+                           (1, engine.twin.lib)):
             x, y = a.copy(), b.copy()
             out = (x, y)[which]
             p8 = lambda v: v.ctypes.data_as(_p_i8)  # noqa: E731
-            st = engine.lib.tsn_add_s8(C.byref(AddParams(**p)), x.size, p8(x), p8(y), p8(out))
+            st = lib.tsn_add_s8(C.byref(AddParams(**p)), x.size, p8(x), p8(y), p8(out))
             assert st == 0 and np.array_equal(out, ref)
