@@ -38,6 +38,14 @@
 
 #if TSN_DSP
 
+/* The MAC loops in asm use 13-14 registers: not at -O0 (frame pointer) or with
+ * TSN_DSP_NO_ASM (e.g. for -fno-omit-frame-pointer builds), where the same loops run in C. */
+#if !defined(TSN_DSP_EMULATE) && !defined(TSN_DSP_NO_ASM) && defined(__OPTIMIZE__)
+#define TSN_DSP_ASM_LOOPS 1
+#else
+#define TSN_DSP_ASM_LOOPS 0
+#endif
+
 #define TSN_DSP_MAX_SEGS 16
 
 #if defined(__GNUC__)
@@ -480,7 +488,7 @@ static inline void tsn_dsp_mac_2x2(const uint32_t *q, int32_t groups, const int8
                                    const int8_t *w1, int32_t *acc)
 {
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
-#if !defined(TSN_DSP_EMULATE)
+#if TSN_DSP_ASM_LOOPS
     /* 18 instructions for 16 MACs; the C below (the emulated path) does the same steps */
     if (groups > 0) {
         const uint32_t *const end = q + 4 * groups;
@@ -558,7 +566,7 @@ static inline void tsn_dsp_mac_1x4(const uint32_t *q, int32_t groups, const int8
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
     const int8_t *w0 = w, *w1 = w + ws, *w2 = w + 2 * ws, *w3 = w + 3 * ws;
-#if !defined(TSN_DSP_EMULATE)
+#if TSN_DSP_ASM_LOOPS
     /* 23 instructions for 16 MACs; the C below (the emulated path) does the same steps */
     if (groups > 0) {
         const uint32_t *const end = q + 2 * groups;
@@ -1292,7 +1300,7 @@ static inline void tsn_dsp_mac_s4_1x2(const uint32_t *q, int32_t groups, const i
 {
     int32_t a0 = acc[0], a1 = acc[1];
     const int8_t *w0 = w, *w1 = w + ws;
-#if !defined(TSN_DSP_EMULATE)
+#if TSN_DSP_ASM_LOOPS
     /* 28 instructions for 16 MACs */
     if (groups > 0) {
         const uint32_t *const end = q + 4 * groups;
