@@ -1,6 +1,10 @@
 """Build the tsn C engine into a shared library once per session and wrap it with ctypes.
 
-The wrappers take and return numpy arrays; each returns (status, output)."""
+The wrappers take and return numpy arrays; each returns (status, output). The engine is built
+twice: the portable C kernels, and a twin with the Cortex-M DSP path forced on
+(TSN_DSP_EMULATE: the same DSP code, its few SIMD instructions emulated in C). Every
+convolution / fully-connected call runs on both and must agree bit for bit, so each test that
+checks a kernel against tflite-micro checks its DSP path too."""
 import ctypes as C
 import subprocess
 from pathlib import Path
@@ -12,6 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 ENGINE = REPO / "firmware" / "engine"
 PROBE = Path(__file__).with_name("requant_probe.c")
 CFLAGS = ["-shared", "-fPIC", "-O2", "-std=c99", "-Wall", "-Wextra", "-Werror"]
+DSP_CFLAGS = ["-DTSN_DSP_EMULATE"]  # the DSP path (src/tsn_dsp.h) on the host
 
 TSN_OK = 0
 TSN_ERROR_ARGUMENT = -1
@@ -70,7 +75,8 @@ def _dims(shape):
 class Engine:
     """ctypes view of libtsn: one method per public kernel, plus the math probes."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, twin: "Engine | None" = None):
+        self.twin = twin  # the DSP build: conv / depthwise / FC calls are repeated on it
         self.lib = lib = C.CDLL(str(path))
         lib.tsn_conv2d_s8.argtypes = [C.POINTER(ConvParams), C.POINTER(Requant), C.POINTER(Dims),
                                       _p_i8, C.POINTER(Dims), _p_i8, _p_i32, C.POINTER(Dims), _p_i8]
@@ -95,6 +101,14 @@ class Engine:
         m, s = _i32a(multipliers), _i32a(shifts)
         return Requant(_ptr(m, C.c_int32), _ptr(s, C.c_int32), int(per_channel)), (m, s)
 
+    def _twin_agrees(self, name, result, *args):
+        """Repeat a kernel call on the DSP twin; its status and output must equal result's."""
+        if self.twin is not None:
+            status, out = getattr(self.twin, name)(*args)
+            assert status == result[0] and np.array_equal(out, result[1]), \
+                f"{name}: the DSP path differs from the portable C"
+        return result
+
     def _conv_like(self, fn, params, x, filt, bias, multipliers, shifts, per_channel, out_shape):
         x, filt = _i8(x), _i8(filt)
         bias = None if bias is None else _i32a(bias)
@@ -108,17 +122,25 @@ class Engine:
 
     def conv2d(self, params, x, filt, bias, multipliers, shifts, out_shape, per_channel=True):
         """x NHWC, filt OHWI (int8), bias int32 or None; params: ConvParams fields."""
-        return self._conv_like(self.lib.tsn_conv2d_s8, params, x, filt, bias, multipliers, shifts,
-                               per_channel, out_shape)
+        return self._twin_agrees("conv2d", self._conv_like(
+            self.lib.tsn_conv2d_s8, params, x, filt, bias, multipliers, shifts, per_channel,
+            out_shape), params, x, filt, bias, multipliers, shifts, out_shape, per_channel)
 
     def depthwise_conv2d(self, params, x, filt, bias, multipliers, shifts, out_shape,
                          per_channel=True):
         """x NHWC, filt 1HW(C*M) (int8), bias int32 or None."""
-        return self._conv_like(self.lib.tsn_depthwise_conv2d_s8, params, x, filt, bias,
-                               multipliers, shifts, per_channel, out_shape)
+        return self._twin_agrees("depthwise_conv2d", self._conv_like(
+            self.lib.tsn_depthwise_conv2d_s8, params, x, filt, bias, multipliers, shifts,
+            per_channel, out_shape), params, x, filt, bias, multipliers, shifts, out_shape,
+            per_channel)
 
     def fully_connected(self, params, x, weights, bias, multipliers, shifts, per_channel=False):
         """x [batches][in], weights [out][in], bias int32 [out] or None."""
+        return self._twin_agrees("fully_connected", self._fully_connected(
+            params, x, weights, bias, multipliers, shifts, per_channel), params, x, weights, bias,
+            multipliers, shifts, per_channel)
+
+    def _fully_connected(self, params, x, weights, bias, multipliers, shifts, per_channel):
         x, weights = _i8(x), _i8(weights)
         bias = None if bias is None else _i32a(bias)
         batches, depth = x.shape
@@ -166,17 +188,34 @@ class Engine:
         return r, bits.value
 
 
-def build_engine(out_dir: Path, extra_sources=()) -> Path:
-    """Compile every engine source (firmware/engine/src/*.c) plus extra_sources into a .so."""
+def _engine_build(out_dir: Path, extra_sources=(), extra_cflags=()):
+    """(gcc command, library path) compiling every engine source (firmware/engine/src/*.c) plus
+    extra_sources into a .so."""
     sources = sorted(str(p) for p in (ENGINE / "src").glob("*.c")) + [str(s) for s in extra_sources]
     lib = out_dir / "libtsn.so"
-    cmd = ["gcc", *CFLAGS, f"-I{ENGINE / 'include'}", f"-I{ENGINE / 'src'}", *sources, "-o", str(lib)]
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.fail(f"engine build failed:\n{' '.join(cmd)}\n{result.stderr}", pytrace=False)
-    return lib
+    return ["gcc", *CFLAGS, *extra_cflags, f"-I{ENGINE / 'include'}", f"-I{ENGINE / 'src'}",
+            *sources, "-o", str(lib)], lib
+
+
+def build_engines(*builds) -> list:
+    """Run the (command, library) builds at once; their library paths."""
+    procs = [(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+              cmd) for cmd, _ in builds]
+    for proc, cmd in procs:
+        _, err = proc.communicate()
+        if proc.returncode != 0:
+            pytest.fail(f"engine build failed:\n{' '.join(cmd)}\n{err}", pytrace=False)
+    return [lib for _, lib in builds]
+
+
+def build_engine(out_dir: Path, extra_sources=(), extra_cflags=()) -> Path:
+    """Compile every engine source (firmware/engine/src/*.c) plus extra_sources into a .so."""
+    return build_engines(_engine_build(out_dir, extra_sources, extra_cflags))[0]
 
 
 @pytest.fixture(scope="session")
 def engine(tmp_path_factory) -> Engine:
-    return Engine(build_engine(tmp_path_factory.mktemp("tsn_engine"), [PROBE]))
+    portable, dsp = build_engines(
+        _engine_build(tmp_path_factory.mktemp("tsn_engine"), [PROBE]),
+        _engine_build(tmp_path_factory.mktemp("tsn_engine_dsp"), [PROBE], DSP_CFLAGS))
+    return Engine(portable, twin=Engine(dsp))

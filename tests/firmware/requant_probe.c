@@ -37,3 +37,44 @@ int32_t tsn_probe_get_reciprocal(int32_t x, int32_t integer_digits, int32_t *num
     *num_bits_over_unit = bits;
     return r;
 }
+
+#include "tsn_dsp.h"
+
+#if TSN_DSP
+int32_t tsn_probe_dsp_requant_mismatches(int32_t n, uint32_t seed);
+
+static uint32_t tsn_probe_next(uint32_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 17;
+    *s ^= *s << 5;
+    return *s;
+}
+
+/* n random (x, multiplier, shift) through tsn_dsp_rq_of / tsn_dsp_rq_apply (the DSP path's
+ * requantization) against tsn_requantize; returns how many differ. Multipliers: QuantizeMultiplier's
+ * range [2^30, 2^31), its ends, and any int32; shifts in [-36, 35]; x: any magnitude, ends. */
+int32_t tsn_probe_dsp_requant_mismatches(int32_t n, uint32_t seed)
+{
+    static const int32_t ends[] = {0, 1, -1, 2, -2, 3, -3, TSN_INT32_MAX, TSN_INT32_MIN,
+                                   TSN_INT32_MIN + 1, TSN_INT32_MAX - 1, 1 << 30, -(1 << 30)};
+    uint32_t s = seed | 1u;
+    int32_t i, bad = 0;
+    for (i = 0; i < n; ++i) {
+        const uint32_t kind = tsn_probe_next(&s) % 4, xk = tsn_probe_next(&s) % 8;
+        const uint32_t r = tsn_probe_next(&s), r2 = tsn_probe_next(&s);
+        const int32_t m = kind == 0   ? (int32_t)((1u << 30) + r % (1u << 30))
+                          : kind == 1 ? (int32_t)((1u << 30) + r % 3u)
+                          : kind == 2 ? (int32_t)(0x7FFFFFFFu - r % 3u)
+                                      : (int32_t)(r ^ 0x80000000u) + TSN_INT32_MIN;
+        const int32_t shift = (int32_t)(r2 % 72u) - 36;
+        const uint32_t v = tsn_probe_next(&s) >> (tsn_probe_next(&s) % 32u);
+        const int32_t x = xk == 0 ? ends[r2 % 13u]
+                          : xk < 4 ? (int32_t)(v >> 1)
+                                   : -(int32_t)(v >> 1) - (int32_t)(xk & 1u);
+        const tsn_dsp_rq q = tsn_dsp_rq_of(m, shift);
+        bad += tsn_dsp_rq_apply(&q, x) != tsn_requantize(x, m, shift);
+    }
+    return bad;
+}
+#endif

@@ -27,20 +27,33 @@ SENTINEL = 0x5A
 
 @pytest.fixture(scope="module")
 def lib(engine):
-    lib = engine.lib
-    for name in ("tsn_conv2d_1x1_inplace_s8", "tsn_depthwise_conv2d_inplace_s8",
-                 "tsn_conv2d_inplace_s8"):
-        fn = getattr(lib, name)
-        fn.argtypes = [C.POINTER(ConvParams), C.c_void_p, C.POINTER(Dims), C.POINTER(Dims),
-                       _p_i8, _p_i32, C.POINTER(Dims), _p_i8, _p_i8]
-        fn.restype = C.c_int
-    return lib
+    for lib in (engine.lib, engine.twin.lib):
+        for name in ("tsn_conv2d_1x1_inplace_s8", "tsn_depthwise_conv2d_inplace_s8",
+                     "tsn_conv2d_inplace_s8"):
+            fn = getattr(lib, name)
+            fn.argtypes = [C.POINTER(ConvParams), C.c_void_p, C.POINTER(Dims), C.POINTER(Dims),
+                           _p_i8, _p_i32, C.POINTER(Dims), _p_i8, _p_i8]
+            fn.restype = C.c_int
+    return engine.lib
 
 
 def run_inplace(engine, lib, depthwise, params, x, filt, bias, mults, shifts, per_channel,
                 out_shape):
     """Run the in-place kernel on a copy of x inside a guarded buffer; returns (status, output,
-    guards intact)."""
+    guards intact). With the engine's DSP twin too: status, output and guards must agree."""
+    result = _run_inplace(engine, lib, depthwise, params, x, filt, bias, mults, shifts,
+                          per_channel, out_shape)
+    if lib is engine.lib and engine.twin is not None:
+        twin = _run_inplace(engine, engine.twin.lib, depthwise, params, x, filt, bias, mults,
+                            shifts, per_channel, out_shape)
+        assert twin[0] == result[0] and twin[2] == result[2] and np.array_equal(twin[1],
+                                                                                result[1]), \
+            "in-place kernel: the DSP path differs from the portable C"
+    return result
+
+
+def _run_inplace(engine, lib, depthwise, params, x, filt, bias, mults, shifts, per_channel,
+                 out_shape):
     x, filt = _i8(x), _i8(filt)
     bias = None if bias is None else _i32a(bias)
     in_bytes, out_bytes = x.size, int(np.prod(out_shape))
@@ -290,7 +303,7 @@ def test_add_in_place_over_either_input(engine):
     out of place."""
     from firmware.test_kernels_more import AddParams, More
     from tinysweep import quant_math as qm
-    more = More(engine.lib)
+    more = More(engine.lib, engine.twin.lib)
     rng = np.random.default_rng(9)
     for _ in range(5):
         p = qm.add_params(float(rng.uniform(0.01, 0.2)), int(rng.integers(-128, 128)),
@@ -300,9 +313,10 @@ def test_add_in_place_over_either_input(engine):
         b = rng.integers(-128, 128, 257, dtype=np.int8)
         st, ref = more.add(p, a, b)
         assert st == 0
-        for which in (0, 1):
+        for which, lib in ((0, engine.lib), (1, engine.lib), (0, engine.twin.lib),
+                           (1, engine.twin.lib)):
             x, y = a.copy(), b.copy()
             out = (x, y)[which]
             p8 = lambda v: v.ctypes.data_as(_p_i8)  # noqa: E731
-            st = engine.lib.tsn_add_s8(C.byref(AddParams(**p)), x.size, p8(x), p8(y), p8(out))
+            st = lib.tsn_add_s8(C.byref(AddParams(**p)), x.size, p8(x), p8(y), p8(out))
             assert st == 0 and np.array_equal(out, ref)

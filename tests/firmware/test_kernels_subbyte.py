@@ -94,6 +94,20 @@ def _rq(mults, shifts, per_channel):
     return Requant(_ptr(m, C.c_int32), _ptr(s, C.c_int32), int(per_channel)), (m, s)
 
 
+def _with_twin(run):
+    """Repeat a packed-kernel call on the engine's DSP twin (tests/firmware/conftest.py): status
+    and output must be the same bit for bit."""
+    def both(engine, *args):
+        status, out = run(engine, *args)
+        if engine.twin is not None:
+            twin = run(engine.twin, *args)
+            assert twin[0] == status and np.array_equal(twin[1], out), \
+                f"{args[0]}: the DSP path differs from the portable C"
+        return status, out
+    return both
+
+
+@_with_twin
 def run_conv(engine, name, params, x, fshape, packed, bias, mults, shifts, per_channel,
              out_shape):
     x = _arr(x, np.int8)
@@ -108,6 +122,7 @@ def run_conv(engine, name, params, x, fshape, packed, bias, mults, shifts, per_c
     return status, out
 
 
+@_with_twin
 def run_fc(engine, name, params, x, out_depth, packed, bias, mults, shifts, per_channel):
     x = _arr(x, np.int8)
     f = np.frombuffer(packed, np.int8).copy()

@@ -3,14 +3,16 @@
 Each model (tinysweep.benchmarks.reference_models: random weights, BatchNorm statistics
 randomized too, full int8 PTQ on random calibration data of a plausible range) is generated to
 C, built into the HOST firmware and driven over its pseudo-terminal with the MLPerf Tiny serial protocol (`db load`, `infer 1 0`, then the
-tinysweep `outputs` extension). Every int8 output of every input must equal tflite-micro's.
+tinysweep `outputs` extension). Every int8 output of every input must equal tflite-micro's, with
+the portable kernels and with the Cortex-M DSP path (firmware/engine/src/tsn_dsp.h, emulated on
+the host with TSN_DSP_EMULATE).
 """
 import json
 
 import numpy as np
 import pytest
 
-from helpers import assert_device_equals_tflm, build_host_firmware
+from helpers import assert_device_equals_tflm, build_host_firmware, run_stage
 
 from tinysweep.benchmarks.reference_models import MODELS, reference_int8, seed_of
 
@@ -46,3 +48,9 @@ def test_mlperf_model_is_bit_exact_over_serial(name, tmp_path):
     shape = m.tensor(m.inputs[0]).shape[1:]
     xs = np.stack([rng.integers(-128, 128, shape, dtype=np.int8) for _ in range(N_INPUTS)])
     assert_device_equals_tflm(firmware, buf, xs, name)
+
+    # the same generated C with the engine's Cortex-M DSP path, emulated on the host
+    run = run_stage("build_firmware.py", "--port", "host", "--model-dir", tmp_path / "c",
+                    "--out", tmp_path / "build_dsp", "--cflags=-O2 -DTSN_DSP_EMULATE")
+    assert run.returncode == 0, run.stderr
+    assert_device_equals_tflm(tmp_path / "build_dsp" / "firmware", buf, xs, f"{name} (DSP path)")

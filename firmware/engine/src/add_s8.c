@@ -8,6 +8,7 @@
  * All requantizations are MultiplyByQuantizedMultiplier with double rounding.
  */
 #include "tsn.h"
+#include "tsn_dsp.h"
 #include "tsn_math.h"
 
 #include <stddef.h>
@@ -31,6 +32,25 @@ tsn_status tsn_add_s8(const tsn_add_params *params, int32_t size, const int8_t *
         params->act_min > params->act_max) {
         return TSN_ERROR_ARGUMENT;
     }
+#if TSN_DSP
+    {
+        /* the same three requantizations, prepared once (tsn_dsp_rq_apply, bit for bit) */
+        const tsn_dsp_rq r1 = tsn_dsp_rq_of(params->input1_multiplier, params->input1_shift);
+        const tsn_dsp_rq r2 = tsn_dsp_rq_of(params->input2_multiplier, params->input2_shift);
+        const tsn_dsp_rq ro = tsn_dsp_rq_of(params->output_multiplier, params->output_shift);
+        for (i = 0; i < size; ++i) {
+            const int32_t a = ((int32_t)input1[i] + params->input1_offset) *
+                              ((int32_t)1 << params->left_shift);
+            const int32_t b = ((int32_t)input2[i] + params->input2_offset) *
+                              ((int32_t)1 << params->left_shift);
+            const int32_t acc = tsn_dsp_rq_apply(&ro, tsn_dsp_rq_apply(&r1, a) +
+                                                          tsn_dsp_rq_apply(&r2, b));
+            output[i] = (int8_t)tsn_clamp(acc + params->output_offset, params->act_min,
+                                          params->act_max);
+        }
+        return TSN_OK;
+    }
+#endif
     for (i = 0; i < size; ++i) {
         const int32_t a = ((int32_t)input1[i] + params->input1_offset) * ((int32_t)1 << params->left_shift);
         const int32_t b = ((int32_t)input2[i] + params->input2_offset) * ((int32_t)1 << params->left_shift);

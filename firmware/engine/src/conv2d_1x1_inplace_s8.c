@@ -13,6 +13,7 @@
  * So `data` must hold max(in, out) bytes: n*h*w*max(in_c, out_c).
  */
 #include "tsn.h"
+#include "tsn_dsp.h"
 #include "tsn_math.h"
 
 #include <stddef.h>
@@ -78,6 +79,38 @@ tsn_status tsn_conv2d_1x1_inplace_s8(const tsn_conv_params *params, const tsn_re
         return TSN_ERROR_ARGUMENT;
     }
     pixels = input_dims->n * input_dims->h * input_dims->w;
+
+#if TSN_DSP
+    if (out_c <= TSN_DSP_PAIR_MAX_OUT) {
+        /* pixels two by two: the pair's outputs wait in scratch and on the stack until both
+         * inputs are consumed; the pair (p, p + 1) is written in the same order as above */
+        const tsn_dsp_io io = tsn_dsp_io_of_conv(params);
+        int8_t second[TSN_DSP_PAIR_MAX_OUT];
+        const int up = out_c <= in_c;
+        int32_t k;
+        for (k = 0; k + 1 < pixels; k += 2) {
+            const int32_t lo = up ? k : pixels - 2 - k;
+            tsn_dsp_seg seg;
+            seg.in = data + lo * in_c;
+            seg.f_at = 0;
+            seg.len = in_c;
+            tsn_dsp_pixel_pair(&io, quant, &seg, 1, in_c, filter, in_c, bias, out_c, scratch,
+                               second);
+            for (oc = 0; oc < out_c; ++oc) {
+                data[lo * out_c + oc] = scratch[oc];
+                data[(lo + 1) * out_c + oc] = second[oc];
+            }
+        }
+        if (k < pixels) {
+            const int32_t last = up ? pixels - 1 : 0;
+            tsn_dsp_row1(&io, quant, data + last * in_c, in_c, filter, bias, out_c, scratch);
+            for (oc = 0; oc < out_c; ++oc) {
+                data[last * out_c + oc] = scratch[oc];
+            }
+        }
+        return TSN_OK;
+    }
+#endif
 
     if (out_c <= in_c) {
         for (p = 0; p < pixels; ++p) {

@@ -13,6 +13,7 @@
  * out_c <= in_c).
  */
 #include "tsn.h"
+#include "tsn_dsp.h"
 #include "tsn_math.h"
 
 #include <stddef.h>
@@ -93,6 +94,19 @@ tsn_status tsn_conv2d_inplace_s8(const tsn_conv_params *params, const tsn_requan
                     dst[k] = src[k];
                 }
             }
+#if TSN_DSP
+            if (tsn_dsp_conv_ok(params, f_h, f_w)) {
+                const int8_t *rows[TSN_DSP_MAX_SEGS];
+                for (fy = 0; fy < f_h; ++fy) {
+                    const int32_t in_y = in_y_origin + params->dilation_h * fy;
+                    rows[fy] = in_y < 0 || in_y >= in_h ? NULL
+                                                        : scratch + (in_y % ring) * row_bytes;
+                }
+                tsn_dsp_conv_row(params, quant, rows, in_w, in_c, f_h, f_w, filter, bias, out_w,
+                                 out_c, out_c, out_plane + oy * out_w * out_c);
+                continue;
+            }
+#endif
             for (ox = 0; ox < out_w; ++ox) {
                 const int32_t in_x_origin = ox * params->stride_w - params->pad_left;
                 for (oc = 0; oc < out_c; ++oc) {

@@ -8,6 +8,7 @@
  * Grouped convolution is supported as in TFLM: groups = input_dims->c / filter_dims->c.
  */
 #include "tsn.h"
+#include "tsn_dsp.h"
 #include "tsn_math.h"
 
 #include <stddef.h>
@@ -58,6 +59,24 @@ tsn_status tsn_conv2d_s8(const tsn_conv_params *params, const tsn_requant *quant
     }
     filters_per_group = out_c / groups;
 
+#if TSN_DSP
+    if (groups == 1 && tsn_dsp_conv_ok(params, f_h, f_w)) {
+        const int8_t *rows[TSN_DSP_MAX_SEGS];
+        for (b = 0; b < batches; ++b) {
+            for (oy = 0; oy < out_h; ++oy) {
+                for (fy = 0; fy < f_h; ++fy) {
+                    const int32_t in_y = oy * params->stride_h - params->pad_top +
+                                         params->dilation_h * fy;
+                    rows[fy] = in_y < 0 || in_y >= in_h ? NULL
+                                                        : input + (b * in_h + in_y) * in_w * in_c;
+                }
+                tsn_dsp_conv_row(params, quant, rows, in_w, in_c, f_h, f_w, filter, bias, out_w,
+                                 out_c, out_c, output + (b * out_h + oy) * out_w * out_c);
+            }
+        }
+        return TSN_OK;
+    }
+#endif
     for (b = 0; b < batches; ++b) {
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t in_y_origin = oy * params->stride_h - params->pad_top;

@@ -14,6 +14,7 @@
  * VALID padding with out_h <= in_h and out_w <= in_w; other channels are never touched.
  */
 #include "tsn.h"
+#include "tsn_dsp.h"
 #include "tsn_math.h"
 
 #include <stddef.h>
@@ -77,6 +78,23 @@ tsn_status tsn_depthwise_conv2d_inplace_s8(const tsn_conv_params *params,
             return TSN_ERROR_ARGUMENT; /* a write would land on an input row not yet copied */
         }
     }
+
+#if TSN_DSP
+    if (tsn_dsp_dw_ok(params, f_h, f_w, in_h, out_w)) {
+        /* the ring of rows is on the stack (padded); `scratch` is not needed */
+        for (c = 0; c < ch; ++c) {
+            const int32_t q = quant->per_channel ? c : 0;
+            const tsn_dsp_rq rq = tsn_dsp_rq_of(quant->multiplier[q], quant->shift[q]);
+            for (b = 0; b < batches; ++b) {
+                tsn_dsp_dw_channel(params, &rq, bias != NULL ? bias[c] : 0,
+                                   data + b * in_h * in_w * ch + c, ch, in_h, in_w, filter, c, ch,
+                                   8, f_h, f_w, data + b * out_h * out_w * ch + c, ch, out_h,
+                                   out_w);
+            }
+        }
+        return TSN_OK;
+    }
+#endif
 
     for (c = 0; c < ch; ++c) {
         const int32_t q = quant->per_channel ? c : 0;

@@ -7,6 +7,7 @@
  * (double rounding), + output offset, clamp.
  */
 #include "tsn.h"
+#include "tsn_dsp.h"
 #include "tsn_math.h"
 
 #include <stddef.h>
@@ -38,6 +39,31 @@ tsn_status tsn_fully_connected_s8(const tsn_fc_params *params, const tsn_requant
         params->act_min > params->act_max) {
         return TSN_ERROR_ARGUMENT;
     }
+
+#if TSN_DSP
+    {
+        /* rows two by two (weights read once per pair), a last odd row alone */
+        tsn_dsp_io io;
+        tsn_dsp_seg seg;
+        io.input_offset = params->input_offset;
+        io.output_offset = params->output_offset;
+        io.act_min = params->act_min;
+        io.act_max = params->act_max;
+        seg.f_at = 0;
+        seg.len = input_depth;
+        for (b = 0; b + 1 < batches; b += 2) {
+            seg.in = input + b * input_depth;
+            tsn_dsp_pixel_pair(&io, quant, &seg, 1, input_depth, weights, input_depth, bias,
+                               output_depth, output + b * output_depth,
+                               output + (b + 1) * output_depth);
+        }
+        if (b < batches) {
+            tsn_dsp_row1(&io, quant, input + b * input_depth, input_depth, weights, bias,
+                         output_depth, output + b * output_depth);
+        }
+        return TSN_OK;
+    }
+#endif
 
     for (b = 0; b < batches; ++b) {
         const int8_t *in_row = input + b * input_depth;

@@ -14,6 +14,7 @@
 #define TSN_PACKED_H
 
 #include "tsn.h"
+#include "tsn_dsp.h"
 #include "tsn_math.h"
 
 #include <stddef.h>
@@ -51,6 +52,37 @@ static inline tsn_status tsn_conv2d_packed(const tsn_conv_params *params,
         return TSN_ERROR_ARGUMENT;
     }
     filters_per_group = out_c / groups;
+
+#if TSN_DSP
+    if (groups == 1 && tsn_dsp_conv_ok(params, f_h, f_w) &&
+        f_h * f_w * f_c <= TSN_DSP_UNPACK_BYTES) {
+        /* chunks of filters unpacked to int8 on the stack, then the s8 DSP rows */
+        const int32_t f_size = f_h * f_w * f_c;
+        const int32_t chunk = TSN_DSP_UNPACK_BYTES / f_size;
+        int8_t unpacked[TSN_DSP_UNPACK_BYTES];
+        const int8_t *rows[TSN_DSP_MAX_SEGS];
+        int32_t oc0;
+        for (oc0 = 0; oc0 < out_c; oc0 += chunk) {
+            const int32_t n = out_c - oc0 < chunk ? out_c - oc0 : chunk;
+            const tsn_requant q = tsn_dsp_quant_from(quant, oc0);
+            tsn_dsp_unpack(filter, oc0 * f_size, n * f_size, bits, unpacked);
+            for (b = 0; b < batches; ++b) {
+                for (oy = 0; oy < out_h; ++oy) {
+                    for (fy = 0; fy < f_h; ++fy) {
+                        const int32_t in_y = oy * params->stride_h - params->pad_top +
+                                             params->dilation_h * fy;
+                        rows[fy] = in_y < 0 || in_y >= in_h
+                                       ? NULL : input + (b * in_h + in_y) * in_w * in_c;
+                    }
+                    tsn_dsp_conv_row(params, &q, rows, in_w, in_c, f_h, f_w, unpacked,
+                                     bias != NULL ? bias + oc0 : NULL, out_w, n, out_c,
+                                     output + (b * out_h + oy) * out_w * out_c + oc0);
+                }
+            }
+        }
+        return TSN_OK;
+    }
+#endif
 
     for (b = 0; b < batches; ++b) {
         for (oy = 0; oy < out_h; ++oy) {
@@ -126,6 +158,26 @@ static inline tsn_status tsn_depthwise_conv2d_packed(const tsn_conv_params *para
         return TSN_ERROR_ARGUMENT;
     }
 
+#if TSN_DSP
+    if (tsn_dsp_dw_ok(params, f_h, f_w, in_h, out_w)) {
+        for (ic = 0; ic < in_c; ++ic) {
+            for (m = 0; m < mult; ++m) {
+                const int32_t oc = ic * mult + m;
+                const int32_t q = quant->per_channel ? oc : 0;
+                const tsn_dsp_rq rq = tsn_dsp_rq_of(quant->multiplier[q], quant->shift[q]);
+                for (b = 0; b < batches; ++b) {
+                    tsn_dsp_dw_channel(params, &rq, bias != NULL ? bias[oc] : 0,
+                                       input + b * in_h * in_w * in_c + ic, in_c, in_h, in_w,
+                                       filter, oc, out_c, bits, f_h, f_w,
+                                       output + b * out_h * out_w * out_c + oc, out_c, out_h,
+                                       out_w);
+                }
+            }
+        }
+        return TSN_OK;
+    }
+#endif
+
     for (b = 0; b < batches; ++b) {
         for (oy = 0; oy < out_h; ++oy) {
             const int32_t in_y_origin = oy * params->stride_h - params->pad_top;
@@ -184,6 +236,52 @@ static inline tsn_status tsn_fully_connected_packed(const tsn_fc_params *params,
         params->act_min > params->act_max) {
         return TSN_ERROR_ARGUMENT;
     }
+
+#if TSN_DSP
+    if (bits == 4 && (input_depth & 1) == 0 && input_depth <= TSN_DSP_S4_MAX_DEPTH) {
+        /* straight from the nibbles, one input row at a time */
+        tsn_dsp_io io;
+        io.input_offset = params->input_offset;
+        io.output_offset = params->output_offset;
+        io.act_min = params->act_min;
+        io.act_max = params->act_max;
+        for (b = 0; b < batches; ++b) {
+            tsn_dsp_row1_s4(&io, quant, input + b * input_depth, input_depth, weights, bias,
+                            output_depth, output + b * output_depth);
+        }
+        return TSN_OK;
+    }
+    if (input_depth <= TSN_DSP_UNPACK_BYTES) {
+        /* chunks of weight rows unpacked to int8 on the stack, then the s8 DSP loops */
+        const int32_t chunk = TSN_DSP_UNPACK_BYTES / input_depth;
+        int8_t unpacked[TSN_DSP_UNPACK_BYTES];
+        tsn_dsp_io io;
+        tsn_dsp_seg seg;
+        io.input_offset = params->input_offset;
+        io.output_offset = params->output_offset;
+        io.act_min = params->act_min;
+        io.act_max = params->act_max;
+        seg.f_at = 0;
+        seg.len = input_depth;
+        for (o = 0; o < output_depth; o += chunk) {
+            const int32_t n = output_depth - o < chunk ? output_depth - o : chunk;
+            const tsn_requant q = tsn_dsp_quant_from(quant, o);
+            const int32_t *bias_o = bias != NULL ? bias + o : NULL;
+            tsn_dsp_unpack(weights, o * input_depth, n * input_depth, bits, unpacked);
+            for (b = 0; b + 1 < batches; b += 2) {
+                seg.in = input + b * input_depth;
+                tsn_dsp_pixel_pair(&io, &q, &seg, 1, input_depth, unpacked, input_depth, bias_o,
+                                   n, output + b * output_depth + o,
+                                   output + (b + 1) * output_depth + o);
+            }
+            if (b < batches) {
+                tsn_dsp_row1(&io, &q, input + b * input_depth, input_depth, unpacked, bias_o, n,
+                             output + b * output_depth + o);
+            }
+        }
+        return TSN_OK;
+    }
+#endif
 
     for (b = 0; b < batches; ++b) {
         const int8_t *in_row = input + b * input_depth;
