@@ -46,6 +46,15 @@
 #define TSN_DSP_ASM_LOOPS 0
 #endif
 
+/* The asm loops take 13-14 registers: each runs in a function of its own (noinline), so that
+ * no caller's live values leave the register allocator short (which, inlined, gcc reported as
+ * "impossible constraints" for some -mcpu / -O combinations). */
+#if TSN_DSP_ASM_LOOPS
+#define TSN_DSP_LOOP static __attribute__((noinline))
+#else
+#define TSN_DSP_LOOP static inline
+#endif
+
 #define TSN_DSP_MAX_SEGS 16
 
 #if defined(__GNUC__)
@@ -484,7 +493,7 @@ static inline void tsn_dsp_widen2(const int8_t *x0, const int8_t *x1, int32_t gr
 }
 
 /* acc[0..1] += weight rows w0, w1 by pixel 0; acc[2..3] by pixel 1 (groups of 4 inputs). */
-static inline void tsn_dsp_mac_2x2(const uint32_t *q, int32_t groups, const int8_t *w0,
+TSN_DSP_LOOP void tsn_dsp_mac_2x2(const uint32_t *q, int32_t groups, const int8_t *w0,
                                    const int8_t *w1, int32_t *acc)
 {
     int32_t a00 = acc[0], a01 = acc[1], a10 = acc[2], a11 = acc[3];
@@ -561,7 +570,7 @@ static inline void tsn_dsp_widen1(const int8_t *x, int32_t groups, uint32_t off2
 }
 
 /* acc[j] += weight row w + j * ws by the widened row q, j < 4 (groups of 4 inputs). */
-static inline void tsn_dsp_mac_1x4(const uint32_t *q, int32_t groups, const int8_t *w,
+TSN_DSP_LOOP void tsn_dsp_mac_1x4(const uint32_t *q, int32_t groups, const int8_t *w,
                                    int32_t ws, int32_t *acc)
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
@@ -1295,7 +1304,7 @@ static inline void tsn_dsp_widen_s4(const int8_t *x, int32_t groups, uint32_t of
 }
 
 /* acc[j] += 16 * (packed INT4 row w + j * ws bytes) . (widened row), j < 2, 8 inputs a group. */
-static inline void tsn_dsp_mac_s4_1x2(const uint32_t *q, int32_t groups, const int8_t *w,
+TSN_DSP_LOOP void tsn_dsp_mac_s4_1x2(const uint32_t *q, int32_t groups, const int8_t *w,
                                       int32_t ws, int32_t *acc)
 {
     int32_t a0 = acc[0], a1 = acc[1];
