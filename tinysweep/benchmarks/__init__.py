@@ -14,6 +14,7 @@ import importlib
 
 _MODULES = {
     "kws": "tinysweep.benchmarks.kws",
+    "ad": "tinysweep.benchmarks.ad",
 }
 
 
