@@ -40,6 +40,8 @@ SAMPLE_RATE = 16000
 N_FFT, HOP, N_MELS, FRAMES, POWER = 1024, 512, 128, 5, 2.0
 WINDOW = FRAMES * N_MELS                         # 640 values, 2,560 bytes as float32
 VAL_FRACTION = 0.1
+# dataset.ad keys the toycar source uses too (tinysweep.workflow passes them)
+REAL_SOURCE_KEYS = ("seed", "test_clips")
 
 # ---------------------------------------------------------------- log-mel (librosa-equivalent)
 _MEL = None
