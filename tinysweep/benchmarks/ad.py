@@ -16,7 +16,7 @@ Two sources of raw audio, one layout: a folder with ``manifest.csv`` (columns
 Features (MLPerf Tiny / DCASE 2020 baseline, librosa-equivalent in numpy): power
 mel-spectrogram with n_fft 1024, hop 512, 128 Slaney mel bands (0-8 kHz, Slaney-normalised),
 periodic Hann window, centred frames with reflect padding (librosa 0.6-0.8, which the baseline
-pins), then 10·log10(mel + eps). Five consecutive frames make one 640-value window; windows
+pins), then 10·log10(mel + sys.float_info.epsilon). Five consecutive frames make one 640-value window; windows
 advance one frame. Clip score = mean over its windows of MSE(reconstruction, window); the
 metric is the AUC (scikit-learn, anomaly = 1).
 """
@@ -90,7 +90,8 @@ def log_mel(wav: np.ndarray) -> np.ndarray:
     hann = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
     power = np.abs(np.fft.rfft(frames * hann, axis=1)) ** POWER
     mel = power.astype(np.float32) @ _MEL.T
-    return (10.0 * np.log10(mel + np.finfo(np.float32).eps)).astype(np.float32)
+    # the baseline's 20 / power * log10(mel + sys.float_info.epsilon), on librosa's float32 mel
+    return (10.0 * np.log10(mel + np.float32(sys.float_info.epsilon))).astype(np.float32)
 
 
 def windows(frames: np.ndarray) -> np.ndarray:
