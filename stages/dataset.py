@@ -4,6 +4,8 @@ python stages/dataset.py --benchmark kws --source offline --out data/kws/raw \
     --clips-per-class 1500 --seed 0
 python stages/dataset.py --benchmark kws --source speech_commands --out data/kws/raw \
     --url URL --sha256 HEX --download-dir data/downloads --seed 0
+python stages/dataset.py --benchmark ad --source offline --out data/ad/raw \
+    --train-clips 240 --test-clips 40 --clip-seconds 2 --seed 1
 
 The output folder appears only when complete (built in a hidden sibling, then renamed);
 dataset.json beside the manifest records the source and the counts per split and class.
