@@ -16,9 +16,9 @@ Two sources of raw audio, one layout: a folder with ``manifest.csv`` (columns
 Features (MLPerf Tiny / DCASE 2020 baseline, librosa-equivalent in numpy): power
 mel-spectrogram with n_fft 1024, hop 512, 128 Slaney mel bands (0-8 kHz, Slaney-normalised),
 periodic Hann window, centred frames with reflect padding (librosa 0.6-0.8, which the baseline
-pins), then 10·log10(mel + sys.float_info.epsilon). Five consecutive frames make one 640-value window; windows
-advance one frame. Clip score = mean over its windows of MSE(reconstruction, window); the
-metric is the AUC (scikit-learn, anomaly = 1).
+pins), then 10·log10(mel + sys.float_info.epsilon). Five consecutive frames make one 640-value
+window; windows advance one frame. Clip score = mean over its windows of MSE(reconstruction,
+window); the metric is the AUC (scikit-learn, anomaly = 1).
 """
 import csv
 import json
@@ -52,7 +52,8 @@ def _hz_to_mel(f):
     f = np.asarray(f, dtype=np.float64)
     mel = f / (200.0 / 3)
     log_region = f >= 1000.0
-    return np.where(log_region, 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (np.log(6.4) / 27.0), mel)
+    log_mel_value = 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
+    return np.where(log_region, log_mel_value, mel)
 
 
 def _mel_to_hz(m):
@@ -100,7 +101,8 @@ def windows(frames: np.ndarray) -> np.ndarray:
     frames = np.ascontiguousarray(frames, dtype=np.float32)
     if len(frames) < FRAMES:
         raise InputError(f"{len(frames)} frames are fewer than one window ({FRAMES})")
-    return np.lib.stride_tricks.sliding_window_view(frames, (FRAMES, N_MELS))[:, 0].reshape(-1, WINDOW)
+    view = np.lib.stride_tricks.sliding_window_view(frames, (FRAMES, N_MELS))
+    return view[:, 0].reshape(-1, WINDOW)
 
 
 # ---------------------------------------------------------------- offline (synthetic) source
@@ -160,8 +162,10 @@ def render(spec: ClipSpec) -> np.ndarray:
     n = int(round(spec.seconds * SAMPLE_RATE))
     t = np.arange(n) / SAMPLE_RATE
     # speed: the machine's base +-4 %, a slow drift of up to 3 %
-    f0 = m["f0"] * rng.uniform(0.96, 1.04) * (
-        1 + rng.uniform(0.005, 0.03) * np.sin(2 * np.pi * rng.uniform(0.1, 0.5) * t + rng.uniform(0, 6.3)))
+    speed = m["f0"] * rng.uniform(0.96, 1.04)
+    drift = rng.uniform(0.005, 0.03) * np.sin(2 * np.pi * rng.uniform(0.1, 0.5) * t
+                                              + rng.uniform(0, 6.3))
+    f0 = speed * (1 + drift)
     phase = 2 * np.pi * np.cumsum(f0) / SAMPLE_RATE
     amps = m["harmonics"] * rng.uniform(0.85, 1.15, len(m["harmonics"]))
     partials = np.arange(1, len(amps) + 1, dtype=np.float64)
@@ -242,7 +246,8 @@ def toycar_manifest(roots, seed: int, test_clips: int = 0) -> list[dict]:
                 into.append({"path": f"{prefix}ToyCar/{split}/{wav.name}", "label": label,
                              "split": split, "machine_id": int(wav.name.split("_id_")[1][:2])})
     if not train or not test:
-        raise InputError(f"{', '.join(map(str, roots.values()))}: no ToyCar/train or ToyCar/test clips")
+        folders = ", ".join(map(str, roots.values()))
+        raise InputError(f"{folders}: no ToyCar/train or ToyCar/test clips")
     rng = np.random.default_rng([seed, 12])
     val = set(rng.choice(len(train), size=max(1, round(VAL_FRACTION * len(train))),
                          replace=False).tolist())
@@ -261,7 +266,8 @@ def make_toycar(out_dir, url: str, sha256: str, download_dir, seed: int, test_cl
     import os
     from tinysweep.download import extract, fetch
     out_dir, roots = Path(out_dir), {}
-    for key, (u, digest) in (("toycar_dev", (url, sha256)), ("toycar_extra", (extra_url, extra_sha256))):
+    archives = (("toycar_dev", url, sha256), ("toycar_extra", extra_url, extra_sha256))
+    for key, u, digest in archives:
         if not u:
             continue
         archive = fetch(u, Path(download_dir) / os.path.basename(u.split("?")[0]), digest,
@@ -314,7 +320,8 @@ def read_manifest(raw_dir) -> list[dict]:
         rows = list(csv.DictReader(f))
     for i, row in enumerate(rows, start=2):
         if row.get("label") not in CLASSES or row.get("split") not in SPLITS:
-            raise InputError(f"{path}:{i}: bad label {row.get('label')!r} or split {row.get('split')!r}")
+            raise InputError(f"{path}:{i}: bad label {row.get('label')!r} or split "
+                             f"{row.get('split')!r}")
         if row["split"] != "test" and row["label"] != "normal":
             raise InputError(f"{path}:{i}: {row['split']} clips must be normal")
     return rows
