@@ -171,3 +171,25 @@ def test_toycar_wrong_digest_and_no_network(toycar_server, tmp_path):
         ad.make_dataset(tmp_path / "raw", "toycar", seed=0)
     with pytest.raises(InputError, match="allowed: offline, toycar"):
         ad.make_dataset(tmp_path / "raw", "nope", seed=0)
+
+
+def test_dataset_stage_fetches_toycar_and_fails_offline_in_one_line(toycar_server, tmp_path):
+    from helpers import run_stage
+    s, dev = toycar_server, "/dev_data_ToyCar.zip"
+    args = ["--benchmark", "ad", "--source", "toycar", "--seed", 0, "--test-clips", 0,
+            "--download-dir", tmp_path / "dl", "--sha256", _sha(s.files[dev]), "--no-progress"]
+    run = run_stage("dataset.py", *args, "--url", s.url + dev, "--out", tmp_path / "raw")
+    assert run.returncode == 0, run.stderr
+    info = json.loads((tmp_path / "raw" / "dataset.json").read_text())
+    assert info["benchmark"] == "ad" and info["source"] == "toycar"
+    assert info["counts"]["test"] == {"normal": 6, "anomaly": 6}
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    (tmp_path / "dl" / "dev_data_ToyCar.zip").unlink()
+    run = run_stage("dataset.py", *args, "--url", f"http://127.0.0.1:{port}{dev}",
+                    "--out", tmp_path / "raw2")
+    assert run.returncode == 1 and run.stderr.count("\n") == 1
+    assert run.stderr.startswith(f"dataset: dataset {ad.TOYCAR_NAME} is not present; connect "
+                                 f"to the network or put dev_data_ToyCar.zip at ")
+    assert not (tmp_path / "raw2").exists()
