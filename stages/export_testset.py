@@ -6,6 +6,7 @@
 
 --samples 0 exports the whole split; N > 0 a fixed, seeded, class-stratified subset. Features
 are quantized with the model's input scale and zero point (round half away from zero, clamp).
+ad01: one float32 .bin of log-mel frames per clip, sent to the device window by window.
 Next to the .bin files and y_labels.csv, testset.json records where the folder came from.
 """
 import sys
@@ -34,11 +35,14 @@ def load_split(features, split):
 
 def export(features, model, profile, samples, seed, out, split="test"):
     prof = er.profile(profile)
-    if prof.dtype != "int8":
-        raise ValueError(f"profile {profile}: only int8 feature inputs (kws01) are exported so far")
+    if prof.dtype != "int8" and not prof.windowed:
+        raise ValueError(f"profile {profile}: only int8 feature inputs (kws01) and float clips "
+                         f"(ad01) are exported so far")
     x, y = load_split(features, split)
     with np.load(features) as data:
         dataset = str(data["dataset"]) if "dataset" in data.files else "not recorded in the features"
+    if prof.windowed:
+        return export_clips(features, model, prof, x, y, samples, seed, out, split, dataset)
     per_sample = int(np.prod(x.shape[1:]))
     if per_sample != prof.input_bytes:
         raise ValueError(f"{features}: x_{split} samples have {per_sample} values, "
@@ -60,6 +64,40 @@ def export(features, model, profile, samples, seed, out, split="test"):
             "model": {"path": str(model), "sha256": sha256_file(model)},
             "input_scale": scale, "input_zero_point": zero_point,
             "quantization": "round half away from zero, then clamp to [-128, 127]",
+        })
+    return len(rows)
+
+
+def export_clips(features, model, prof, x, y, samples, seed, out, split, dataset):
+    """ad01: one .bin per clip, float32 little-endian log-mel frames [frames][mels]; y_labels.csv
+    lines `file,2,label,<window bytes>,<stride bytes>` (stride = one frame). Not quantized: the
+    device quantizes every window with the model's input parameters."""
+    if x.ndim != 3:
+        raise ValueError(f"{features}: x_{split} must be clips of frames [clips, frames, mels], "
+                         f"got shape {x.shape}")
+    stride = x.shape[2] * 4
+    _, _, shape = oracle.input_quantization(Path(model).read_bytes())
+    if int(np.prod(shape)) * 4 != prof.input_bytes or prof.input_bytes % stride:
+        raise ValueError(f"{model} takes input {shape}; {prof.name} windows are "
+                         f"{prof.input_bytes} bytes of whole {x.shape[2]}-value frames")
+    if x.shape[1] * stride < prof.input_bytes:
+        raise ValueError(f"{features}: clips of {x.shape[1]} frames are shorter than one window")
+    index = er.stratified_subset(y, samples, seed)
+    rows = [(er.sample_filename(i, int(y[i]), prof), x[i].astype("<f4").tobytes(), int(y[i]))
+            for i in index]
+    with atomic_dir(out) as tmp:
+        er.write_folder(tmp, rows, prof.num_classes, extra=(prof.input_bytes, stride))
+        write_json_atomic(tmp / "testset.json", {
+            "profile": prof.name, "split": split, "samples": len(rows), "dataset": dataset,
+            "selection": "whole split" if samples == 0 else f"class-stratified, seed {seed}",
+            "seed": seed, "indices": [int(i) for i in index],
+            "features": {"path": str(features), "sha256": sha256_file(features)},
+            "model": {"path": str(model), "sha256": sha256_file(model)},
+            "frames_per_clip": int(x.shape[1]), "window_bytes": prof.input_bytes,
+            "stride_bytes": stride,
+            "windows_per_clip": int((x.shape[1] * stride - prof.input_bytes) // stride + 1),
+            "quantization": "none: float32 frames; the device quantizes each window with the "
+                            "model's input scale and zero point",
         })
     return len(rows)
 

@@ -2,8 +2,10 @@
 
 python stages/features.py --benchmark kws --raw data/kws/raw --out data/kws/features.npz
 
-The .npz holds x_train/x_val/x_test (float32; kws: [N, 49, 10, 1] MLPerf MFCCs),
-y_train/y_val/y_test (int64) and classes (str, in the benchmark's official label order).
+The .npz holds x_train/x_val/x_test (float32; kws: [N, 49, 10, 1] MLPerf MFCCs; ad: 640-value
+log-mel windows of normal clips for train/val, whole test clips as log-mel frames
+[clips, frames, 128]), y_train/y_val/y_test (int64) and classes (str, in the benchmark's
+official label order).
 """
 import sys
 import time

@@ -36,8 +36,8 @@ from tinysweep import oracle as oracle_mod
 from tinysweep.cli import Parser
 from tinysweep.config import COMBINATION
 from tinysweep.io import atomic_dir, git_commit, sha256_file, tool_versions, write_json_atomic
-from tinysweep.evaluation import (check_classes, check_testset, device_outputs, oracle_outputs,
-                                  testset_info)
+from tinysweep.evaluation import (anomaly_result, check_classes, check_testset, device_inputs,
+                                  device_outputs, oracle_outputs, testset_info)
 from tinysweep.runner import DeviceError, latency_pass, open_device
 
 
@@ -134,13 +134,15 @@ def measure(a):
     if bits is None:
         raise ValueError(f"cannot tell the bit width: pass --bits (combination {combination!r})")
 
-    samples = er.read_folder(a.testset, prof.input_bytes)
+    samples = er.read_folder(a.testset, None if prof.windowed else prof.input_bytes)
     oracle = oracle_mod.Oracle(model_bytes)
     check_testset(Path(a.testset), oracle)
     check_classes(a.testset, samples, prof)
     labels = np.array([s.label for s in samples])
     num_outputs = int(np.prod(oracle.output_shape))
     oracle_out = oracle_outputs(oracle, samples, prof)
+    inputs = device_inputs(samples, prof)     # ad01: every window of every clip
+    printed = [] if prof.windowed else None
 
     from tqdm import tqdm
     tty = sys.stderr.isatty()
@@ -148,18 +150,21 @@ def measure(a):
     with open_device(a.transport, firmware, url=a.url, baud=a.baud, timeout=a.timeout,
                      boot_timeout=a.boot_timeout, machine=a.qemu_machine) as dut:
         device_name = dut.device_name()
-        with tqdm(total=len(samples), desc=f"{combination} accuracy", unit="sample",
+        with tqdm(total=len(inputs), desc=f"{combination} accuracy",
+                  unit="window" if prof.windowed else "sample",
                   file=sys.stderr, mininterval=0.5 if tty else 30) as bar:
-            device_out = device_outputs(dut, samples, prof, num_outputs, a.timeout, bar)
-        sample_counts = dut.instructions.take(len(samples)) if counted else None
-        laps = latency_pass(dut, samples[0].data, a.windows, a.inferences, a.warmup,
-                            a.timeout, prof.num_classes)
+            device_out = device_outputs(dut, samples, prof, num_outputs, a.timeout, bar, printed)
+        sample_counts = dut.instructions.take(len(inputs)) if counted else None
+        laps = latency_pass(dut, inputs[0], a.windows, a.inferences, a.warmup,
+                            a.timeout, 1 if prof.windowed else prof.num_classes)
         latency_counts = (dut.instructions.take(a.windows * (a.warmup + a.inferences))
                           if counted else None)
 
     dev_pred, ora_pred = device_out.argmax(axis=1), oracle_out.argmax(axis=1)
     n = len(samples)
     exact = np.all(device_out == oracle_out, axis=1)
+    scored = (anomaly_result(device_out, oracle_out, samples, prof, oracle.output_scale,
+                             oracle.output_zero_point, printed) if prof.windowed else None)
     latency_ms = statistics.median(laps) / 1000.0
     clock = ("host CLOCK_MONOTONIC timestamps (m-lap-us)" if a.transport == "pty"
              else "device timer timestamps (m-lap-us)")
@@ -168,23 +173,25 @@ def measure(a):
         "combination": combination, "profile": prof.name,
         "dataset": testset_info(Path(a.testset)).get("dataset", "not recorded (plain EnergyRunner folder)"),
         "device_name": device_name, "transport": a.transport,
-        "accuracy": metric(float(np.mean(dev_pred == labels)), "measured",
-                           "top-1 on device over serial (infer 1 0, argmax of int8 outputs)",
-                           samples=n),
-        "accuracy_oracle": metric(float(np.mean(ora_pred == labels)), "simulated",
-                                  f"tflite-micro {oracle_mod.version()} interpreter, same samples",
-                                  samples=n),
-        "oracle_agreement": metric(float(np.mean(dev_pred == ora_pred)), "measured",
-                                   "fraction of samples whose device top-1 equals the oracle's",
-                                   samples=n),
+        **(_quality(scored, n, oracle_mod.version()) if scored else {
+            "accuracy": metric(float(np.mean(dev_pred == labels)), "measured",
+                               "top-1 on device over serial (infer 1 0, argmax of int8 outputs)",
+                               samples=n),
+            "accuracy_oracle": metric(float(np.mean(ora_pred == labels)), "simulated",
+                                      f"tflite-micro {oracle_mod.version()} interpreter, same samples",
+                                      samples=n),
+            "oracle_agreement": metric(float(np.mean(dev_pred == ora_pred)), "measured",
+                                       "fraction of samples whose device top-1 equals the oracle's",
+                                       samples=n)}),
         "oracle_bitexact": metric(float(np.mean(exact)), "measured",
-                                  "fraction of samples whose int8 outputs equal the oracle's exactly",
-                                  samples=n),
+                                  f"fraction of {'windows' if scored else 'samples'} whose int8 "
+                                  f"outputs equal the oracle's exactly", samples=len(inputs)),
         "latency_method": a.latency_method,
         **({"board": a.board} if a.board else {}),
         "latency_ms": metric(latency_ms, "measured",
                              f"{clock}, median of {a.windows} windows × {a.inferences} inferences "
-                             f"(after {a.warmup} warm-up) on {samples[0].file}",
+                             f"(after {a.warmup} warm-up) on {samples[0].file}"
+                             + (" (its first window)" if prof.windowed else ""),
                              windows_ms=[x / 1000.0 for x in laps],
                              window_seconds=[x * a.inferences / 1e6 for x in laps]),
         "memory": _memory(codegen, build, model_bytes),
@@ -223,6 +230,23 @@ def measure(a):
             f"measured (EEMBC's EnergyRunner with an energy monitor measures it: energy mode)",
             power_w=a.power_w)
 
+    with atomic_dir(out) as tmp:
+        write_json_atomic(tmp / "metrics.json", metrics)
+        (tmp / "predictions.csv").write_text(
+            _clip_table(scored, prof, samples, device_out, oracle_out) if scored else
+            _sample_table(samples, dev_pred, ora_pred, device_out, oracle_out, exact, sample_counts))
+    return metrics
+
+
+def _clip_table(scored, prof, samples, device_out, oracle_out) -> str:
+    """ad01: one row per clip (scores, windows, the device's printed window MSE)."""
+    from tinysweep.byo import results_csv
+    return results_csv({**scored, "profile": prof.name, "samples": samples,
+                        "device": device_out, "oracle": oracle_out})
+
+
+def _sample_table(samples, dev_pred, ora_pred, device_out, oracle_out, exact, sample_counts) -> str:
+    counted = sample_counts is not None
     rows = io.StringIO()
     w = csv.writer(rows, lineterminator="\n")
     w.writerow(["file", "label", "device", "oracle", "agree", "outputs_equal",
@@ -232,10 +256,24 @@ def measure(a):
         w.writerow([s.file, s.label, int(d), int(o), int(d == o), int(eq),
                     " ".join(map(str, do.tolist())), " ".join(map(str, oo.tolist()))]
                    + ([sample_counts[i]] if counted else []))
-    with atomic_dir(out) as tmp:
-        write_json_atomic(tmp / "metrics.json", metrics)
-        (tmp / "predictions.csv").write_text(rows.getvalue())
-    return metrics
+    return rows.getvalue()
+
+
+def _quality(scored, clips, oracle_version) -> dict:
+    """ad01's quality metrics: AUC of the clip scores on the device and on the oracle."""
+    how = ("AUC (scikit-learn roc_auc_score, anomaly = 1) of clip scores = mean over the "
+           "clip's windows of the reconstruction MSE")
+    return {
+        "auc": metric(scored["accuracy"], "measured",
+                      f"{how}, from the device's int8 outputs over serial (every window: db "
+                      f"load 2560, infer 1 0)", samples=clips, windows=scored["windows"]),
+        "auc_oracle": metric(scored["oracle_accuracy"], "simulated",
+                             f"{how}, tflite-micro {oracle_version} interpreter on the same "
+                             f"windows (quantized as the firmware does)", samples=clips,
+                             windows=scored["windows"]),
+        "oracle_agreement": metric(scored["agreement"], "measured",
+                                   "fraction of clips whose device score equals the oracle's",
+                                   samples=clips)}
 
 
 def _counted_metrics(a, samples, sample_counts, latency_counts, macs) -> dict:
@@ -327,8 +365,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("measure: interrupted; nothing written", file=sys.stderr)
         sys.exit(130)
-    print(f"measure: {m['combination']}: accuracy {m['accuracy']['value']:.4f} on device, "
-          f"{m['accuracy_oracle']['value']:.4f} oracle, agreement "
+    quality = "auc" if "auc" in m else "accuracy"
+    print(f"measure: {m['combination']}: {'AUC' if quality == 'auc' else 'accuracy'} "
+          f"{m[quality]['value']:.4f} on device, {m[quality + '_oracle']['value']:.4f} oracle, agreement "
           f"{m['oracle_agreement']['value']:.4f}, bit-exact {m['oracle_bitexact']['value']:.4f}, "
           f"latency {m['latency_ms']['value']:.3f} ms ({m['latency_ms']['method']})"
           + (f", {m['instructions']['value']} instructions" if "instructions" in m else "")

@@ -78,8 +78,9 @@ def main(argv=None) -> int:
     except (ValueError, OSError) as e:
         print(f"train: {e}", file=sys.stderr)
         return 1
-    print(f"train: {a.out}: float val {m['val_accuracy']:.4f}, test {m['test_accuracy']:.4f} "
-          f"after {m['epochs']} epochs in {m['train_seconds']:.0f} s")
+    score = (f"float test AUC {m['test_auc']:.4f}" if m.get("metric") == "AUC"
+             else f"float val {m['val_accuracy']:.4f}, test {m['test_accuracy']:.4f}")
+    print(f"train: {a.out}: {score} after {m['epochs']} epochs in {m['train_seconds']:.0f} s")
     return 0
 
 

@@ -27,7 +27,7 @@ def test_shipped_params_are_valid():
 
 @pytest.mark.parametrize("path, value, expected", [
     (("matrix", "bits"), [4], "matrix.bits[0] = 4 is not allowed (allowed: 8)"),
-    (("matrix", "benchmarks"), ["speech"], "matrix.benchmarks[0] = 'speech' is not allowed (allowed: kws)"),
+    (("matrix", "benchmarks"), ["speech"], "matrix.benchmarks[0] = 'speech' is not allowed (allowed: kws, ad)"),
     (("matrix", "devices"), ["m9"], "matrix.devices names 'm9', which the devices section does not define (defined: host, m4, m7, m33, m55, nucleo)"),
     (("train", "kws", "epochs"), 0, "train.kws.epochs = 0"),
     (("train", "kws", "epochs"), "ten", "train.kws.epochs = 'ten'"),
@@ -77,20 +77,20 @@ def test_combinations_and_targets():
     c["devices"]["other"] = dict(c["devices"]["host"])
     c["matrix"]["devices"] = ["host", "other"]
     names = [x.name for x in cfg.combinations(c)]
-    assert names == ["kws_host_w8", "kws_other_w8"]
+    assert names == ["kws_host_w8", "kws_other_w8", "ad_host_w8", "ad_other_w8"]
     assert cfg.parse_combination("kws_other_w8", c) == cfg.Combination("kws", "other", 8)
-    assert [x.name for x in cfg.expand_glob("kws_*", c)] == names
-    assert [x.name for x in cfg.expand_glob("*_host_w?", c)] == ["kws_host_w8"]
+    assert [x.name for x in cfg.expand_glob("kws_*", c)] == names[:2]
+    assert [x.name for x in cfg.expand_glob("*_host_w?", c)] == ["kws_host_w8", "ad_host_w8"]
     # a defined device outside the matrix may be targeted; globs sweep the matrix only
     assert cfg.parse_combination("kws_m4_w8", c) == cfg.Combination("kws", "m4", 8)
     assert "kws_m4_w8" not in [x.name for x in cfg.expand_glob("kws_*", c)]
 
 
 @pytest.mark.parametrize("target, expected", [
-    ("vww_host_w8", "unknown benchmark 'vww' (params.yaml matrix declares: kws)"),
+    ("vww_host_w8", "unknown benchmark 'vww' (params.yaml matrix declares: kws, ad)"),
     ("kws_m9_w8", "unknown device 'm9' (params.yaml devices section defines: host, m4, m7, m33, m55, nucleo)"),
     ("kws_host_w3", "unknown bit-width '3' (params.yaml matrix declares: 8)"),
-    ("kws-host-8", "is not <benchmark>_<device>_w<bits> (declared: kws_host_w8)"),
+    ("kws-host-8", "is not <benchmark>_<device>_w<bits> (declared: kws_host_w8, ad_host_w8)"),
 ])
 def test_unknown_targets_are_named(target, expected):
     with pytest.raises(cfg.ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)")):
@@ -98,5 +98,5 @@ def test_unknown_targets_are_named(target, expected):
 
 
 def test_glob_matching_nothing():
-    with pytest.raises(cfg.ConfigError, match=r"results/ad_\* matches no combination"):
-        cfg.expand_glob("ad_*", PARAMS)
+    with pytest.raises(cfg.ConfigError, match=r"results/ic_\* matches no combination"):
+        cfg.expand_glob("ic_*", PARAMS)

@@ -119,3 +119,23 @@ def test_stage_writes_outputs_and_fails_cleanly(tmp_path):
         capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 1 and run.stderr.startswith("report: cannot read")
     assert not bad.exists() or not any(bad.iterdir())
+
+
+def test_ad_reports_its_auc_beside_top1(tmp_path):
+    kws = make_result(tmp_path)
+    ad = tmp_path / "ad_host_w8"
+    ad.mkdir()
+    m = json.loads((kws / "metrics.json").read_text())
+    for key in ("accuracy", "accuracy_oracle"):
+        del m[key]
+    m.update(benchmark="ad", combination="ad_host_w8",
+             auc={"value": 0.875, "method": "measured", "detail": "AUC of clip scores", "samples": 6},
+             auc_oracle={"value": 0.875, "method": "simulated", "detail": "tflite-micro"})
+    (ad / "metrics.json").write_text(json.dumps(m))
+    results = report.load_results([kws, ad])
+    rows = {r["combination"]: r for r in csv.DictReader(io.StringIO(report.summary_csv(results)))}
+    assert rows["ad_host_w8"]["auc"] == "0.875" and rows["ad_host_w8"]["accuracy"] == ""
+    assert rows["ad_host_w8"]["samples"] == "6" and rows["kws_host_w8"]["auc"] == ""
+    assert report.metric_names(results)[:4] == ["accuracy", "accuracy_oracle", "auc", "auc_oracle"]
+    assert report.plot_accuracy_latency(results)        # both on one plot, the axis names both
+    assert "0.875" in report.render_html(results)

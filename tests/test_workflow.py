@@ -20,6 +20,7 @@ COPIED = ["Snakefile", "rules", "schemas", "stages", "tinysweep", "firmware", "e
 
 # The tiny configuration: seconds per stage, same code paths as the default.
 TINY = {
+    "matrix": {"benchmarks": ["kws"]},
     "dataset": {"kws": {"clips_per_class": 10}},
     "train": {"kws": {"epochs": 2, "batch_size": 16, "learning_rates": [0.002, 0.001], "lr_boundaries": [1]}},
     "quantize": {"calibration_samples": 16},
@@ -155,3 +156,37 @@ def test_emulated_board_gives_the_host_accuracy_with_exact_counts(clone):
     assert "not measured" in m["latency_ms"]["detail"] and "MLPerf Tiny" in m["energy_uj"]["detail"]
     assert m["memory"]["flash_weights_bytes"]["value"] == m["memory"]["weights_bytes"]["value"]
     assert m["memory"]["ram_bytes"]["value"] <= m["memory"]["ram_bytes"]["board_bytes"]
+
+
+# ad on a tiny set: 1 s clips (28 windows each), 6 test clips, 2 epochs
+TINY_AD = {"matrix": {"benchmarks": ["kws", "ad"]},
+           "dataset": {"ad": {"train_clips": 12, "test_clips": 6, "clip_seconds": 1.0}},
+           "train": {"ad": {"epochs": 2, "batch_size": 64}}}
+
+
+@pytest.mark.slow
+def test_ad_device_auc_equals_tflite_micro_and_the_exported_folder_reimports(clone):
+    write_params(clone, TINY_AD)
+    try:
+        run(["snakemake", "--cores", "2", "results/ad_host_w8"], clone, timeout=900)
+    finally:
+        run("git checkout -q params.yaml", clone)
+    result = clone / "results" / "ad_host_w8"
+    m = json.loads((result / "metrics.json").read_text())
+    assert "accuracy" not in m and m["auc"]["method"] == "measured"
+    assert m["auc"]["value"] == m["auc_oracle"]["value"] and m["oracle_bitexact"]["value"] == 1.0
+    assert m["auc"]["samples"] == 6 and m["auc"]["windows"] == 6 * 28
+    assert m["dataset"].startswith("synthetic stand-in")
+    rows = list(csv.DictReader(open(result / "predictions.csv")))
+    assert len(rows) == 6 and all(r["scores_equal"] == r["outputs_equal"] == "1" for r in rows)
+    testset = clone / "models" / "ad" / "w8" / "testset"
+    assert (testset / "y_labels.csv").read_text().splitlines()[0].endswith(",2,0,2560,512")
+    # the exported EnergyRunner folder, re-imported, gives the same AUC
+    p = run([sys.executable, "-m", "tinysweep", "evaluate", "--model", "models/ad/w8/model.tflite",
+             "--firmware", "build/ad_host_w8/firmware", "--testset", str(testset)], clone)
+    assert p.stdout.splitlines()[-1].startswith(
+        f"evaluate: ad01, 6 clips (168 windows): AUC {m['auc']['value']:.4f} on device, "
+        f"{m['auc']['value']:.4f} tflite-micro")
+    from tinysweep import report
+    summary = report.summary_csv(report.load_results([result]))
+    assert "auc,auc_method" in summary and "accuracy," not in summary

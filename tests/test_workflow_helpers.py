@@ -86,6 +86,25 @@ def test_real_dataset_arguments_carry_url_and_checksum():
     assert args[args.index("--sha256") + 1] == params["dataset"]["kws"]["speech_commands"]["sha256"]
 
 
+def test_ad_dataset_arguments():
+    ad = SimpleNamespace(bench="ad", device="host", bits="8")
+    params = yaml.safe_load(yaml.safe_dump(PARAMS))
+    offline = shlex.split(Helpers.checked(params).dataset_args(ad))
+    assert dict(zip(offline[::2], offline[1::2])) == {
+        "--source": "offline", "--seed": "1", "--train-clips": "240", "--test-clips": "40",
+        "--clip-seconds": "2.0"}
+    params["dataset"]["ad"]["source"] = "toycar"
+    with pytest.raises(SystemExit, match=r"dataset.ad.toycar.sha256 is not set: no sha256 is "
+                                         r"published for dev_data_ToyCar.zip"):
+        Helpers.checked(params)
+    toycar = params["dataset"]["ad"]["toycar"]
+    toycar.update(sha256="a" * 64, extra_sha256="b" * 64)
+    args = shlex.split(Helpers.checked(params).dataset_args(ad))
+    assert args[args.index("--sha256") + 1] == "a" * 64 and args[args.index("--test-clips") + 1] == "40"
+    assert args[args.index("--extra-url") + 1] == toycar["extra_url"] and "--train-clips" not in args
+    assert Helpers.checked(params).profile(ad) == "ad01"
+
+
 def test_bad_inputs_exit_with_one_line():
     with pytest.raises(SystemExit, match="matrix.bits"):
         Helpers.checked({**PARAMS, "matrix": {**PARAMS["matrix"], "bits": [5]}})

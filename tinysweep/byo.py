@@ -28,8 +28,8 @@ from tinysweep.cli import Parser
 from tinysweep.codegen import Unsupported
 from tinysweep.codegen.convert import convert
 from tinysweep.io import write_text_atomic
-from tinysweep.evaluation import (auc, check_classes, check_testset, clip_scores, device_inputs,
-                                  device_outputs, oracle_outputs, reconstruction_mse)
+from tinysweep.evaluation import (anomaly_result, check_classes, check_testset, device_inputs,
+                                  device_outputs, oracle_outputs)
 from tinysweep.runner import DeviceError, open_device
 
 COMMANDS = ("codegen", "evaluate")
@@ -80,25 +80,8 @@ def evaluate(model, testset, transport: str = "pty", firmware=None, url=None,
                 "accuracy": float(np.mean(dev_top1 == labels)),
                 "oracle_accuracy": float(np.mean(ora_top1 == labels)),
                 "agreement": float(np.mean(dev_top1 == ora_top1))}
-    scale, zp = oracle.output_scale, oracle.output_zero_point
-    dev_windows = reconstruction_mse(device, inputs, scale, zp)
-    _check_printed_mse(printed, dev_windows)
-    dev_clips = clip_scores(dev_windows, samples, prof)
-    ora_clips = clip_scores(reconstruction_mse(ref, inputs, scale, zp), samples, prof)
-    return {**result, "metric": "AUC", "windows": len(inputs),
-            "device_window_mse": [v[0] for v in printed],
-            "device_scores": dev_clips, "oracle_scores": ora_clips,
-            "accuracy": auc(labels, dev_clips), "oracle_accuracy": auc(labels, ora_clips),
-            "agreement": float(np.mean(dev_clips == ora_clips))}
-
-
-def _check_printed_mse(printed, computed) -> None:
-    """The MSE the device prints (3 decimals, float32) must match the one computed here from
-    its int8 outputs: a mismatch means the firmware scores windows differently."""
-    for i, (values, mse) in enumerate(zip(printed, computed)):
-        if abs(values[0] - mse) > 5e-4 + 1e-4 * mse:
-            raise RuntimeError(f"window {i}: the device printed MSE {values[0]}, its outputs "
-                               f"give {mse:.6f}")
+    return {**result, **anomaly_result(device, ref, samples, prof, oracle.output_scale,
+                                       oracle.output_zero_point, printed)}
 
 
 def results_csv(result: dict) -> str:

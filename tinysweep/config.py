@@ -85,6 +85,7 @@ def validate(config: dict, source: str = "params.yaml") -> dict:
         for stage in ("dataset", "train"):
             if bench not in config[stage]:
                 raise ConfigError(f"{source}: {stage}.{bench} is missing (matrix.benchmarks lists {bench})")
+        _check_pinned(config["dataset"][bench], f"dataset.{bench}", source)
         train = config["train"][bench]
         if len(train["learning_rates"]) != len(train["lr_boundaries"]) + 1:
             raise ConfigError(f"{source}: train.{bench}.learning_rates needs exactly one more value than "
@@ -98,6 +99,18 @@ def energy_mode_error(device: str, source: str = "params.yaml") -> str:
     return (f"{source}: devices.{device}.energy_mode = true: its firmware is for EEMBC's "
             f"EnergyRunner (timestamps on a pin), tinysweep cannot measure it; build it with "
             f"`snakemake build/<benchmark>_{device}_w<bits>`, or set energy_mode: false")
+
+
+def _check_pinned(dataset: dict, key: str, source: str):
+    """A real source whose archive digest is still null (nothing published to pin, e.g.
+    ToyCar's md5-only Zenodo record) stops here, before any download."""
+    real = dataset.get(dataset["source"]) if dataset["source"] != "offline" else None
+    for name in ("sha256", "extra_sha256"):
+        url = (real or {}).get("url" if name == "sha256" else "extra_url")
+        if url and name in real and real[name] is None:
+            raise ConfigError(f"{source}: {key}.{dataset['source']}.{name} is not set: no sha256 is "
+                              f"published for {url.rsplit('/', 1)[-1]}; download it, check it against "
+                              f"the md5 in the comment beside the key, and put its sha256sum there")
 
 
 def ports() -> list[str]:

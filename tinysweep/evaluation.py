@@ -93,3 +93,33 @@ def auc(labels, scores) -> float:
     if len(set(labels.tolist())) != 2:
         raise ValueError("AUC needs both normal (0) and anomalous (1) clips in the test set")
     return float(roc_auc_score(labels, scores))
+
+
+def check_printed_mse(printed, computed) -> None:
+    """The MSE the device prints (3 decimals, float32) must match the one computed here from
+    its int8 outputs: a mismatch means the firmware scores windows differently."""
+    for i, (values, mse) in enumerate(zip(printed, computed)):
+        if abs(values[0] - mse) > 5e-4 + 1e-4 * mse:
+            raise RuntimeError(f"window {i}: the device printed MSE {values[0]}, its outputs "
+                               f"give {mse:.6f}")
+
+
+def anomaly_result(device, oracle_out, samples, prof: er.Profile, scale: float, zero_point: int,
+                   printed=None) -> dict:
+    """ad01 scoring of device and oracle int8 outputs (one row per window of every clip):
+    clip scores (mean window MSE), their AUCs ('accuracy' / 'oracle_accuracy', metric 'AUC'),
+    the fraction of clips with equal scores ('agreement'); `printed`, the device's m-results,
+    is checked against its outputs."""
+    inputs = device_inputs(samples, prof)
+    dev_windows = reconstruction_mse(device, inputs, scale, zero_point)
+    if printed is not None:
+        check_printed_mse(printed, dev_windows)
+    dev_clips = clip_scores(dev_windows, samples, prof)
+    ora_clips = clip_scores(reconstruction_mse(oracle_out, inputs, scale, zero_point), samples, prof)
+    labels = np.array([s.label for s in samples])
+    return {"metric": "AUC", "windows": len(inputs),
+            "device_window_mse": [v[0] for v in printed] if printed is not None else
+            [float(v) for v in dev_windows],
+            "device_scores": dev_clips, "oracle_scores": ora_clips,
+            "accuracy": auc(labels, dev_clips), "oracle_accuracy": auc(labels, ora_clips),
+            "agreement": float(np.mean(dev_clips == ora_clips))}

@@ -18,7 +18,8 @@ from tinysweep.io import sha256_bytes
 
 IDENTITY = ("combination", "benchmark", "device", "bits")
 # shown first, in this order; any other metric follows alphabetically
-METRIC_ORDER = ("accuracy", "accuracy_oracle", "oracle_agreement", "oracle_bitexact",
+METRIC_ORDER = ("accuracy", "accuracy_oracle", "auc", "auc_oracle", "oracle_agreement",
+                "oracle_bitexact",
                 "latency_ms", "energy_uj", "instructions", "instructions_per_mac",
                 "flash_bytes", "ram_bytes", "arena_bytes", "oracle_arena_bytes", "weights_bytes",
                 "macs")
@@ -104,7 +105,7 @@ def summary_rows(results) -> tuple[list[str], list[dict]]:
             row[n] = flat[n]["value"] if n in flat else ""
             row[f"{n}_method"] = flat[n]["method"] if n in flat else ""
         row.update({
-            "samples": (m.get("accuracy") or {}).get("samples", ""),
+            "samples": (m.get("accuracy") or m.get("auc") or {}).get("samples", ""),
             "model_sha256": (prov.get("model") or {}).get("sha256", ""),
             "firmware_sha256": (prov.get("firmware") or {}).get("sha256", ""),
             "git_commit": prov.get("git_commit", ""),
@@ -145,12 +146,21 @@ def _png(fig) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def quality_key(flat: dict) -> str | None:
+    """The quality metric of a result: top-1 'accuracy', or 'auc' (ad)."""
+    return next((k for k in ("accuracy", "auc") if k in flat), None)
+
+
 def plot_accuracy_latency(results) -> str | None:
-    """Top-1 accuracy vs latency, one colour per combination; filled = measured on the
-    device, hollow = the oracle. Base64 PNG, or None if no result has both numbers."""
+    """Top-1 accuracy (AUC x 100 for ad) vs latency, one colour per combination; filled =
+    measured on the device, hollow = the oracle. Base64 PNG, or None if no result has both."""
     from matplotlib.figure import Figure
     pts = [(r.combination, r.flat()) for r in results]
-    pts = [(c, f) for c, f in pts if "latency_ms" in f and "accuracy" in f]
+    pts = [(c, {**f, "accuracy": f[quality_key(f)],
+                **({"accuracy_oracle": f[quality_key(f) + "_oracle"]}
+                   if quality_key(f) + "_oracle" in f else {})})
+           for c, f in pts if "latency_ms" in f and quality_key(f)]
+    kinds = sorted({"AUC x 100" if "auc" in f else "top-1 accuracy, %" for _, f in pts})
     if not pts:
         return None
     fig = Figure(figsize=(7.5, 4.8))
@@ -178,7 +188,7 @@ def plot_accuracy_latency(results) -> str | None:
                               label="latency not measured on a device"))
     ax.legend(handles=handles, fontsize=8, loc="best")
     ax.set_xlabel(f"latency per inference, ms ({' / '.join(lat_methods)})")
-    ax.set_ylabel("top-1 accuracy, %")
+    ax.set_ylabel(" / ".join(kinds))
     ax.set_title("Accuracy vs latency per combination")
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
@@ -241,7 +251,7 @@ def render_html(results, title: str = "tinysweep report") -> str:
         })
     plots = [p for p in (
         ("Accuracy vs latency", plot_accuracy_latency(results),
-         "Filled markers: top-1 accuracy measured on the device; hollow: the tflite-micro "
+         "Filled markers: top-1 accuracy (ad: AUC) measured on the device; hollow: the tflite-micro "
          "oracle on the same samples. Latency: median per-inference time from the device's "
          "timestamps."),
         ("Memory", plot_memory(results),

@@ -93,7 +93,7 @@ def log_result(c, exp_id: str, result: Result) -> tuple[str, bool, list[str]]:
                   "latency_method"):
             if k in m:
                 c.log_param(rid, k, m[k])
-        samples = (m.get("accuracy") or {}).get("samples")
+        samples = (m.get("accuracy") or m.get("auc") or {}).get("samples")
         if samples is not None:
             c.log_param(rid, "samples", samples)
         for k, v in flat.items():

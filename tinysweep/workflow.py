@@ -88,12 +88,17 @@ class Helpers:
         return wildcards.bench
 
     def dataset_args(self, wildcards) -> str:
-        d = self.config["dataset"][self.bench(wildcards)]
-        if d["source"] == "offline":
-            return _args(source="offline", clips_per_class=d["clips_per_class"], seed=d["seed"])
+        bench = self.bench(wildcards)
+        d = self.config["dataset"][bench]
+        if d["source"] == "offline":   # every plain value of the section (kws: clips_per_class, seed)
+            return _args(**{k: v for k, v in d.items() if not isinstance(v, dict)})
         real = d[d["source"]]
+        # keys of the section a real source also uses (ad: seed, test_clips), empty values dropped
+        from tinysweep import benchmarks
+        shared = {k: d[k] for k in getattr(benchmarks.get(bench), "REAL_SOURCE_KEYS", ()) if k in d}
         return _args(source=d["source"], url=real["url"], sha256=real["sha256"],
-                     download_dir=real["download_dir"])
+                     download_dir=real["download_dir"], **shared,
+                     **{k: real[k] for k in ("extra_url", "extra_sha256") if real.get(k)})
 
     def train_args(self, wildcards) -> str:
         t = self.config["train"][self.bench(wildcards)]

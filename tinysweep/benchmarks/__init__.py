@@ -9,11 +9,16 @@ A benchmark module provides what the generic stages call:
   (stages/features.py): ``x_train/x_val/x_test`` float32, ``y_*`` int64, ``classes``;
 - ``train(features, *, epochs, batch_size, learning_rates, lr_boundaries, seed)
   -> (model, metrics)`` (stages/train.py).
+
+Optional: ``int8_metrics(tflite, features) -> dict`` replaces stages/quantize.py's top-1 with the
+benchmark's own int8 metric (ad: AUC; features.npz then names its ``benchmark``), and
+``REAL_SOURCE_KEYS`` lists dataset keys a real source uses too (tinysweep/workflow.py).
 """
 import importlib
 
 _MODULES = {
     "kws": "tinysweep.benchmarks.kws",
+    "ad": "tinysweep.benchmarks.ad",
 }
 
 
