@@ -36,8 +36,8 @@ from tinysweep import oracle as oracle_mod
 from tinysweep.cli import Parser
 from tinysweep.config import COMBINATION
 from tinysweep.io import atomic_dir, git_commit, sha256_file, tool_versions, write_json_atomic
-from tinysweep.evaluation import (check_classes, check_testset, device_outputs, oracle_outputs,
-                                  testset_info)
+from tinysweep.evaluation import (check_classes, check_testset, device_inputs, device_outputs,
+                                  oracle_outputs, testset_info)
 from tinysweep.runner import DeviceError, latency_pass, open_device
 
 
@@ -146,8 +146,8 @@ def measure(a):
                   file=sys.stderr, mininterval=0.5 if tty else 30) as bar:
             device_out = device_outputs(dut, samples, prof, num_outputs, a.timeout, bar)
         sample_counts = dut.instructions.take(len(samples)) if counted else None
-        laps = latency_pass(dut, samples[0].data, a.windows, a.inferences, a.warmup,
-                            a.timeout, prof.num_classes)
+        laps = latency_pass(dut, device_inputs(samples[:1], prof)[0], a.windows, a.inferences,
+                            a.warmup, a.timeout, prof.num_classes)
         latency_counts = (dut.instructions.take(a.windows * (a.warmup + a.inferences))
                           if counted else None)
 

@@ -41,9 +41,14 @@ def check_classes(folder, samples, prof: er.Profile) -> None:
 
 
 def device_inputs(samples, prof: er.Profile) -> list[bytes]:
-    """What the runner sends, in order: each sample, or (ad01) every window of every clip."""
+    """What the runner sends, in order: each sample, or (ad01) every window of every clip.
+    ic01/vww01 pixels are sent as the model's int8 input (pixel - 128): the tsn harness stores
+    the bytes it receives as the model input, where MLPerf's reference ports subtract 128 on
+    the device (th_load_tensor); this is the one place to change when the harness does."""
     if prof.windowed:
         return [w for s in samples for w in er.windows(s, prof)]
+    if prof.dtype == "uint8":
+        return [er.model_input(s.data, prof).tobytes() for s in samples]
     return [s.data for s in samples]
 
 

@@ -7,13 +7,19 @@ A benchmark module provides what the generic stages call:
   its ``manifest.csv`` (stages/dataset.py);
 - ``make_features(raw_dir, progress=True) -> dict``: the arrays of ``features.npz``
   (stages/features.py): ``x_train/x_val/x_test`` float32, ``y_*`` int64, ``classes``;
-- ``train(features, *, epochs, batch_size, learning_rates, lr_boundaries, seed)
-  -> (model, metrics)`` (stages/train.py).
+- ``train(features, *, epochs, batch_size, learning_rates, lr_boundaries, seed, **extra)
+  -> (model, metrics)`` (stages/train.py);
+- ``DATASET_OPTIONS`` / ``TRAIN_OPTIONS``: the benchmark's own stage options beyond the common
+  ones, ``{name: (kind, help)}`` with kind one of `OPTION_KINDS`; the stages add them to their
+  command line and the workflow passes the matching keys of params.yaml ``dataset.<name>`` /
+  ``train.<name>`` (tinysweep/workflow.py).
 """
 import importlib
 
 _MODULES = {
     "kws": "tinysweep.benchmarks.kws",
+    "ic": "tinysweep.benchmarks.ic",
+    "vww": "tinysweep.benchmarks.vww",
 }
 
 
@@ -50,3 +56,46 @@ def get(name: str):
     if name not in _MODULES:
         raise InputError(f"unknown benchmark {name!r} (known: {', '.join(names())})")
     return importlib.import_module(_MODULES[name])
+
+
+def _bool(text: str) -> bool:
+    if text.lower() in ("true", "1", "yes"):
+        return True
+    if text.lower() in ("false", "0", "no"):
+        return False
+    raise ValueError(f"not a boolean: {text!r}")
+
+
+def parse_floats(text: str) -> list[float]:
+    return [float(v) for v in text.split(",") if v.strip()]
+
+
+def parse_ints(text: str) -> list[int]:
+    return [int(v) for v in text.split(",") if v.strip()]
+
+
+# Kinds of declared options and how a command line spells them (lists: comma-separated).
+OPTION_KINDS = {"int": int, "float": float, "str": str, "bool": _bool, "floats": parse_floats,
+                "ints": parse_ints}
+
+
+def add_options(parser, options: dict) -> None:
+    """Add a benchmark's declared options ({name: (kind, help)}) to an argparse parser."""
+    for name, (kind, help_text) in options.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=OPTION_KINDS[kind],
+                            help=help_text)
+
+
+def parse_with_options(parser, argv, attribute: str):
+    """Parse `argv` with the options `attribute` (DATASET_OPTIONS, TRAIN_OPTIONS) of the
+    benchmark it names added: (namespace, module, {option: value given})."""
+    known, _ = parser.parse_known_args(argv)
+    try:
+        module = get(known.benchmark)
+    except InputError as e:
+        parser.error(str(e))
+    options = getattr(module, attribute, {})
+    add_options(parser, options)
+    args = parser.parse_args(argv)
+    given = {k: getattr(args, k) for k in options if getattr(args, k) is not None}
+    return args, module, given

@@ -37,6 +37,14 @@ UNKNOWN_WORDS = ("backward", "bed", "bird", "cat", "dog", "eight", "five", "foll
 SPLITS = ("train", "val", "test")
 MANIFEST_COLUMNS = ("path", "start", "label", "split", "speaker", "word", "speed", "pitch",
                     "noise", "snr_db")
+# Stage options beyond the common ones (tinysweep.benchmarks.add_options).
+DATASET_OPTIONS = {
+    "clips_per_class": ("int", "offline: clips per class, all splits"),
+    "url": ("str", "speech_commands: archive URL"),
+    "sha256": ("str", "speech_commands: archive sha256"),
+    "download_dir": ("str", "speech_commands: where the archive is kept"),
+}
+TRAIN_OPTIONS = {}
 
 # ---------------------------------------------------------------- offline (espeak-ng) source
 ACCENTS = ("en", "en-us", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd",
