@@ -179,3 +179,19 @@ def test_coco_vww_download_and_cap(server, tmp_path):
         vww.make_dataset(out, "coco_vww", seed=0, url=server.url + "/broken.tar.gz",
                          sha256=hashlib.sha256(broken).hexdigest(), download_dir=tmp_path / "dl",
                          progress=False)
+
+
+def test_stage_options_are_the_benchmarks_own():
+    from tinysweep.benchmarks import parse_with_options
+    from tinysweep.cli import Parser
+
+    def parser():
+        p = Parser(prog="train")
+        p.add_argument("--benchmark", required=True)
+        return p
+
+    a, module, given = parse_with_options(parser(), ["--benchmark", "ic", "--flip", "false",
+                                                     "--shift", "0.1"], "TRAIN_OPTIONS")
+    assert module is ic and given == {"flip": False, "shift": 0.1}
+    with pytest.raises(SystemExit):                          # kws declares no augmentation
+        parse_with_options(parser(), ["--benchmark", "kws", "--flip", "true"], "TRAIN_OPTIONS")

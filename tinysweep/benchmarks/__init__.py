@@ -14,7 +14,9 @@ A benchmark module provides what the generic stages call:
   command line and the workflow passes the matching keys of params.yaml ``dataset.<name>`` /
   ``train.<name>`` (tinysweep/workflow.py).
 """
+import argparse
 import importlib
+import sys
 
 _MODULES = {
     "kws": "tinysweep.benchmarks.kws",
@@ -45,6 +47,61 @@ def check_recipe(epochs: int, batch_size: int, learning_rates, boundaries) -> No
     if list(boundaries) != sorted(set(boundaries)) or any(b <= 0 for b in boundaries):
         raise InputError(f"lr boundaries must be increasing positive epochs, "
                          f"got {list(boundaries)}")
+
+
+def predict(model, x, batch_size: int = 256):
+    """Model outputs in inference mode, batch by batch (eager: no graph tracing for a few calls)."""
+    import numpy as np
+    return np.concatenate([model(x[i:i + batch_size], training=False).numpy()
+                           for i in range(0, len(x), batch_size)])
+
+
+def fit_classifier(model, features, fit_args: dict, *, epochs: int, schedule, record: dict,
+                   progress: bool = True):
+    """Compile `model` (Adam, sparse CE), fit it for `epochs` with the learning rate
+    schedule(epoch) on fit_args (x/y arrays or a tf.data set, plus batch_size/shuffle) and a
+    progress bar; return its metrics: val/test accuracy (test per class), `record` (the recipe),
+    parameters, sample counts, timings and the per-epoch history."""
+    import time
+
+    import numpy as np
+    from tqdm import tqdm
+
+    from tinysweep.tfcompat import keras
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule(0)),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=False),
+                  metrics=["accuracy"])
+    bar = tqdm(total=epochs, desc="train", unit="epoch", file=sys.stderr, disable=not progress)
+
+    class Progress(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            bar.set_postfix(loss=f"{logs['loss']:.3f}", acc=f"{logs['accuracy']:.3f}",
+                            val_acc=f"{logs['val_accuracy']:.3f}")
+            bar.update(1)
+
+    t0 = time.time()
+    with bar:
+        history = model.fit(**fit_args, epochs=epochs, verbose=0,
+                            validation_data=(features["x_val"], features["y_val"]),
+                            callbacks=[keras.callbacks.LearningRateScheduler(schedule), Progress()])
+    train_seconds = time.time() - t0
+    t0 = time.time()
+    pred = {s: predict(model, features[f"x_{s}"]).argmax(-1) for s in ("val", "test")}
+    y_test = features["y_test"]
+    classes = [str(c) for c in features["classes"]]
+    return {
+        "val_accuracy": float(np.mean(pred["val"] == features["y_val"])),
+        "test_accuracy": float(np.mean(pred["test"] == y_test)),
+        "test_accuracy_per_class": {c: float(np.mean(pred["test"][y_test == k] == k))
+                                    for k, c in enumerate(classes) if (y_test == k).any()},
+        "epochs": epochs, **record,
+        "params": int(model.count_params()),
+        "samples": {s: int(len(features[f"y_{s}"])) for s in ("train", "val", "test")},
+        "train_seconds": round(train_seconds, 2),
+        "seconds_per_epoch": round(train_seconds / epochs, 2),
+        "eval_seconds": round(time.time() - t0, 2),
+        "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
+    }
 
 
 def names() -> list[str]:
@@ -89,7 +146,13 @@ def add_options(parser, options: dict) -> None:
 def parse_with_options(parser, argv, attribute: str):
     """Parse `argv` with the options `attribute` (DATASET_OPTIONS, TRAIN_OPTIONS) of the
     benchmark it names added: (namespace, module, {option: value given})."""
-    known, _ = parser.parse_known_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # only --benchmark matters here; --help waits for the benchmark's options
+    probe = argparse.ArgumentParser(add_help=False)
+    probe.add_argument("--benchmark")
+    known, _ = probe.parse_known_args(argv)
+    if known.benchmark is None:                  # usage error or plain --help
+        return parser.parse_args(argv), None, {}
     try:
         module = get(known.benchmark)
     except InputError as e:

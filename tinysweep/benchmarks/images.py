@@ -9,15 +9,11 @@ int8 = pixel - 128, the input EnergyRunner's ic01/vww01 files assume (stages/qua
 sure of it).
 """
 import json
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
-
-from tinysweep.benchmarks import InputError, check_recipe, step_learning_rate
+from tinysweep.benchmarks import InputError, check_recipe, fit_classifier, step_learning_rate
 from tinysweep.io import save_npz
 
 SPLITS = ("train", "val", "test")
@@ -140,11 +136,6 @@ def augmenter(seed: int, rotation_deg: float = 0.0, shift: float = 0.0, zoom: fl
     return keras.Sequential(layers) if layers else None
 
 
-def predict(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    return np.concatenate([model(x[i:i + batch_size], training=False).numpy()
-                           for i in range(0, len(x), batch_size)])
-
-
 def train_classifier(build_model, features, *, epochs: int, batch_size: int, learning_rates,
                      lr_boundaries, seed: int, lr_decay: float = 1.0, rotation_deg: float = 0.0,
                      shift: float = 0.0, zoom: float = 0.0, flip: bool = False,
@@ -157,50 +148,17 @@ def train_classifier(build_model, features, *, epochs: int, batch_size: int, lea
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     model = build_model()
-    classes = [str(c) for c in features["classes"]]
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rates[0]),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=False),
-                  metrics=["accuracy"])
     aug = augmenter(seed, rotation_deg, shift, zoom, flip)
     data = tf.data.Dataset.from_tensor_slices((features["x_train"], features["y_train"]))
     data = data.shuffle(len(features["y_train"]), seed=seed, reshuffle_each_iteration=True)
     data = data.batch(batch_size)
     if aug is not None:
         data = data.map(lambda x, y: (aug(x, training=True), y))
-    bar = tqdm(total=epochs, desc="train", unit="epoch", file=sys.stderr, disable=not progress)
-
-    class Progress(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            bar.set_postfix(loss=f"{logs['loss']:.3f}", acc=f"{logs['accuracy']:.3f}",
-                            val_acc=f"{logs['val_accuracy']:.3f}")
-            bar.update(1)
-
-    def schedule(epoch):
-        return step_learning_rate(epoch, learning_rates, lr_boundaries) * lr_decay ** epoch
-
-    t0 = time.time()
-    with bar:
-        history = model.fit(data.prefetch(2), epochs=epochs, verbose=0,
-                            validation_data=(features["x_val"], features["y_val"]),
-                            callbacks=[keras.callbacks.LearningRateScheduler(schedule), Progress()])
-    train_seconds = time.time() - t0
-    t0 = time.time()
-    pred = {s: predict(model, features[f"x_{s}"]).argmax(-1) for s in ("val", "test")}
-    y_test = features["y_test"]
-    metrics = {
-        "val_accuracy": float(np.mean(pred["val"] == features["y_val"])),
-        "test_accuracy": float(np.mean(pred["test"] == y_test)),
-        "test_accuracy_per_class": {c: float(np.mean(pred["test"][y_test == k] == k))
-                                    for k, c in enumerate(classes) if (y_test == k).any()},
-        "epochs": epochs, "batch_size": batch_size, "learning_rates": list(learning_rates),
-        "lr_boundaries": list(lr_boundaries), "lr_decay": lr_decay, "seed": seed,
-        "augmentation": {"rotation_deg": rotation_deg, "shift": shift, "zoom": zoom,
-                         "flip": bool(flip)},
-        "params": int(model.count_params()),
-        "samples": {s: int(len(features[f"y_{s}"])) for s in SPLITS},
-        "train_seconds": round(train_seconds, 2),
-        "seconds_per_epoch": round(train_seconds / epochs, 2),
-        "eval_seconds": round(time.time() - t0, 2),
-        "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
-    }
+    metrics = fit_classifier(
+        model, features, {"x": data.prefetch(2)}, epochs=epochs, progress=progress,
+        schedule=lambda e: step_learning_rate(e, learning_rates, lr_boundaries) * lr_decay ** e,
+        record={"batch_size": batch_size, "learning_rates": list(learning_rates),
+                "lr_boundaries": list(lr_boundaries), "lr_decay": lr_decay, "seed": seed,
+                "augmentation": {"rotation_deg": rotation_deg, "shift": shift, "zoom": zoom,
+                                 "flip": bool(flip)}})
     return model, metrics
