@@ -112,8 +112,8 @@ def quantize(model_path, features, out, metrics_path, *, bits: int, calibration_
         "sha256": sha256_bytes(tflite), "size_bytes": len(tflite),
         "calibration_samples": int(used), "calibration_requested": int(calibration_samples),
         "calibration_split": "val",
-        **({"calibration_pixel_range": "pinned to 0..255 (one value of one image set)" if pinned
-            else "reached by the calibration images"} if pixel_scale is not None else {}),
+        **({"calibration_pixel_range": "pinned to 0..255 (two values set in one image)"
+            if pinned else "reached by the calibration images"} if pixel_scale is not None else {}),
         "input": _quant(it.get_input_details()[0]), "output": _quant(it.get_output_details()[0]),
         "test_accuracy_int8": int8_accuracy(tflite, x_test, y_test),
     }

@@ -61,8 +61,10 @@ def main(argv=None) -> int:
     p.add_argument("--metrics", required=True, help="output metrics .json")
     p.add_argument("--epochs", type=int, required=True)
     p.add_argument("--batch-size", type=int, required=True)
-    p.add_argument("--learning-rates", type=benchmarks.parse_floats, required=True, help="e.g. 5e-4,1e-4,2e-5")
-    p.add_argument("--lr-boundaries", type=benchmarks.parse_ints, default=[], help="epochs, e.g. 12,24")
+    p.add_argument("--learning-rates", type=benchmarks.parse_floats, required=True,
+                   help="e.g. 5e-4,1e-4,2e-5")
+    p.add_argument("--lr-boundaries", type=benchmarks.parse_ints, default=[],
+                   help="epochs, e.g. 12,24")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     a, _, extra = benchmarks.parse_with_options(p, argv, "TRAIN_OPTIONS")

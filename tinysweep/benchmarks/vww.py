@@ -5,7 +5,7 @@ Two sources, one layout (tinysweep.benchmarks.images: images.npz, uint8 96x96x3 
 - ``offline``: procedurally rendered scenes, deterministic from a seed: a background (a colour
   gradient with stripes, blotches or checks), 0-6 distractor shapes (ellipses, boxes, polygons,
   bars), and in half of them a person-like figure (head, torso, two-segment arms and legs;
-  random pose, height 30-90 px, position, skin and clothing colours), then blur and noise.
+  random pose, height 40-90 px, position, skin and clothing colours), then blur and noise.
   Synthetic: it shows relative effects (bit-widths, devices), not COCO accuracy.
 - ``coco_vww``: Silicon Labs' 96x96 COCO-2014 person / non-person archive used by MLPerf Tiny
   (folders person/ and non_person/), optionally a seeded subset per class; seeded stratified
@@ -113,7 +113,7 @@ def _limb(draw, start, angles, length, width, fill) -> tuple:
 
 def _person(draw, rng) -> None:
     """A figure of height h: head, torso, two-segment arms and legs in a random pose."""
-    h = rng.uniform(30, 90)
+    h = rng.uniform(40, 90)
     cx, top = rng.uniform(15, 81), rng.uniform(-0.1 * h, 96 - 0.7 * h)
     skin, shirt, trousers = SKIN[rng.integers(len(SKIN))], _colour(rng), _colour(rng)
     head = 0.09 * h
@@ -143,7 +143,7 @@ def render_scene(seed: int, index: int, person: bool) -> np.ndarray:
     img = Image.fromarray(np.clip(_background(rng), 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(img)
     n = int(rng.integers(0, 7))
-    at = int(rng.integers(0, n + 1))                       # the figure may be occluded
+    at = n if rng.random() < 0.7 else int(rng.integers(0, n + 1))   # sometimes occluded
     for i in range(n + 1):
         if i == at and person:
             _person(draw, rng)
@@ -220,7 +220,7 @@ def make_coco_vww(out_dir, url, sha256, download_dir, seed: int, images_per_clas
             "test_fraction": test_fraction, "counts": counts}
 
 
-def make_dataset(out_dir, source: str, *, seed: int, images_per_class: int = 600,
+def make_dataset(out_dir, source: str, *, seed: int, images_per_class: int = 1000,
                  val_fraction: float = 0.1, test_fraction: float = 0.15, url=None, sha256=None,
                  download_dir=None, progress: bool = True) -> dict:
     if source == "offline":
