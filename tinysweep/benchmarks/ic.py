@@ -29,13 +29,7 @@ CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
 CIFAR10_DIR = "cifar-10-batches-py"
 
-DATASET_OPTIONS = {
-    "val_fraction": ("float", "share of each class held out for validation"),
-    "test_fraction": ("float", "offline: share of each class held out for testing"),
-    "url": ("str", "cifar10: archive URL"),
-    "sha256": ("str", "cifar10: archive sha256"),
-    "download_dir": ("str", "cifar10: where the archive is kept"),
-}
+DATASET_OPTIONS = images.source_options("cifar10")     # cifar10 tests on its test_batch
 TRAIN_OPTIONS = images.AUGMENT_OPTIONS
 
 DATA_DESCRIPTIONS = {

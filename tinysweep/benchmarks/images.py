@@ -28,6 +28,17 @@ AUGMENT_OPTIONS = {
 }
 
 
+def source_options(real_source: str) -> dict:
+    """Dataset options every image benchmark takes: split shares, the real source's archive."""
+    return {
+        "val_fraction": ("float", "share of each class held out for validation"),
+        "test_fraction": ("float", "share of each class held out for testing"),
+        "url": ("str", f"{real_source}: archive URL"),
+        "sha256": ("str", f"{real_source}: archive sha256"),
+        "download_dir": ("str", f"{real_source}: where the archive is kept"),
+    }
+
+
 def stratified_split(labels, val_fraction: float, test_fraction: float, seed: int) -> np.ndarray:
     """Split name per sample: per class, a seeded val_fraction / test_fraction share (at least
     one each, none for a fraction of 0), the rest train."""

@@ -31,11 +31,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 DATASET_OPTIONS = {
     "images_per_class": ("int", "offline: images rendered per class; coco_vww: a seeded cap "
                                 "per class (0 = all)"),
-    "val_fraction": ("float", "share of each class held out for validation"),
-    "test_fraction": ("float", "share of each class held out for testing"),
-    "url": ("str", "coco_vww: archive URL"),
-    "sha256": ("str", "coco_vww: archive sha256"),
-    "download_dir": ("str", "coco_vww: where the archive is kept"),
+    **images.source_options("coco_vww"),
 }
 TRAIN_OPTIONS = images.AUGMENT_OPTIONS
 
