@@ -1,4 +1,4 @@
-"""Stage `dataset`: the raw data set of a benchmark (kws: audio + manifest.csv; ic, vww: images.npz).
+"""Stage `dataset`: a benchmark's raw data set (kws: audio + manifest.csv; ic, vww: images.npz).
 
 python stages/dataset.py --benchmark kws --source offline --out data/kws/raw \
     --clips-per-class 1500 --seed 0

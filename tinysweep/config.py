@@ -90,8 +90,9 @@ def validate(config: dict, source: str = "params.yaml") -> dict:
         for stage, key in (("quantize", "calibration_samples"), ("measure", "test_samples")):
             value = config[stage][key]
             if isinstance(value, dict) and bench not in value:
-                raise ConfigError(f"{source}: {stage}.{key} has no value for {bench} (matrix.benchmarks "
-                                  f"lists it; give one number or one per benchmark)")
+                raise ConfigError(f"{source}: {stage}.{key} has no value for {bench} "
+                                  f"(matrix.benchmarks lists it; give one number or one per "
+                                  f"benchmark)")
     return config
 
 

@@ -125,8 +125,8 @@ def test_cifar10_download_layout_and_splits(server, tmp_path):
     requests = len(server.requests)
     del server.files["/cifar-10-python.tar.gz"]
     (tmp_path / "again").mkdir()
-    ic.make_dataset(tmp_path / "again", "cifar10", seed=0, url=server.url + "/cifar-10-python.tar.gz",
-                    sha256=digest, download_dir=tmp_path / "dl", progress=False)
+    ic.make_dataset(tmp_path / "again", "cifar10", seed=0,
+                    url=server.url + "/cifar-10-python.tar.gz", sha256=digest, download_dir=tmp_path / "dl", progress=False)
     assert len(server.requests) == requests
     assert (tmp_path / "again" / "images.npz").read_bytes() == (out / "images.npz").read_bytes()
 

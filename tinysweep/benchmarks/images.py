@@ -120,7 +120,8 @@ def make_features(raw_dir, classes, pixel_scale: float, descriptions: dict,
         raise InputError(f"{path}: images are {images.shape[1:]}, the model takes {tuple(shape)}")
     if len(labels) and not 0 <= labels.min() <= labels.max() < len(classes):
         raise InputError(f"{path}: labels outside 0..{len(classes) - 1}")
-    out = {"classes": np.array(classes), "dataset": np.array(describe_dataset(raw_dir, descriptions)),
+    out = {"classes": np.array(classes),
+           "dataset": np.array(describe_dataset(raw_dir, descriptions)),
            "pixel_scale": np.array(pixel_scale, np.float32)}
     for s in SPLITS:
         if not (split == s).any():
