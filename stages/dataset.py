@@ -1,11 +1,15 @@
-"""Stage `dataset`: the raw audio set of a benchmark, with its manifest.csv.
+"""Stage `dataset`: a benchmark's raw data set (kws: audio + manifest.csv; ic, vww: images.npz).
 
 python stages/dataset.py --benchmark kws --source offline --out data/kws/raw \
     --clips-per-class 1500 --seed 0
 python stages/dataset.py --benchmark kws --source speech_commands --out data/kws/raw \
     --url URL --sha256 HEX --download-dir data/downloads --seed 0
+python stages/dataset.py --benchmark ic --source offline --out data/ic/raw --seed 1
 python stages/dataset.py --benchmark ad --source offline --out data/ad/raw \
     --train-clips 240 --test-clips 40 --clip-seconds 2 --seed 1
+
+Options beyond --benchmark/--source/--seed/--out are the benchmark's own (DATASET_OPTIONS of
+its module in tinysweep/benchmarks; `--benchmark X --help` lists them).
 
 The output folder appears only when complete (built in a hidden sibling, then renamed);
 dataset.json beside the manifest records the source and the counts per split and class.
@@ -33,23 +37,13 @@ def make_dataset(benchmark: str, source: str, out, *, seed: int, progress: bool 
 def main(argv=None) -> int:
     p = Parser(prog="dataset", description=__doc__.splitlines()[0])
     p.add_argument("--benchmark", required=True, help="benchmark short name, e.g. kws")
-    p.add_argument("--source", required=True, help="kws: offline | speech_commands; "
-                                                   "ad: offline | toycar")
+    p.add_argument("--source", required=True,
+                   help="kws: offline | speech_commands; ic: offline | cifar10; "
+                        "vww: offline | coco_vww")
     p.add_argument("--out", required=True, help="output folder (replaced when complete)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--clips-per-class", type=int, help="offline: clips per class, all splits")
-    p.add_argument("--url", help="speech_commands: archive URL")
-    p.add_argument("--sha256", help="speech_commands: archive sha256")
-    p.add_argument("--download-dir", help="speech_commands: where the archive is kept")
-    p.add_argument("--train-clips", type=int, help="ad offline: normal clips, train + val")
-    p.add_argument("--test-clips", type=int, help="ad: test clips (toycar: 0 = all)")
-    p.add_argument("--clip-seconds", type=float, help="ad offline: seconds per clip")
-    p.add_argument("--extra-url", help="ad toycar: archive of extra normal training clips")
-    p.add_argument("--extra-sha256", help="ad toycar: its sha256")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    a = p.parse_args(argv)
-    options = {k: v for k, v in vars(a).items()
-               if v is not None and k not in ("benchmark", "source", "out", "seed", "no_progress")}
+    a, _, options = benchmarks.parse_with_options(p, argv, "DATASET_OPTIONS")
     t0 = time.time()
     try:
         summary = make_dataset(a.benchmark, a.source, a.out, seed=a.seed,
@@ -59,7 +53,7 @@ def main(argv=None) -> int:
         return 1
     counts = summary["counts"]
     print(f"dataset: {a.out}: " + ", ".join(f"{s} {sum(c.values())}" for s, c in counts.items())
-          + f" clips in {time.time() - t0:.1f} s")
+          + f" samples in {time.time() - t0:.1f} s")
     return 0
 
 

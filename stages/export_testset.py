@@ -7,6 +7,8 @@
 --samples 0 exports the whole split; N > 0 a fixed, seeded, class-stratified subset. Features
 are quantized with the model's input scale and zero point (round half away from zero, clamp).
 ad01: one float32 .bin of log-mel frames per clip, sent to the device window by window.
+ic01 / vww01 files hold uint8 RGB pixels, HWC (EnergyRunner's layout): the quantized int8 + 128,
+checked to be the image's own pixels (features / pixel_scale).
 Next to the .bin files and y_labels.csv, testset.json records where the folder came from.
 """
 import sys
@@ -33,14 +35,26 @@ def load_split(features, split):
     return x, y.astype(int)
 
 
+def pixels(q: np.ndarray, x: np.ndarray, pixel_scale, features) -> np.ndarray:
+    """uint8 pixels = int8 model input + 128, which must be the images' own pixels."""
+    if pixel_scale is None:
+        raise ValueError(f"{features} holds no pixel_scale: not image features")
+    p = (q.astype(np.int16) + 128).astype(np.uint8)
+    if not np.array_equal(p, np.round(x / np.float32(pixel_scale))):
+        raise ValueError("the model's input quantization does not map pixels to pixel - 128: "
+                         "quantize the model with stages/quantize.py (it pins the pixel range)")
+    return p
+
+
 def export(features, model, profile, samples, seed, out, split="test"):
     prof = er.profile(profile)
-    if prof.dtype != "int8" and not prof.windowed:
-        raise ValueError(f"profile {profile}: only int8 feature inputs (kws01) and float clips "
-                         f"(ad01) are exported so far")
+    if prof.dtype not in ("int8", "uint8") and not prof.windowed:
+        raise ValueError(f"profile {profile}: only int8 features (kws01), uint8 images "
+                         f"(ic01, vww01) and float clips (ad01) are exported so far")
     x, y = load_split(features, split)
     with np.load(features) as data:
         dataset = str(data["dataset"]) if "dataset" in data.files else "not recorded in the features"
+        pixel_scale = float(data["pixel_scale"]) if "pixel_scale" in data.files else None
     if prof.windowed:
         return export_clips(features, model, prof, x, y, samples, seed, out, split, dataset)
     per_sample = int(np.prod(x.shape[1:]))
@@ -52,6 +66,8 @@ def export(features, model, profile, samples, seed, out, split="test"):
         raise ValueError(f"{model} takes input {shape}, the features are {x.shape[1:]}")
     index = er.stratified_subset(y, samples, seed)
     q = er.quantize_inputs(x[index].reshape(len(index), -1), scale, zero_point)
+    if prof.dtype == "uint8":
+        q = pixels(q, x[index].reshape(len(index), -1), pixel_scale, features)
     rows = [(er.sample_filename(i, int(y[i]), prof), q[k].tobytes(), int(y[i]))
             for k, i in enumerate(index)]
     with atomic_dir(out) as tmp:

@@ -9,6 +9,11 @@ Tiny does (120 clips for KWS); a smaller validation split is used whole (noted o
 The metrics json holds the model's sha256 and size, the calibration count, the input/output
 scale and zero point, and the int8 test accuracy (LiteRT, default delegates off; inputs
 quantized with round-to-nearest), or for ad the int8 test AUC (the benchmark's int8_metrics).
+
+Image benchmarks (features.npz holds `pixel_scale`: ic, vww) must take int8 = pixel - 128, as
+the EnergyRunner ic01/vww01 files assume: the input range is pinned to 0..255 x pixel_scale (if
+no calibration image reaches both ends, one image gets one darkest and one brightest value)
+and the converted input scale and zero point are checked.
 """
 import sys
 from pathlib import Path
@@ -45,6 +50,28 @@ def int8_accuracy(tflite: bytes, x: np.ndarray, y: np.ndarray) -> float:
     return hits / len(y)
 
 
+def pin_pixel_range(calibration: np.ndarray, pixel_scale: float) -> tuple[np.ndarray, bool]:
+    """Calibration inputs whose range is exactly 0..255 x pixel_scale (so the converter picks
+    input scale = pixel_scale, zero point -128); True when a value had to be set."""
+    lo, hi = np.float32(0.0), np.float32(255.0 * pixel_scale)
+    if calibration.min() < lo or calibration.max() > hi:
+        raise InputError(f"image features outside 0..{hi:g} (pixel_scale {pixel_scale:g}): "
+                         f"not pixels x pixel_scale")
+    if calibration.min() == lo and calibration.max() == hi:
+        return calibration, False
+    out = calibration.copy()
+    out[0].flat[0], out[0].flat[1] = lo, hi
+    return out, True
+
+
+def check_pixel_input(tflite: bytes, pixel_scale: float) -> None:
+    from tinysweep.oracle import input_quantization
+    scale, zero_point, _ = input_quantization(tflite)
+    if zero_point != -128 or abs(scale - pixel_scale) > 1e-6 * pixel_scale:
+        raise InputError(f"the model's input scale {scale:g} / zero point {zero_point} do not "
+                         f"map pixels to pixel - 128 (want {pixel_scale:g} / -128)")
+
+
 def quantize(model_path, features, out, metrics_path, *, bits: int, calibration_samples: int,
              seed: int) -> dict:
     """Quantize, write the .tflite and its metrics json; return the metrics."""
@@ -62,6 +89,7 @@ def quantize(model_path, features, out, metrics_path, *, bits: int, calibration_
         x_val, x_test, y_test = f["x_val"], f["x_test"], f["y_test"]
         # a benchmark with its own int8 metric (ad: AUC of clip scores) names itself
         bench = str(f["benchmark"]) if "benchmark" in f.files else None
+        pixel_scale = float(f["pixel_scale"]) if "pixel_scale" in f.files else None
     used = min(calibration_samples, len(x_val))
     if used < calibration_samples:                  # tiny test configurations
         print(f"quantize: note: {features} has only {used} validation samples; calibrating "
@@ -71,7 +99,12 @@ def quantize(model_path, features, out, metrics_path, *, bits: int, calibration_
     model = keras.models.load_model(model_path)
     rng = np.random.default_rng(seed)
     picks = np.sort(rng.choice(len(x_val), size=used, replace=False))
-    tflite = quantize_int8(model, x_val[picks])
+    calibration, pinned = x_val[picks], False
+    if pixel_scale is not None:
+        calibration, pinned = pin_pixel_range(calibration, pixel_scale)
+    tflite = quantize_int8(model, calibration)
+    if pixel_scale is not None:
+        check_pixel_input(tflite, pixel_scale)
     write_bytes_atomic(out, tflite)
 
     from ai_edge_litert.interpreter import Interpreter
@@ -81,6 +114,8 @@ def quantize(model_path, features, out, metrics_path, *, bits: int, calibration_
         "sha256": sha256_bytes(tflite), "size_bytes": len(tflite),
         "calibration_samples": int(used), "calibration_requested": int(calibration_samples),
         "calibration_split": "val",
+        **({"calibration_pixel_range": "pinned to 0..255 (two values set in one image)"
+            if pinned else "reached by the calibration images"} if pixel_scale is not None else {}),
         "input": _quant(it.get_input_details()[0]), "output": _quant(it.get_output_details()[0]),
     }
     module = get(bench) if bench else None

@@ -4,6 +4,9 @@ python stages/train.py --benchmark kws --features data/kws/features.npz \
     --out models/kws/float.keras --metrics models/kws/train.json --epochs 15 --batch-size 100 \
     --learning-rates 5e-4,1e-4,2e-5 --lr-boundaries 12,24 --seed 0
 
+Further options are the benchmark's own (TRAIN_OPTIONS of its module, e.g. ic/vww
+augmentation; `--benchmark X --help` lists them).
+
 The metrics json holds float val/test accuracy (and per class), epochs, schedule, parameter
 count, sample counts, timings and the per-epoch history.
 """
@@ -50,14 +53,6 @@ def train(benchmark: str, features, out, metrics_path, **recipe) -> dict:
     return metrics
 
 
-def _floats(text: str) -> list[float]:
-    return [float(v) for v in text.split(",") if v.strip()]
-
-
-def _ints(text: str) -> list[int]:
-    return [int(v) for v in text.split(",") if v.strip()]
-
-
 def main(argv=None) -> int:
     p = Parser(prog="train", description=__doc__.splitlines()[0])
     p.add_argument("--benchmark", required=True, help="benchmark short name, e.g. kws")
@@ -66,15 +61,18 @@ def main(argv=None) -> int:
     p.add_argument("--metrics", required=True, help="output metrics .json")
     p.add_argument("--epochs", type=int, required=True)
     p.add_argument("--batch-size", type=int, required=True)
-    p.add_argument("--learning-rates", type=_floats, required=True, help="e.g. 5e-4,1e-4,2e-5")
-    p.add_argument("--lr-boundaries", type=_ints, default=[], help="epochs, e.g. 12,24")
+    p.add_argument("--learning-rates", type=benchmarks.parse_floats, required=True,
+                   help="e.g. 5e-4,1e-4,2e-5")
+    p.add_argument("--lr-boundaries", type=benchmarks.parse_ints, default=[],
+                   help="epochs, e.g. 12,24")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    a = p.parse_args(argv)
+    a, _, extra = benchmarks.parse_with_options(p, argv, "TRAIN_OPTIONS")
     try:
         m = train(a.benchmark, a.features, a.out, a.metrics, epochs=a.epochs,
                   batch_size=a.batch_size, learning_rates=a.learning_rates,
-                  lr_boundaries=a.lr_boundaries, seed=a.seed, progress=not a.no_progress)
+                  lr_boundaries=a.lr_boundaries, seed=a.seed, progress=not a.no_progress,
+                  **extra)
     except (ValueError, OSError) as e:
         print(f"train: {e}", file=sys.stderr)
         return 1

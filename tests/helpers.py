@@ -75,9 +75,16 @@ def assert_device_equals_tflm(firmware, buf: bytes, xs, label: str, **device):
     assert n_out == m.tensor(m.outputs[0]).elements
     device = {"transport": "pty", **device}
     with open_device(device.pop("transport"), firmware, timeout=30.0, **device) as dut:
-        ad01 = dut.profile()["model"] == "ad01"  # takes float windows, prints one MSE
+        model = dut.profile()["model"]
+        ad01 = model == "ad01"  # takes float windows, prints one MSE
         for k, x in enumerate(xs):
-            dut.load(_dequantized(buf, x) if ad01 else x.tobytes())
+            if ad01:
+                data = _dequantized(buf, x)
+            elif model in ("ic01", "vww01"):  # takes uint8 pixels, stores pixel - 128
+                data = (x.astype(np.int16) + 128).astype(np.uint8).tobytes()
+            else:
+                data = x.tobytes()
+            dut.load(data)
             dut.infer(3 if k == 0 else 1, 2 if k == 0 else 0, expected=1 if ad01 else n_out)
             got = dut.outputs(expected=n_out)
             diff = np.flatnonzero(got != expected[k])

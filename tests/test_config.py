@@ -27,7 +27,7 @@ def test_shipped_params_are_valid():
 
 @pytest.mark.parametrize("path, value, expected", [
     (("matrix", "bits"), [4], "matrix.bits[0] = 4 is not allowed (allowed: 8)"),
-    (("matrix", "benchmarks"), ["speech"], "matrix.benchmarks[0] = 'speech' is not allowed (allowed: kws, ad)"),
+    (("matrix", "benchmarks"), ["speech"], "matrix.benchmarks[0] = 'speech' is not allowed (allowed: kws, vww, ic, ad)"),
     (("matrix", "devices"), ["m9"], "matrix.devices names 'm9', which the devices section does not define (defined: host, m4, m7, m33, m55, nucleo)"),
     (("train", "kws", "epochs"), 0, "train.kws.epochs = 0"),
     (("train", "kws", "epochs"), "ten", "train.kws.epochs = 'ten'"),

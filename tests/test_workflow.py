@@ -54,9 +54,7 @@ def write_params(ws, extra=None):
     (ws / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-@pytest.fixture(scope="module")
-def clone(tmp_path_factory):
-    ws = tmp_path_factory.mktemp("clone")
+def make_clone(ws, extra=None):
     for name in COPIED:
         src, dst = REPO / name, ws / name
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -64,9 +62,14 @@ def clone(tmp_path_factory):
             shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
         else:
             shutil.copy2(src, dst)
-    write_params(ws)
+    write_params(ws, extra)
     run("git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm tiny", ws)
     return ws
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory):
+    return make_clone(tmp_path_factory.mktemp("clone"))
 
 
 def test_glob_target_on_fresh_clone_plans_every_matching_combination(clone):
@@ -190,3 +193,38 @@ def test_ad_device_auc_equals_tflite_micro_and_the_exported_folder_reimports(clo
     from tinysweep import report
     summary = report.summary_csv(report.load_results([result]))
     assert "auc,auc_method" in summary and "accuracy," not in summary
+
+
+# ic and vww on tiny sets: the digits' full 1797 images (5 s to make), 10 rendered scenes a class.
+TINY_IMAGES = {
+    "matrix": {"benchmarks": ["kws", "ic", "vww"]},
+    "dataset": {"vww": {"images_per_class": 10}},
+    "train": {b: {"epochs": 1, "batch_size": 16, "learning_rates": [0.002], "lr_boundaries": []}
+              for b in ("ic", "vww")},
+    "measure": {"test_samples": {"kws": 0, "ic": 20, "vww": 0}},
+}
+
+
+@pytest.mark.slow
+def test_image_benchmarks_run_on_the_host_device(tmp_path):
+    """ic and vww through Snakemake: pixel .bin files, device outputs equal tflite-micro's, and
+    the exported EnergyRunner folder re-imported by `evaluate` gives the same accuracy."""
+    ws = make_clone(tmp_path / "ws", TINY_IMAGES)
+    run(["snakemake", "--cores", "2", "results/ic_host_w8", "results/vww_host_w8"], ws, timeout=900)
+    for bench, size, stand_in in (("ic", 3072, "stand-in"), ("vww", 27648, "synthetic")):
+        result = ws / "results" / f"{bench}_host_w8"
+        metrics = json.loads((result / "metrics.json").read_text())
+        rows = list(csv.DictReader(open(result / "predictions.csv")))
+        assert rows and all(r["device_outputs"] == r["oracle_outputs"] for r in rows)
+        assert metrics["accuracy"]["value"] == metrics["accuracy_oracle"]["value"]
+        assert metrics["profile"] == f"{bench}01" and metrics["dataset"].startswith(stand_in)
+        testset = ws / "models" / bench / "w8" / "testset"
+        assert {p.stat().st_size for p in testset.glob("*.bin")} == {size}
+        p = run([sys.executable, "-m", "tinysweep", "evaluate", "--model",
+                 f"models/{bench}/w8/model.tflite", "--firmware", f"build/{bench}_host_w8/firmware",
+                 "--testset", str(testset)], ws)
+        accuracy = metrics["accuracy"]["value"]
+        assert p.stdout.strip().splitlines()[-1].startswith(
+            f"evaluate: {bench}01, {len(rows)} samples: top-1 accuracy {accuracy:.4f} on device, "
+            f"{accuracy:.4f} tflite-micro; agreement 1.0000, bit-exact outputs 1.0000")
+    assert len(rows) == 4                      # vww: the whole test split, 2 of 10 a class

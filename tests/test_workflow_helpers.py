@@ -101,7 +101,8 @@ def test_ad_dataset_arguments():
     toycar.update(sha256="a" * 64, extra_sha256="b" * 64)
     args = shlex.split(Helpers.checked(params).dataset_args(ad))
     assert args[args.index("--sha256") + 1] == "a" * 64 and args[args.index("--test-clips") + 1] == "40"
-    assert args[args.index("--extra-url") + 1] == toycar["extra_url"] and "--train-clips" not in args
+    # every scalar of the section goes along (the benchmark ignores the offline-only ones)
+    assert args[args.index("--extra-url") + 1] == toycar["extra_url"]
     assert Helpers.checked(params).profile(ad) == "ad01"
 
 
@@ -120,3 +121,26 @@ def test_glob_markers_are_removed_and_results_kept(tmp_path):
     (tmp_path / "summary.csv").write_text("")
     Helpers.remove_glob_markers(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kws_host_w8", "summary.csv"]
+
+
+def test_image_benchmark_arguments_and_per_benchmark_counts():
+    params = yaml.safe_load(yaml.safe_dump(PARAMS))
+    params["matrix"]["benchmarks"] = ["kws", "ic", "vww"]
+    params["dataset"]["vww"]["source"] = "coco_vww"
+    h = Helpers.checked(params)
+    ic, vww = SimpleNamespace(bench="ic", bits="8"), SimpleNamespace(bench="vww", bits="8")
+    args = shlex.split(h.dataset_args(ic))
+    assert args[args.index("--source") + 1] == "offline" and "--url" not in args
+    assert args[args.index("--test-fraction") + 1] == str(params["dataset"]["ic"]["test_fraction"])
+    args = shlex.split(h.dataset_args(vww))
+    assert args[args.index("--sha256") + 1] == params["dataset"]["vww"]["coco_vww"]["sha256"]
+    assert "--images-per-class" in args
+    train = shlex.split(h.train_args(vww))
+    assert train[train.index("--flip") + 1] == "True" and "--lr-decay" in train
+    assert "--samples 100" in h.testset_args(vww) and "--samples 0" in h.testset_args(KWS_HOST_W8)
+    assert "--calibration-samples 200" in h.quantize_args(ic)
+    params["measure"]["test_samples"] = 7                     # one number for all
+    assert "--samples 7" in Helpers.checked(params).testset_args(vww)
+    params["measure"]["test_samples"] = {"kws": 0}
+    with pytest.raises(SystemExit, match="measure.test_samples has no value for ic"):
+        Helpers.checked(params)

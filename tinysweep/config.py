@@ -92,6 +92,12 @@ def validate(config: dict, source: str = "params.yaml") -> dict:
                               f"lr_boundaries ({len(train['learning_rates'])} vs {len(train['lr_boundaries'])})")
         if train["lr_boundaries"] != sorted(set(train["lr_boundaries"])):
             raise ConfigError(f"{source}: train.{bench}.lr_boundaries must be strictly increasing epochs")
+        for stage, key in (("quantize", "calibration_samples"), ("measure", "test_samples")):
+            value = config[stage][key]
+            if isinstance(value, dict) and bench not in value:
+                raise ConfigError(f"{source}: {stage}.{key} has no value for {bench} "
+                                  f"(matrix.benchmarks lists it; give one number or one per "
+                                  f"benchmark)")
     return config
 
 

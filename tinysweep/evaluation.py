@@ -41,7 +41,9 @@ def check_classes(folder, samples, prof: er.Profile) -> None:
 
 
 def device_inputs(samples, prof: er.Profile) -> list[bytes]:
-    """What the runner sends, in order: each sample, or (ad01) every window of every clip."""
+    """What the runner sends, in order: each sample's bytes as the .bin holds them (ic01/vww01:
+    uint8 pixels, which the device turns into pixel - 128 as MLPerf's reference ports do), or
+    (ad01) every window of every clip."""
     if prof.windowed:
         return [w for s in samples for w in er.windows(s, prof)]
     return [s.data for s in samples]

@@ -88,30 +88,32 @@ class Helpers:
         return wildcards.bench
 
     def dataset_args(self, wildcards) -> str:
-        bench = self.bench(wildcards)
-        d = self.config["dataset"][bench]
-        if d["source"] == "offline":   # every plain value of the section (kws: clips_per_class, seed)
-            return _args(**{k: v for k, v in d.items() if not isinstance(v, dict)})
-        real = d[d["source"]]
-        # keys of the section a real source also uses (ad: seed, test_clips), empty values dropped
-        from tinysweep import benchmarks
-        shared = {k: d[k] for k in getattr(benchmarks.get(bench), "REAL_SOURCE_KEYS", ()) if k in d}
-        return _args(source=d["source"], url=real["url"], sha256=real["sha256"],
-                     download_dir=real["download_dir"], **shared,
-                     **{k: real[k] for k in ("extra_url", "extra_sha256") if real.get(k)})
+        """Every scalar of dataset.<bench> (the benchmark's declared options), plus the keys of
+        the selected real source's section (url, sha256, download_dir...)."""
+        d = self.config["dataset"][self.bench(wildcards)]
+        options = {k: v for k, v in d.items() if not isinstance(v, dict)}
+        if d["source"] != "offline":
+            options.update(d[d["source"]])
+        # null: not set (e.g. ad's optional extra archive)
+        return _args(**{k: v for k, v in options.items() if v is not None})
 
     def train_args(self, wildcards) -> str:
-        t = self.config["train"][self.bench(wildcards)]
-        return _args(epochs=t["epochs"], batch_size=t["batch_size"], learning_rates=t["learning_rates"],
-                     lr_boundaries=t["lr_boundaries"], seed=t["seed"])
+        return _args(**self.config["train"][self.bench(wildcards)])
+
+    def per_benchmark(self, value, wildcards):
+        """A value given once for all benchmarks, or per benchmark ({kws: 0, vww: 200}; that
+        every swept benchmark has one is checked by tinysweep.config.validate)."""
+        return value[self.bench(wildcards)] if isinstance(value, dict) else value
 
     def quantize_args(self, wildcards) -> str:
         q = self.config["quantize"]
-        return _args(bits=wildcards.bits, calibration_samples=q["calibration_samples"], seed=q["seed"])
+        samples = self.per_benchmark(q["calibration_samples"], wildcards)
+        return _args(bits=wildcards.bits, calibration_samples=samples, seed=q["seed"])
 
     def testset_args(self, wildcards) -> str:
         m = self.config["measure"]
-        return _args(profile=self.profile(wildcards), samples=m["test_samples"], seed=m["seed"])
+        samples = self.per_benchmark(m["test_samples"], wildcards)
+        return _args(profile=self.profile(wildcards), samples=samples, seed=m["seed"])
 
     def device(self, wildcards) -> dict:
         return self.config["devices"][self.combination(wildcards).device]

@@ -31,13 +31,29 @@ static uint8_t *db_buffer(void)
     return (uint8_t *)ad_window;
 }
 #else
-/* Classifiers: `db` bytes go straight into the model's int8 input. */
+/* Classifiers: `db` bytes go straight into the model's int8 input (ic01/vww01: uint8 pixels,
+ * turned into pixel - 128 in place when the transfer is complete). */
 #define DB_CAPACITY ((size_t)TSN_MODEL_INPUT_BYTES)
 static uint8_t *db_buffer(void)
 {
     return (uint8_t *)tsn_model_input();
 }
 #endif
+
+#ifdef TSN_MODEL_UINT8_PIXELS
+static int db_converted; /* the loaded pixels are stored as pixel - 128 */
+#endif
+
+/* The byte as it was received: `db print` shows what was sent (ic01/vww01 store pixel - 128
+ * once the transfer is complete). */
+static uint8_t db_byte_received(uint8_t stored)
+{
+#ifdef TSN_MODEL_UINT8_PIXELS
+    return db_converted ? stored ^ 0x80u : stored;
+#else
+    return stored;
+#endif
+}
 
 /* ---- output ------------------------------------------------------------------------------ */
 
@@ -253,6 +269,9 @@ static void db_load(int argc, char **argv)
     }
     db_size = (size_t)n;
     db_pos = 0;
+#ifdef TSN_MODEL_UINT8_PIXELS
+    db_converted = 0;
+#endif
     put("m-[Expecting ");
     put_u64((uint64_t)db_size);
     put_line(" bytes]");
@@ -264,7 +283,7 @@ static void db_print(void)
     size_t i;
     for (i = 0; i < db_size; ++i) {
         put(i % 8u == 0u ? "m-buffer-" : "-");
-        put_hex2(buf[i]);
+        put_hex2(db_byte_received(buf[i]));
         if (i % 8u == 7u || i + 1u == db_size) {
             put("\r\n");
         }
@@ -276,6 +295,14 @@ static void db_print(void)
  * printing an error. */
 static int load_done(void)
 {
+#ifdef TSN_MODEL_UINT8_PIXELS
+    uint8_t *buf = db_buffer();
+    size_t i;
+    for (i = 0; i < db_size; ++i) {
+        buf[i] ^= 0x80u; /* int8 (pixel - 128) has the bit pattern of pixel ^ 0x80 */
+    }
+    db_converted = 1;
+#endif
 #ifdef TSN_MODEL_PROFILE_AD01
 #ifdef TSN_MODEL_FLOAT_INPUT
     tsn_status status = tsn_model_quantize_input(ad_window);

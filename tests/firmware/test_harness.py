@@ -171,7 +171,8 @@ def _inputs(shape, n, seed):
     return xs
 
 
-def _check_bit_exact(firmware, tflite, n=24):
+def _check_bit_exact(firmware, tflite, n=24, pixels=False):
+    """pixels: the firmware is ic01/vww01, which takes uint8 pixels and stores pixel - 128."""
     from tflite_micro import runtime
     oracle = runtime.Interpreter.from_file(str(tflite), arena_size=256 * 1024)
     shape = tuple(oracle.get_input_details(0)["shape"])
@@ -180,7 +181,7 @@ def _check_bit_exact(firmware, tflite, n=24):
     d = HostDevice(firmware)
     try:
         for k, x in enumerate(_inputs(shape, n, seed=11)):
-            d.load(x.tobytes())
+            d.load((x.astype(np.int16) + 128).astype(np.uint8).tobytes() if pixels else x.tobytes())
             lines = d.command("infer 1 0")
             oracle.set_input(x, 0)
             oracle.invoke()
@@ -199,7 +200,19 @@ def test_bit_exact_with_tflite_micro_kws(host_firmware, small_kws_tflite):
 
 def test_bit_exact_with_tflite_micro_op_variants(variety):
     tflite, firmware = variety
-    _check_bit_exact(firmware, tflite)
+    _check_bit_exact(firmware, tflite, pixels=True)
+
+
+def test_ic01_device_takes_pixels_and_prints_them_back(variety):
+    _, firmware = variety
+    d = HostDevice(firmware)
+    try:
+        pixels = bytes(range(256)) * 2
+        d.load(pixels[:64])
+        dump = d.command("db print")  # what was sent, not the stored pixel - 128
+        assert bytes(int(h, 16) for l in dump for h in l[len("m-buffer-"):].split("-")) == pixels[:64]
+    finally:
+        assert d.stop() == 0
 
 
 def test_repeated_inference_keeps_the_input(dut):

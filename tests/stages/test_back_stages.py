@@ -251,3 +251,36 @@ def test_measure_stopped_by_sigterm_reaps_the_device(tmp_path, device, testset):
     assert proc.returncode == 1 and err.strip().endswith("measure: stopped by signal 15")
     assert not any(_alive(pid) for pid in started)
     assert _no_partial(results)
+
+
+def test_export_testset_writes_pixels_and_refuses_other_input_scales(tmp_path):
+    """ic01: the .bin bytes are the images' own pixels (int8 input + 128); a model whose input
+    quantization does not map pixels to pixel - 128 is refused with one line."""
+    from tinysweep.io import save_npz
+    from tinysweep.quantize import quantize_int8
+    from tinysweep.tfcompat import keras
+    rng = np.random.default_rng(0)
+    keras.utils.set_random_seed(0)
+    inp = keras.layers.Input((32, 32, 3))
+    x = keras.layers.Conv2D(4, 3, strides=4, activation="relu")(inp)
+    x = keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(x))
+    model = keras.Model(inp, x)
+    pixels = rng.integers(0, 256, (12, 32, 32, 3)).astype(np.float32)
+    pixels[0, 0, 0, 0], pixels[0, 0, 0, 1] = 0, 255
+    features = tmp_path / "f.npz"
+    save_npz(features, {"x_test": pixels, "y_test": np.arange(12) % 10,
+                        "pixel_scale": np.array(1.0, np.float32)})
+    for name, calibration in (("pixels", pixels), ("halved", pixels / 2)):
+        (tmp_path / f"{name}.tflite").write_bytes(quantize_int8(model, calibration))
+    out = tmp_path / "testset"
+    ok = stage("export_testset.py", "--features", features, "--model", tmp_path / "pixels.tflite",
+               "--profile", "ic01", "--out", out)
+    assert ok.returncode == 0, ok.stderr
+    first = er.read_folder(out, 3072)[0]
+    assert np.array_equal(np.frombuffer(first.data, np.uint8), pixels[0].reshape(-1))
+    bad = stage("export_testset.py", "--features", features, "--model", tmp_path / "halved.tflite",
+                "--profile", "ic01", "--out", tmp_path / "bad")
+    assert bad.returncode == 1 and bad.stderr.strip().splitlines()[-1] == (
+        "export_testset: the model's input quantization does not map pixels to pixel - 128: "
+        "quantize the model with stages/quantize.py (it pins the pixel range)")
+    assert not (tmp_path / "bad").exists()

@@ -41,7 +41,17 @@ N_FFT, HOP, N_MELS, FRAMES, POWER = 1024, 512, 128, 5, 2.0
 WINDOW = FRAMES * N_MELS                         # 640 values, 2,560 bytes as float32
 VAL_FRACTION = 0.1
 # dataset.ad keys the toycar source uses too (tinysweep.workflow passes them)
-REAL_SOURCE_KEYS = ("seed", "test_clips")
+DATASET_OPTIONS = {
+    "train_clips": ("int", "offline: normal clips for training + validation"),
+    "test_clips": ("int", "test clips (toycar: 0 = all)"),
+    "clip_seconds": ("float", "offline: seconds per clip"),
+    "url": ("str", "toycar: archive URL"),
+    "sha256": ("str", "toycar: archive sha256"),
+    "download_dir": ("str", "toycar: where the archives are kept"),
+    "extra_url": ("str", "toycar: archive of extra normal training clips"),
+    "extra_sha256": ("str", "toycar: its sha256"),
+}
+TRAIN_OPTIONS = {}
 
 # ---------------------------------------------------------------- log-mel (librosa-equivalent)
 _MEL = None

@@ -17,7 +17,6 @@ import math
 import os
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from tinysweep import audio
-from tinysweep.benchmarks import InputError, check_recipe, step_learning_rate
+from tinysweep.benchmarks import InputError, check_recipe, fit_classifier, step_learning_rate
 
 KEYWORDS = ("down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes")
 CLASSES = KEYWORDS + ("silence", "unknown")          # MLPerf Tiny label order 0..11
@@ -37,6 +36,14 @@ UNKNOWN_WORDS = ("backward", "bed", "bird", "cat", "dog", "eight", "five", "foll
 SPLITS = ("train", "val", "test")
 MANIFEST_COLUMNS = ("path", "start", "label", "split", "speaker", "word", "speed", "pitch",
                     "noise", "snr_db")
+# Stage options beyond the common ones (tinysweep.benchmarks.add_options).
+DATASET_OPTIONS = {
+    "clips_per_class": ("int", "offline: clips per class, all splits"),
+    "url": ("str", "speech_commands: archive URL"),
+    "sha256": ("str", "speech_commands: archive sha256"),
+    "download_dir": ("str", "speech_commands: where the archive is kept"),
+}
+TRAIN_OPTIONS = {}
 
 # ---------------------------------------------------------------- offline (espeak-ng) source
 ACCENTS = ("en", "en-us", "en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-rp", "en-gb-x-gbcwmd",
@@ -425,12 +432,6 @@ def build_dscnn(input_shape=(audio.NUM_FRAMES, audio.NUM_MFCC, 1), classes: int 
     return keras.Model(inputs, outputs, name="ds_cnn")
 
 
-def predict(model, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """Model outputs in inference mode, batch by batch (eager: no graph tracing for a few calls)."""
-    return np.concatenate([model(x[i:i + batch_size], training=False).numpy()
-                           for i in range(0, len(x), batch_size)])
-
-
 def train(features, *, epochs: int, batch_size: int, learning_rates, lr_boundaries, seed: int,
           progress: bool = True):
     """Train the DS-CNN with the MLPerf recipe (Adam, step LR, sparse CE); (model, metrics).
@@ -441,43 +442,14 @@ def train(features, *, epochs: int, batch_size: int, learning_rates, lr_boundari
     check_recipe(epochs, batch_size, learning_rates, lr_boundaries)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    classes = [str(c) for c in features["classes"]]
-    model = build_dscnn(input_shape=features["x_train"].shape[1:], classes=len(classes))
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rates[0]),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=False),
-                  metrics=["accuracy"])
-    bar = tqdm(total=epochs, desc="train", unit="epoch", file=sys.stderr, disable=not progress)
-
-    class Progress(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            bar.set_postfix(loss=f"{logs['loss']:.3f}", acc=f"{logs['accuracy']:.3f}",
-                            val_acc=f"{logs['val_accuracy']:.3f}")
-            bar.update(1)
-
-    t0 = time.time()
-    with bar:
-        history = model.fit(
-            features["x_train"], features["y_train"], batch_size=batch_size, epochs=epochs,
-            validation_data=(features["x_val"], features["y_val"]), shuffle=True, verbose=0,
-            callbacks=[keras.callbacks.LearningRateScheduler(
-                lambda e: step_learning_rate(e, learning_rates, lr_boundaries)), Progress()])
-    train_seconds = time.time() - t0
-    t0 = time.time()
-    pred = {s: predict(model, features[f"x_{s}"]).argmax(-1) for s in ("val", "test")}
-    y_test = features["y_test"]
-    metrics = {
-        "val_accuracy": float(np.mean(pred["val"] == features["y_val"])),
-        "test_accuracy": float(np.mean(pred["test"] == y_test)),
-        "test_accuracy_per_class": {c: float(np.mean(pred["test"][y_test == k] == k))
-                                    for k, c in enumerate(classes) if (y_test == k).any()},
-        "epochs": epochs, "batch_size": batch_size, "learning_rates": list(learning_rates),
-        "lr_boundaries": list(lr_boundaries), "seed": seed,
-        "params": int(model.count_params()),
-        "samples": {s: int(len(features[f"y_{s}"])) for s in SPLITS},
-        "train_seconds": round(train_seconds, 2),
-        "seconds_per_epoch": round(train_seconds / epochs, 2),
-        "eval_seconds": round(time.time() - t0, 2),
-        "history": {k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()},
-    }
+    model = build_dscnn(input_shape=features["x_train"].shape[1:],
+                        classes=len(features["classes"]))
+    metrics = fit_classifier(
+        model, features, {"x": features["x_train"], "y": features["y_train"],
+                          "batch_size": batch_size, "shuffle": True},
+        epochs=epochs, progress=progress,
+        schedule=lambda e: step_learning_rate(e, learning_rates, lr_boundaries),
+        record={"batch_size": batch_size, "learning_rates": list(learning_rates),
+                "lr_boundaries": list(lr_boundaries), "seed": seed})
     return model, metrics
 
