@@ -8,6 +8,8 @@ rule dataset:
         directory("data/datasets/{bench}/raw"),
     log:
         "logs/dataset/{bench}.log",
+    benchmark:
+        "benchmarks/dataset/{bench}.tsv",
     params:
         args=W.dataset_args,
     conda:
@@ -24,6 +26,8 @@ rule features:
         "data/datasets/{bench}/features.npz",
     log:
         "logs/features/{bench}.log",
+    benchmark:
+        "benchmarks/features/{bench}.tsv",
     conda:
         "../envs/tinysweep.yaml"
     shell:

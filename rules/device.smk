@@ -11,6 +11,8 @@ rule firmware:
         directory("build/{bench}_{device}_w{bits}"),
     log:
         "logs/firmware/{bench}_{device}_w{bits}.log",
+    benchmark:
+        "benchmarks/firmware/{bench}_{device}_w{bits}.tsv",
     params:
         args=W.build_args,
     conda:
@@ -26,6 +28,8 @@ rule measure:
         directory("results/{bench}_{device}_w{bits}"),
     log:
         "logs/measure/{bench}_{device}_w{bits}.log",
+    benchmark:
+        "benchmarks/measure/{bench}_{device}_w{bits}.tsv",
     params:
         args=W.measure_args,
     resources:

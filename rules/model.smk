@@ -10,6 +10,8 @@ rule train:
         metrics="models/{bench}/train.json",
     log:
         "logs/train/{bench}.log",
+    benchmark:
+        "benchmarks/train/{bench}.tsv",
     params:
         args=W.train_args,
     threads: 2
@@ -30,6 +32,8 @@ rule quantize:
         metrics="models/{bench}/w{bits}/quantize.json",
     log:
         "logs/quantize/{bench}_w{bits}.log",
+    benchmark:
+        "benchmarks/quantize/{bench}_w{bits}.tsv",
     params:
         args=W.quantize_args,
     conda:
@@ -47,6 +51,8 @@ rule convert:
         directory("models/{bench}/w{bits}/c"),
     log:
         "logs/convert/{bench}_w{bits}.log",
+    benchmark:
+        "benchmarks/convert/{bench}_w{bits}.tsv",
     params:
         profile=W.profile,
     conda:
@@ -64,6 +70,8 @@ rule export_testset:
         directory("models/{bench}/w{bits}/testset"),
     log:
         "logs/export_testset/{bench}_w{bits}.log",
+    benchmark:
+        "benchmarks/export_testset/{bench}_w{bits}.tsv",
     params:
         args=W.testset_args,
     conda:

@@ -11,6 +11,8 @@ rule report:
         html="results/report.html",
     log:
         "logs/report/report.log",
+    benchmark:
+        "benchmarks/report/report.tsv",
     params:
         args=W.report_args,
     conda:
