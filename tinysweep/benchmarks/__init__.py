@@ -108,6 +108,35 @@ def fit_classifier(model, features, fit_args: dict, *, epochs: int, schedule, re
     }
 
 
+def write_manifest(path, rows, columns) -> None:
+    """manifest.csv of a raw audio set: one row per clip, `columns` in order ('' if absent)."""
+    import csv
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns, lineterminator="\n")
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: row.get(k, "") for k in columns})
+
+
+def split_class_counts(rows, splits, classes) -> dict:
+    """{split: {class: clips}} of manifest rows."""
+    out = {s: {c: 0 for c in classes} for s in splits}
+    for r in rows:
+        out[r["split"]][r["label"]] += 1
+    return out
+
+
+def describe_source(raw_dir, descriptions: dict) -> str:
+    """One line saying what a raw set is: descriptions[source] of its dataset.json."""
+    import json
+    from pathlib import Path
+    try:
+        source = json.loads((Path(raw_dir) / "dataset.json").read_text())["source"]
+    except (OSError, ValueError, KeyError):
+        return "not recorded (no dataset.json beside the manifest)"
+    return descriptions.get(source, source)
+
+
 def names() -> list[str]:
     return sorted(_MODULES)
 

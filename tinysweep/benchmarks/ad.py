@@ -21,7 +21,6 @@ window; windows advance one frame. Clip score = mean over its windows of MSE(rec
 window); the metric is the AUC (scikit-learn, anomaly = 1).
 """
 import csv
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -31,7 +30,8 @@ import numpy as np
 from tqdm import tqdm
 
 from tinysweep import audio
-from tinysweep.benchmarks import InputError, check_recipe, step_learning_rate
+from tinysweep.benchmarks import (InputError, check_recipe, describe_source, split_class_counts,
+                                  step_learning_rate, write_manifest)
 
 CLASSES = ("normal", "anomaly")                 # ad01 labels 0, 1
 SPLITS = ("train", "val", "test")
@@ -199,21 +199,6 @@ def render(spec: ClipSpec) -> np.ndarray:
     return np.round(x).astype(np.int16)
 
 
-def _write_rows(path, rows) -> None:
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
-        w.writeheader()
-        for row in rows:
-            w.writerow({k: row.get(k, "") for k in MANIFEST_COLUMNS})
-
-
-def _counts(rows) -> dict:
-    out = {s: {c: 0 for c in CLASSES} for s in SPLITS}
-    for r in rows:
-        out[r["split"]][r["label"]] += 1
-    return out
-
-
 def make_offline(out_dir, train_clips: int, test_clips: int, clip_seconds: float, seed: int,
                  progress: bool = True) -> dict:
     """Render the offline set into the empty folder `out_dir`; return its summary."""
@@ -225,10 +210,10 @@ def make_offline(out_dir, train_clips: int, test_clips: int, clip_seconds: float
         audio.write_wav(out_dir / spec.path, render(spec))
     rows = [{"path": s.path, "label": s.label, "split": s.split, "machine_id": s.machine_id,
              "anomaly": s.fault} for s in specs]
-    _write_rows(out_dir / "manifest.csv", rows)
+    write_manifest(out_dir / "manifest.csv", rows, MANIFEST_COLUMNS)
     return {"source": "offline", "train_clips": train_clips, "test_clips": test_clips,
             "clip_seconds": clip_seconds, "seed": seed, "sample_rate": SAMPLE_RATE,
-            "faults": list(FAULTS), "counts": _counts(rows)}
+            "faults": list(FAULTS), "counts": split_class_counts(rows, SPLITS, CLASSES)}
 
 
 # ---------------------------------------------------------------- ToyADMOS ToyCar source
@@ -284,10 +269,10 @@ def make_toycar(out_dir, url: str, sha256: str, download_dir, seed: int, test_cl
                         name=TOYCAR_NAME, progress=progress)
         roots[f"{key}/"] = extract(archive, out_dir / key, progress=progress)
     rows = toycar_manifest(roots, seed, test_clips)
-    _write_rows(out_dir / "manifest.csv", rows)
+    write_manifest(out_dir / "manifest.csv", rows, MANIFEST_COLUMNS)
     return {"source": "toycar", "url": url, "sha256": sha256, "extra_url": extra_url or "",
             "extra_sha256": extra_sha256 or "", "seed": seed, "test_clips": test_clips,
-            "counts": _counts(rows)}
+            "counts": split_class_counts(rows, SPLITS, CLASSES)}
 
 
 def make_dataset(out_dir, source: str, *, seed: int, train_clips: int | None = None,
@@ -338,11 +323,7 @@ def read_manifest(raw_dir) -> list[dict]:
 
 
 def describe_dataset(raw_dir) -> str:
-    try:
-        source = json.loads((Path(raw_dir) / "dataset.json").read_text())["source"]
-    except (OSError, ValueError, KeyError):
-        return "not recorded (no dataset.json beside the manifest)"
-    return DATA_DESCRIPTIONS.get(source, source)
+    return describe_source(raw_dir, DATA_DESCRIPTIONS)
 
 
 def make_features(raw_dir, progress: bool = True) -> dict:

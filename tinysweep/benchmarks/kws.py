@@ -11,7 +11,6 @@ Two sources of raw audio, one layout: a folder with ``manifest.csv`` (columns `M
   silence cut from ``_background_noise_`` and unknown drawn from the other 25 words, each
   10 % of the keyword clips of the split, as the TensorFlow reference (input_data.py) does.
 """
-import json
 import csv
 import math
 import os
@@ -25,7 +24,8 @@ import numpy as np
 from tqdm import tqdm
 
 from tinysweep import audio
-from tinysweep.benchmarks import InputError, check_recipe, fit_classifier, step_learning_rate
+from tinysweep.benchmarks import (InputError, check_recipe, describe_source, fit_classifier,
+                                  split_class_counts, step_learning_rate, write_manifest)
 
 KEYWORDS = ("down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes")
 CLASSES = KEYWORDS + ("silence", "unknown")          # MLPerf Tiny label order 0..11
@@ -198,14 +198,6 @@ def render(spec: ClipSpec) -> np.ndarray:
     return np.round(clip).astype(np.int16)
 
 
-def _write_rows(path, rows) -> None:
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
-        w.writeheader()
-        for row in rows:
-            w.writerow({k: row.get(k, "") for k in MANIFEST_COLUMNS})
-
-
 def make_offline(out_dir, clips_per_class: int, seed: int, workers: int = 2,
                  progress: bool = True) -> dict:
     """Synthesise the offline set into the empty folder `out_dir`; return its summary
@@ -227,19 +219,12 @@ def make_offline(out_dir, clips_per_class: int, seed: int, workers: int = 2,
     rows = [{"path": s.path, "start": 0, "label": s.label, "split": s.split, "speaker": s.voice,
              "word": s.word, "speed": s.speed, "pitch": s.pitch, "noise": s.noise,
              "snr_db": s.snr_db} for s in specs]
-    _write_rows(out_dir / "manifest.csv", rows)
+    write_manifest(out_dir / "manifest.csv", rows, MANIFEST_COLUMNS)
     espeak_version = subprocess.run(["espeak-ng", "--version"], capture_output=True,
                                     text=True).stdout.strip()
     return {"source": "offline", "clips_per_class": clips_per_class, "seed": seed,
-            "espeak_ng": espeak_version, "counts": _counts(rows),
+            "espeak_ng": espeak_version, "counts": split_class_counts(rows, SPLITS, CLASSES),
             "voices": {s: len(v) for s, v in split_voices(seed).items()}}
-
-
-def _counts(rows) -> dict:
-    out = {s: {c: 0 for c in CLASSES} for s in SPLITS}
-    for r in rows:
-        out[r["split"]][r["label"]] += 1
-    return out
 
 
 # ---------------------------------------------------------------- Speech Commands v2 source
@@ -307,9 +292,9 @@ def make_speech_commands(out_dir, url: str, sha256: str, download_dir, seed: int
     extract(archive, Path(out_dir) / "speech_commands", progress=progress)
     rows = speech_commands_manifest(Path(out_dir) / "speech_commands", seed,
                                     prefix="speech_commands/")
-    _write_rows(Path(out_dir) / "manifest.csv", rows)
+    write_manifest(Path(out_dir) / "manifest.csv", rows, MANIFEST_COLUMNS)
     return {"source": "speech_commands", "url": url, "sha256": sha256, "seed": seed,
-            "counts": _counts(rows)}
+            "counts": split_class_counts(rows, SPLITS, CLASSES)}
 
 
 def make_dataset(out_dir, source: str, *, seed: int, clips_per_class: int | None = None,
@@ -377,11 +362,7 @@ DATA_DESCRIPTIONS = {
 
 def describe_dataset(raw_dir) -> str:
     """One line saying what the raw set is, from its dataset.json."""
-    try:
-        source = json.loads((Path(raw_dir) / "dataset.json").read_text())["source"]
-    except (OSError, ValueError, KeyError):
-        return "not recorded (no dataset.json beside the manifest)"
-    return DATA_DESCRIPTIONS.get(source, source)
+    return describe_source(raw_dir, DATA_DESCRIPTIONS)
 
 
 def make_features(raw_dir, progress: bool = True) -> dict:
