@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import build_host_firmware, run_stage
+from helpers import build_host_firmware, run_stage, tflm_outputs
 
 from tinysweep.codegen import Unsupported, generate, read_tflite_bytes
 from tinysweep.codegen.packing import pack, unpack
@@ -117,17 +117,6 @@ def test_ternary_weights_pack_to_two_bits(small_kws_tflite):
     assert g.info["weights_stored_bits"] == 2 and g.info["weight_bits"] == 2
 
 
-def _tflm(buf, xs):
-    from tflite_micro import runtime
-    it = runtime.Interpreter.from_bytes(buf, arena_size=1 << 20)
-    outs = []
-    for x in xs:
-        it.set_input(x[None], 0)
-        it.invoke()
-        outs.append(np.array(it.get_output(0)).reshape(-1))
-    return np.stack(outs)
-
-
 def _device_outputs(firmware, xs, n_out):
     from tinysweep.runner import open_device
     outs = []
@@ -156,7 +145,7 @@ def test_qat_int4_model_end_to_end(tmp_path):
     firmware = build_host_firmware(path, tmp_path / "dev")
     xs = np.random.default_rng(5).integers(-128, 128, (16, 12 * 8), dtype=np.int8)
     xs = xs.reshape(16, 12, 8, 1)
-    ref = _tflm(buf, xs)
+    ref = tflm_outputs(buf, xs)
     np.testing.assert_array_equal(_device_outputs(firmware, xs, ref.shape[1]), ref)
 
 
@@ -168,5 +157,5 @@ def test_on_grid_kws_int4_end_to_end(grid_bytes, tmp_path):
     path.write_bytes(as_int4(grid_bytes))
     firmware = build_host_firmware(path, tmp_path / "dev")
     xs = np.random.default_rng(6).integers(-128, 128, (16, 49, 10, 1), dtype=np.int8)
-    ref = _tflm(grid_bytes, xs)
+    ref = tflm_outputs(grid_bytes, xs)
     np.testing.assert_array_equal(_device_outputs(firmware, xs, ref.shape[1]), ref)

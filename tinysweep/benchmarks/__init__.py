@@ -126,14 +126,15 @@ def split_class_counts(rows, splits, classes) -> dict:
     return out
 
 
-def describe_source(raw_dir, descriptions: dict) -> str:
-    """One line saying what a raw set is: descriptions[source] of its dataset.json."""
+def describe_source(raw_dir, descriptions: dict, beside: str = "the manifest") -> str:
+    """One line saying what a raw set is: descriptions[source] of its dataset.json (`beside`:
+    the file it sits next to, named when it is missing)."""
     import json
     from pathlib import Path
     try:
         source = json.loads((Path(raw_dir) / "dataset.json").read_text())["source"]
     except (OSError, ValueError, KeyError):
-        return "not recorded (no dataset.json beside the manifest)"
+        return f"not recorded (no dataset.json beside {beside})"
     return descriptions.get(source, source)
 
 

@@ -8,12 +8,12 @@ MobileNet): a model quantized with input scale = pixel_scale and zero point -128
 int8 = pixel - 128, the input EnergyRunner's ic01/vww01 files assume (stages/quantize.py makes
 sure of it).
 """
-import json
 import tempfile
 from pathlib import Path
 
 import numpy as np
-from tinysweep.benchmarks import InputError, check_recipe, fit_classifier, step_learning_rate
+from tinysweep.benchmarks import (InputError, check_recipe, describe_source, fit_classifier,
+                                  step_learning_rate)
 from tinysweep.io import save_npz
 
 SPLITS = ("train", "val", "test")
@@ -98,11 +98,7 @@ class _Extracted:
 
 def describe_dataset(raw_dir, descriptions: dict) -> str:
     """One line saying what the raw set is, from its dataset.json."""
-    try:
-        source = json.loads((Path(raw_dir) / "dataset.json").read_text())["source"]
-    except (OSError, ValueError, KeyError):
-        return "not recorded (no dataset.json beside images.npz)"
-    return descriptions.get(source, source)
+    return describe_source(raw_dir, descriptions, beside=RAW_FILE)
 
 
 def make_features(raw_dir, classes, pixel_scale: float, descriptions: dict,
