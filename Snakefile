@@ -29,6 +29,7 @@ include: "rules/report.smk"
 rule all:
     input:
         W.result_dirs(),
+        W.ablation_tables(),
         "results/summary.csv",
         "results/report.html",
     default_target: True

@@ -22,11 +22,33 @@ rule train:
         " --out {output.model} --metrics {output.metrics} {params.args} > {log} 2>&1"
 
 
+# A model trained elsewhere (params `external`) replaces train: its float model and its
+# EnergyRunner sets become what quantize and export_testset read.
+rule import_model:
+    input:
+        unpack(W.import_inputs),
+    output:
+        model="models/{bench}/external/float.keras",
+        features="models/{bench}/external/features.npz",
+        metrics="models/{bench}/external/train.json",
+    log:
+        "logs/import_model/{bench}.log",
+    benchmark:
+        "benchmarks/import_model/{bench}.tsv",
+    params:
+        args=W.import_args,
+    conda:
+        "../envs/tinysweep.yaml"
+    shell:
+        "python {input.script} --benchmark {wildcards.bench} {params.args} --out {output.model}"
+        " --features-out {output.features} --metrics {output.metrics} > {log} 2>&1"
+
+
 rule quantize:
     input:
         script="stages/quantize.py",
-        model="models/{bench}/float.keras",
-        features="data/datasets/{bench}/features.npz",
+        model=W.float_model,
+        features=W.features,
     output:
         model="models/{bench}/w{bits}/model.tflite",
         metrics="models/{bench}/w{bits}/quantize.json",
@@ -65,7 +87,7 @@ rule export_testset:
     input:
         script="stages/export_testset.py",
         model="models/{bench}/w{bits}/model.tflite",
-        features="data/datasets/{bench}/features.npz",
+        features=W.features,
     output:
         directory("models/{bench}/w{bits}/testset"),
     log:

@@ -5,6 +5,7 @@ rule report:
     input:
         script="stages/report.py",
         results=W.result_dirs(),
+        ablation=W.ablation_tables(),
     output:
         summary="results/summary.csv",
         metrics="results/summary.json",
@@ -19,7 +20,30 @@ rule report:
         "../envs/tinysweep.yaml"
     shell:
         "python {input.script} --results {input.results} --summary {output.summary}"
-        " --json {output.metrics} --html {output.html} {params.args} > {log} 2>&1"
+        " --json {output.metrics} --html {output.html} --ablation {input.ablation}"
+        " {params.args} > {log} 2>&1"
+
+
+# The PTQ method ablation of one benchmark at one weight bit-width (params report.ablation).
+rule ablation:
+    input:
+        unpack(W.ablation_inputs),
+    output:
+        csv="results/ablation/{bench}_w{bits}.csv",
+        markdown="results/ablation/{bench}_w{bits}.md",
+    log:
+        "logs/ablation/{bench}_w{bits}.log",
+    benchmark:
+        "benchmarks/ablation/{bench}_w{bits}.tsv",
+    params:
+        args=W.ablation_args,
+    threads: 2
+    conda:
+        "../envs/tinysweep.yaml"
+    shell:
+        "python {input.script} --benchmark {wildcards.bench} --model {input.model}"
+        " --features {input.features} --train-metrics {input.train_metrics} {params.args}"
+        " --csv {output.csv} --markdown {output.markdown} > {log} 2>&1"
 
 
 # `snakemake results/kws_*` on a fresh clone: the shell passes the pattern through unexpanded.

@@ -6,13 +6,17 @@
 
 summary.csv has one row per combination and a <metric>_method column beside every metric;
 summary.json (optional, for `dvc metrics show`) holds the same values and methods.
-report.html embeds its plots (PNG, matplotlib Agg) and needs no network. Each combination is
-logged as one MLflow run, unless a run with the same combination and metrics.json hash
-exists already (--tracking-uri none skips MLflow). Files are written atomically.
+report.html embeds its plots (PNG, matplotlib Agg) and needs no network: the bit-width sweep
+(accuracy and flash vs weight bits, Pareto fronts per benchmark x device) and the PTQ ablation
+tables (--ablation results/ablation/<bench>_w<bits>.csv). Each combination is logged as one
+MLflow run (config, method and options as params), unless a run with the same combination and
+metrics.json hash exists already; the figures, ablation tables and report.html go to one more
+run, tagged tinysweep.kind=report (--tracking-uri none skips MLflow). Files are written
+atomically.
 """
 import sys
 
-from tinysweep import report
+from tinysweep import ablation, report
 from tinysweep.cli import Parser
 from tinysweep.io import write_json_atomic, write_text_atomic
 
@@ -27,13 +31,17 @@ def main(argv=None):
                     help="MLflow tracking URI, or 'none' to skip MLflow")
     ap.add_argument("--experiment", default="tinysweep")
     ap.add_argument("--title", default="tinysweep report")
+    ap.add_argument("--ablation", nargs="*", default=[],
+                    help="PTQ ablation tables (results/ablation/<bench>_w<bits>.csv)")
     a = ap.parse_args(argv)
     try:
         results = report.load_results(a.results)
+        tables = [ablation.read_table(path) for path in a.ablation]
+        figures = report.sweep_figures(results)
         write_text_atomic(a.summary, report.summary_csv(results))
         if a.json:
             write_json_atomic(a.json, report.summary_json(results))
-        write_text_atomic(a.html, report.render_html(results, a.title))
+        write_text_atomic(a.html, report.render_html(results, a.title, tables, figures))
     except (OSError, ValueError) as e:
         sys.exit(f"report: {e}")
     outputs = ", ".join(x for x in (a.summary, a.json, a.html) if x)
@@ -50,6 +58,13 @@ def main(argv=None):
         print(f"report: {combination}: {state} {run_id} (experiment {a.experiment})")
         for w in warnings:
             print(f"report: {combination}: warning: {w}")
+    try:
+        run_id, created = tracking.log_report(a.tracking_uri, a.experiment, figures,
+                                              [t["source"] for t in tables], a.html)
+    except Exception as e:  # MLflow raises its own exception types
+        sys.exit(f"report: MLflow ({a.tracking_uri}): {type(e).__name__}: {e}")
+    state = "logged as run" if created else "already logged, run"
+    print(f"report: figures and ablation tables: {state} {run_id} (experiment {a.experiment})")
 
 
 if __name__ == "__main__":

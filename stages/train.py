@@ -10,7 +10,6 @@ augmentation; `--benchmark X --help` lists them).
 The metrics json holds float val/test accuracy (and per class), epochs, schedule, parameter
 count, sample counts, timings and the per-epoch history.
 """
-import os
 import sys
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import numpy as np
 
 from tinysweep import benchmarks
 from tinysweep.cli import Parser
-from tinysweep.io import atomic_path, write_json_atomic
+from tinysweep.io import save_keras_atomic, write_json_atomic
 
 KEYS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test", "classes")
 
@@ -42,13 +41,7 @@ def train(benchmark: str, features, out, metrics_path, **recipe) -> dict:
     module = benchmarks.get(benchmark)
     model, metrics = module.train(load_features(features), **recipe)
     metrics = {"benchmark": benchmark, "features": str(features), **metrics}
-    with atomic_path(out) as tmp:
-        keras_tmp = tmp.with_name(tmp.name + ".keras")   # Keras picks the format by suffix
-        try:
-            model.save(keras_tmp)
-            os.replace(keras_tmp, tmp)
-        finally:
-            keras_tmp.unlink(missing_ok=True)
+    save_keras_atomic(model, out)
     write_json_atomic(metrics_path, metrics)
     return metrics
 

@@ -69,7 +69,7 @@ def test_html_is_self_contained_with_plots(tmp_path):
     page = report.render_html(results)
     assert page.startswith("<!DOCTYPE html>")
     pngs = re.findall(r'<img alt="[^"]*" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
-    assert len(pngs) == 2 and all(base64.b64decode(p)[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    assert len(pngs) == 4 and all(base64.b64decode(p)[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     assert not re.search(r'(src|href)="(?!data:)', page)  # nothing fetched from anywhere
     assert "<script" not in page
     assert "kws_host_w4" in page and "simulated" in page and "static" in page

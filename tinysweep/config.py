@@ -81,6 +81,7 @@ def validate(config: dict, source: str = "params.yaml") -> dict:
                               f"does not define (defined: {', '.join(config['devices'])})")
         if config["devices"][device].get("energy_mode"):
             raise ConfigError(energy_mode_error(device, source))
+    _check_external(config.get("external") or {}, source)
     for bench in matrix["benchmarks"]:
         for stage in ("dataset", "train"):
             if bench not in config[stage]:
@@ -99,6 +100,36 @@ def validate(config: dict, source: str = "params.yaml") -> dict:
                                   f"(matrix.benchmarks lists it; give one number or one per "
                                   f"benchmark)")
     return config
+
+
+EXTERNAL_ONLY = {"input_scale": ("kws",), "input_zero_point": ("kws",),
+                 "pixel_scale": ("ic", "vww")}
+
+
+def _check_external(external: dict, source: str):
+    """Models trained elsewhere: every file and folder exists and has the right form, before
+    any work (paths relative to the repository root)."""
+    for bench, e in external.items():
+        key = f"external.{bench}"
+        model = Path(e["model"])
+        if model.is_dir() and not (model / "saved_model.pb").is_file():
+            raise ConfigError(f"{source}: {key}.model = {e['model']!r} is a folder without "
+                              f"saved_model.pb (want a .keras or .h5 file or a SavedModel folder)")
+        if not model.exists() or (model.is_file() and model.suffix not in (".keras", ".h5", ".hdf5")):
+            raise ConfigError(f"{source}: {key}.model = {e['model']!r} "
+                              f"{'is not a .keras or .h5 file' if model.exists() else 'not found'}"
+                              f" (want a .keras or .h5 file or a SavedModel folder)")
+        for name in ("testset", "calibration"):
+            if name in e and not (Path(e[name]) / "y_labels.csv").is_file():
+                raise ConfigError(f"{source}: {key}.{name} = {e[name]!r} has no y_labels.csv "
+                                  f"(want an EnergyRunner folder: .bin files + y_labels.csv)")
+        for name, benches in EXTERNAL_ONLY.items():
+            if name in e and bench not in benches:
+                raise ConfigError(f"{source}: {key}.{name} applies to {' and '.join(benches)} "
+                                  f"only; remove it")
+        if ("input_scale" in e) != ("input_zero_point" in e):
+            raise ConfigError(f"{source}: {key} needs input_scale and input_zero_point together "
+                              f"(how its kws01 .bin files were quantized)")
 
 
 def energy_mode_error(device: str, source: str = "params.yaml") -> str:

@@ -68,6 +68,18 @@ def save_npz(path, arrays: dict) -> None:
                 np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
 
 
+def save_keras_atomic(model, path):
+    """model.save() to a .keras path, atomically (Keras picks the format by the suffix, so the
+    temporary file ends in .keras too)."""
+    with atomic_path(path) as tmp:
+        keras_tmp = tmp.with_name(tmp.name + ".keras")
+        try:
+            model.save(keras_tmp)
+            os.replace(keras_tmp, tmp)
+        finally:
+            keras_tmp.unlink(missing_ok=True)
+
+
 def write_json_atomic(path, obj):
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 

@@ -11,7 +11,7 @@ import csv
 import html
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tinysweep.io import sha256_bytes
@@ -25,7 +25,8 @@ METRIC_ORDER = ("accuracy", "accuracy_oracle", "auc", "auc_oracle", "oracle_agre
                 "macs")
 METHODS = {
     "measured": "measured on the device",
-    "simulated": "computed by the reference interpreter on the host",
+    "simulated": "computed on the host: the tflite-micro reference interpreter (int8 models), "
+                 "TensorFlow (the float model)",
     "static": "read from code generation or build output",
     "exact": "counted exactly by the emulator (QEMU instruction-count plugin)",
     "estimated": "an estimate from a model, not a measurement",
@@ -37,6 +38,7 @@ class Result:
     folder: Path
     metrics: dict
     metrics_sha256: str
+    quantize: dict = field(default_factory=dict)  # the model's quantize.json, when found
 
     @property
     def combination(self) -> str:
@@ -57,7 +59,20 @@ def load_result(folder) -> Result:
     missing = [k for k in IDENTITY if k not in metrics]
     if missing:
         raise ValueError(f"{path} lacks {', '.join(missing)}")
-    return Result(folder, metrics, sha256_bytes(raw))
+    return Result(folder, metrics, sha256_bytes(raw), _quantize_record(metrics))
+
+
+def _quantize_record(metrics: dict) -> dict:
+    """quantize.json beside the measured model (models/<bench>/w<config>/): the whole-test-split
+    simulated accuracy and the float accuracy live there. {} when it is not found."""
+    model = ((metrics.get("provenance") or {}).get("model") or {}).get("path")
+    path = Path(model).parent / "quantize.json" if model else None
+    if path is None or not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"cannot read {path}: {e}") from None
 
 
 def load_results(folders) -> list[Result]:
@@ -69,7 +84,13 @@ def load_results(folders) -> list[Result]:
                              f"and {r.folder}")
         seen[r.combination] = r.folder
     return sorted(results, key=lambda r: (r.metrics["benchmark"], r.metrics["device"],
-                                          -int(r.metrics["bits"])))
+                                          -weight_bits(r), str(r.metrics["bits"])))
+
+
+def weight_bits(r: Result) -> int:
+    """The configuration's default weight bit-width (metrics `weight_bits`; older results
+    only have `bits`, the bit-width itself)."""
+    return int(r.metrics.get("weight_bits", str(r.metrics["bits"])[0]))
 
 
 def _is_metric(v) -> bool:
@@ -222,6 +243,284 @@ def plot_memory(results) -> str | None:
     return _png(fig)
 
 
+# ---- bit-width sweep --------------------------------------------------------------------------
+def _number(v) -> float | None:
+    """A quantize.json figure: a plain number or a metric dict {"value", ...}."""
+    if isinstance(v, dict):
+        v = v.get("value")
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _labelled(value, method, detail, **extra) -> dict | None:
+    return None if value is None else {"value": value, "method": method, "detail": detail, **extra}
+
+
+def sweep_row(r: Result) -> dict:
+    """One combination as the sweep plots see it: configuration, quantization method and
+    options, weight bits, and each figure as a metric dict that keeps its method label."""
+    m, flat, q = r.metrics, r.flat(), r.quantize
+    key = quality_key(flat) or "accuracy"
+    short = "auc" if key == "auc" else "accuracy"
+    sim = _number(m.get(f"test_{short}_sim", q.get(f"test_{short}_sim")))
+    flt = _number(m.get(f"float_{short}", q.get(f"float_{short}")))
+    samples = q.get("test_samples") or q.get(f"test_{short}_sim_samples")
+    weights = flat.get("weights_bytes") or _labelled(
+        _number(q.get("weights_bytes_packed")), "static",
+        "quantize.json weights_bytes_packed (weights at their storage width)")
+    return {
+        "combination": r.combination, "benchmark": m["benchmark"], "device": m["device"],
+        "config": str(m.get("config", q.get("config", m["bits"]))),
+        "weight_bits": weight_bits(r),
+        "quant_method": str(m.get("method", q.get("method", "ptq"))),
+        "options": m.get("options", q.get("options")) or {},
+        "quality": "AUC" if key == "auc" else "top-1 accuracy",
+        "device_quality": flat.get(key),
+        "simulated": _labelled(sim, "simulated", "tflite-micro interpreter, whole test split"
+                               + (f" ({samples} samples)" if samples else "") + " (quantize.json)"),
+        "float": _labelled(flt, "simulated", "the float Keras model on the host, whole test "
+                           "split (train.json, via quantize.json)"),
+        "from_float": _labelled(None if sim is None or flt is None else sim - flt, "simulated",
+                                "simulated (tflite-micro) minus float, whole test split"),
+        "weights_bytes": weights,
+        "flash_bytes": flat.get("flash_bytes"),
+        "latency_ms": flat.get("latency_ms"),
+    }
+
+
+def _scale(row) -> float:
+    return 1.0 if row["quality"] == "AUC" else 100.0
+
+
+def _quality_axis(rows) -> str:
+    kinds = sorted({"AUC" if r["quality"] == "AUC" else "top-1 accuracy, %" for r in rows})
+    return " / ".join(kinds)
+
+
+def pareto_front(points) -> list[bool]:
+    """For (cost, quality) pairs: True where no other point has lower-or-equal cost and
+    higher-or-equal quality with one of them strictly better."""
+    return [not any(c2 <= c and q2 >= q and (c2 < c or q2 > q) for c2, q2 in points)
+            for c, q in points]
+
+
+MARKERS = {"ptq": "o", "qat": "s"}
+
+
+def _method_marker(method: str) -> str:
+    return MARKERS.get(method, "D")
+
+
+def _by(rows, key) -> dict:
+    out = {}
+    for row in rows:
+        out.setdefault(row[key], []).append(row)
+    return out
+
+
+def _figure(panels: int, height: float = 4.0):
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(max(7.5, 4.2 * panels), height))
+    return fig, [fig.add_subplot(1, panels, i + 1) for i in range(panels)]
+
+
+def plot_accuracy_vs_bits(rows) -> str | None:
+    """Per benchmark: quality vs weight bits, one marker shape per quantization method;
+    hollow = simulated on the whole test split, filled = measured on each device; dashed =
+    the float model."""
+    rows = [r for r in rows if r["device_quality"] or r["simulated"]]
+    if not rows:
+        return None
+    benches = _by(rows, "benchmark")
+    fig, axes = _figure(len(benches))
+    for ax, (bench, group) in zip(axes, sorted(benches.items())):
+        k = _scale(group[0])
+        for j, (method, mrows) in enumerate(sorted(_by(group, "quant_method").items())):
+            color, marker = f"C{j}", _method_marker(method)
+            sim = sorted({(r["weight_bits"], r["config"], r["simulated"]["value"])
+                          for r in mrows if r["simulated"]})
+            if sim:
+                ax.plot([b for b, _, _ in sim], [k * v for _, _, v in sim], ls=":", color=color,
+                        marker=marker, markerfacecolor="none", markersize=10,
+                        label=f"{method}: simulated")
+                for b, name, v in sim:
+                    ax.annotate(name, (b, k * v), textcoords="offset points", xytext=(6, 4),
+                                fontsize=8)
+            dev = [r for r in mrows if r["device_quality"]]
+            if dev:
+                methods = "/".join(sorted({r["device_quality"]["method"] for r in dev}))
+                ax.scatter([r["weight_bits"] for r in dev],
+                           [k * r["device_quality"]["value"] for r in dev], color=color,
+                           marker=marker, s=30, zorder=3, label=f"{method}: {methods} on device")
+        floats = {r["float"]["value"] for r in group if r["float"]}
+        for v in sorted(floats):
+            ax.axhline(k * v, color="0.4", ls="--", lw=1,
+                       label="float model" if v == min(floats) else None)
+        ax.set_title(bench)
+        ax.set_xlabel("weight bits")
+        ax.set_ylabel("AUC" if k == 1 else "top-1 accuracy, %")
+        ax.set_xticks(sorted({r["weight_bits"] for r in group}))
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle("Accuracy vs weight bits per quantization method")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def plot_flash_vs_bits(rows) -> str | None:
+    """Per benchmark: weight bytes (static, code generation) and, on boards, the firmware's
+    flash (static, ELF) vs weight bits."""
+    rows = [r for r in rows if r["weights_bytes"] or r["flash_bytes"]]
+    if not rows:
+        return None
+    benches = _by(rows, "benchmark")
+    fig, axes = _figure(len(benches))
+    for ax, (bench, group) in zip(axes, sorted(benches.items())):
+        for j, (method, mrows) in enumerate(sorted(_by(group, "quant_method").items())):
+            pts = sorted({(r["weight_bits"], r["config"], r["weights_bytes"]["value"])
+                          for r in mrows if r["weights_bytes"]})
+            ax.plot([b for b, _, _ in pts], [v / 1024 for _, _, v in pts], color=f"C{j}",
+                    marker=_method_marker(method), label=f"{method}: weights (static)")
+            for b, name, v in pts:
+                ax.annotate(name, (b, v / 1024), textcoords="offset points", xytext=(6, 4),
+                            fontsize=8)
+        for j, (device, drows) in enumerate(sorted(_by(group, "device").items())):
+            pts = sorted((r["weight_bits"], r["flash_bytes"]["value"]) for r in drows
+                         if r["flash_bytes"])
+            if pts:
+                ax.plot([b for b, _ in pts], [v / 1024 for _, v in pts], color=f"C{j + 3}",
+                        ls="--", marker="x", label=f"{device}: firmware flash (static, ELF)")
+        ax.set_title(bench)
+        ax.set_xlabel("weight bits")
+        ax.set_ylabel("KiB")
+        ax.set_xticks(sorted({r["weight_bits"] for r in group}))
+        ax.set_ylim(bottom=0)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    fig.suptitle("Flash vs weight bits")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _pareto_panel(ax, rows, cost_key, xlabel, scale):
+    pts = [(r[cost_key]["value"], r["device_quality"]["value"]) for r in rows]
+    front = pareto_front(pts)
+    for r, (c, q), best in zip(rows, pts, front):
+        ax.scatter([c], [scale * q], marker=_method_marker(r["quant_method"]), s=50, zorder=3,
+                   color="C3" if best else "0.6", facecolors=None if best else "none")
+        ax.annotate(r["config"], (c, scale * q), textcoords="offset points", xytext=(6, 4),
+                    fontsize=8)
+    line = sorted(p for p, best in zip(pts, front) if best)
+    ax.step([c for c, _ in line], [scale * q for _, q in line], where="post", color="C3",
+            lw=1, label="Pareto front")
+    methods = "/".join(sorted({r[cost_key]["method"] for r in rows}))
+    ax.set_xlabel(f"{xlabel} ({methods})")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+
+
+def _flash_key(rows) -> tuple[str, str]:
+    if all(r["flash_bytes"] for r in rows):
+        return "flash_bytes", "firmware flash, bytes"
+    return "weights_bytes", "weights in flash, bytes"
+
+
+def plot_pareto(rows) -> str | None:
+    """Rows of one benchmark x device: quality (on the device) vs flash and vs latency, the
+    Pareto front (more accurate for less cost) in red; None without device figures."""
+    rows = [r for r in rows if r["device_quality"]]
+    if not rows:
+        return None
+    bench, device = rows[0]["benchmark"], rows[0]["device"]
+    fig, (a1, a2) = _figure(2)
+    scale = _scale(rows[0])
+    key, label = _flash_key(rows)
+    with_flash = [r for r in rows if r[key]]
+    if with_flash:
+        _pareto_panel(a1, with_flash, key, label, scale)
+    with_latency = [r for r in rows if r["latency_ms"]]
+    if with_latency:
+        _pareto_panel(a2, with_latency, "latency_ms", "latency per inference, ms", scale)
+    quality = "AUC" if scale == 1 else "top-1 accuracy, %"
+    how = "/".join(sorted({r["device_quality"]["method"] for r in rows}))
+    for ax in (a1, a2):
+        ax.set_ylabel(f"{quality} ({how} on the device)")
+    fig.suptitle(f"{bench} on {device}: accuracy vs flash and latency")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def sweep_figures(results) -> list[tuple[str, str, str, str]]:
+    """(file stem, heading, base64 PNG, caption) of every sweep figure that has data."""
+    rows = [sweep_row(r) for r in results]
+    out = []
+    png = plot_accuracy_vs_bits(rows)
+    if png:
+        out.append(("accuracy_vs_bits", "Accuracy vs weight bits", png,
+                    "Per benchmark and quantization method (marker shape). Hollow markers: "
+                    "simulated by the tflite-micro interpreter on the whole test split; filled: "
+                    "measured on each device (its test samples); dashed line: the float model "
+                    "(ad: AUC, else top-1 accuracy). Labels are configuration names."))
+    png = plot_flash_vs_bits(rows)
+    if png:
+        out.append(("flash_vs_bits", "Flash vs weight bits", png,
+                    "Weight bytes at their storage width (static, code generation) and, on "
+                    "boards, the firmware image's flash (static, from the ELF)."))
+    for (bench, device), group in sorted(_by_pair(rows).items()):
+        png = plot_pareto(group)
+        if png:
+            out.append((f"pareto_{bench}_{device}", f"Pareto: {bench} on {device}", png,
+                        "Accuracy measured on the device vs flash (firmware flash on boards, "
+                        "else weight bytes; static) and vs latency (the axis says measured or "
+                        "estimated). Labels are configuration names; circle PTQ, square QAT; "
+                        "red: the Pareto front, configurations no other beats on both axes."))
+    return out
+
+
+def _by_pair(rows) -> dict:
+    out = {}
+    for row in rows:
+        out.setdefault((row["benchmark"], row["device"]), []).append(row)
+    return out
+
+
+def _options_text(options: dict) -> str:
+    return ", ".join(f"{k}={json.dumps(v, sort_keys=True) if isinstance(v, dict) else v}"
+                     for k, v in sorted(options.items()))
+
+
+def sweep_table(results) -> list[dict]:
+    """Rows of the HTML sweep table: identity, options and labelled cells."""
+    out = []
+    for r in results:
+        row = sweep_row(r)
+        scale = _scale(row)
+        unit = "" if scale == 1 else " %"
+
+        def cell(m, points=False):
+            if not m:
+                return None
+            v = m["value"]
+            text = (f"{scale * v:+.2f}{' points' if scale != 1 else ''}" if points else
+                    f"{scale * v:.{4 if scale == 1 else 2}f}{unit}")
+            return {"text": text, "method": m["method"], "detail": m.get("detail", "")}
+        size = row["weights_bytes"]
+        lat = row["latency_ms"]
+        out.append({**{k: row[k] for k in ("combination", "benchmark", "device", "config",
+                                           "weight_bits", "quant_method", "quality")},
+                    "options": _options_text(row["options"]),
+                    "cells": [cell(row["float"]), cell(row["simulated"]),
+                              cell(row["from_float"], points=True), cell(row["device_quality"]),
+                              size and {"text": f"{size['value']:,}", "method": size["method"],
+                                        "detail": size.get("detail", "")},
+                              lat and {"text": f"{lat['value']:.4g}", "method": lat["method"],
+                                       "detail": lat.get("detail", "")}]})
+    return out
+
+
+SWEEP_COLUMNS = ("float", "simulated (whole test)", "vs float", "device", "weights bytes",
+                 "latency ms")
+
+
 # ---- HTML -------------------------------------------------------------------------------------
 def _fmt(name, metric) -> str:
     v = metric["value"]
@@ -234,7 +533,9 @@ def _fmt(name, metric) -> str:
     return html.escape(str(v))
 
 
-def render_html(results, title: str = "tinysweep report") -> str:
+def render_html(results, title: str = "tinysweep report", ablations=(), figures=None) -> str:
+    """The report page. `ablations`: tables of tinysweep.ablation.read_table; `figures`: the
+    sweep figures if already drawn (sweep_figures(results))."""
     import jinja2
     names = metric_names(results)
     rows = []
@@ -258,7 +559,11 @@ def render_html(results, title: str = "tinysweep report") -> str:
          "Tensor arena planned by tinysweep's code generator (static), TFLM's arena for the "
          "same model (simulated) and weight bytes (static)."),
     ) if p[1]]
-    methods = sorted({m["method"] for r in results for m in r.flat().values()})
+    if figures is None:
+        figures = sweep_figures(results)
+    plots += [(heading, png, caption) for _, heading, png, caption in figures]
+    methods = sorted({m["method"] for r in results for m in r.flat().values()}
+                     | ({"simulated"} if ablations else set()))
     # what the data of each benchmark is (a synthetic stand-in says so here)
     datasets = sorted({(r.metrics["benchmark"], r.metrics.get("dataset", "not recorded")) for r in results})
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent),
@@ -266,4 +571,5 @@ def render_html(results, title: str = "tinysweep report") -> str:
                              keep_trailing_newline=True)
     return env.get_template("report_template.html.j2").render(
         title=title, names=names, rows=rows, plots=plots, datasets=datasets,
+        sweep=sweep_table(results), sweep_columns=SWEEP_COLUMNS, ablations=list(ablations),
         methods=[(m, METHODS.get(m, "")) for m in methods])

@@ -4,19 +4,30 @@ Each run is tagged with its combination and the sha256 of its metrics.json; a ru
 tags equal (and still active) means the result is already logged and is skipped. A new
 measurement (a changed metrics.json) becomes a new run. The identifying tag is written last,
 so a run interrupted while logging is not taken for a complete one.
+
+A combination's params include its bits configuration (config, weight_bits, method and every
+option as options.<key>), so MLflow's compare view can plot accuracy against them; the sweep
+figures, the ablation tables and report.html go to one run tagged tinysweep.kind=report,
+logged again only when they change.
 """
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import os
+import re
+import tempfile
 import warnings
 from pathlib import Path
 
-from tinysweep.io import sha256_file
-from tinysweep.report import Result, flatten
+from tinysweep.io import sha256_bytes, sha256_file
+from tinysweep.report import Result, flatten, sweep_row
 
 TAG_COMBINATION = "tinysweep.combination"
 TAG_METRICS_SHA = "tinysweep.metrics_sha256"
+TAG_KIND = "tinysweep.kind"
+TAG_REPORT_SHA = "tinysweep.report_sha256"
 
 
 def _quiet():
@@ -99,6 +110,7 @@ def log_result(c, exp_id: str, result: Result) -> tuple[str, bool, list[str]]:
         for k, v in flat.items():
             if isinstance(v["value"], (int, float)) and not isinstance(v["value"], bool):
                 c.log_metric(rid, k, float(v["value"]))
+        _log_sweep(c, rid, result)
         for name in ("metrics.json", "predictions.csv"):
             if (result.folder / name).is_file():
                 c.log_artifact(rid, str(result.folder / name))
@@ -116,6 +128,79 @@ def log_result(c, exp_id: str, result: Result) -> tuple[str, bool, list[str]]:
         c.set_terminated(run.info.run_id, "FAILED")
         raise
     return rid, True, problems
+
+
+def sweep_params(result: Result) -> dict:
+    """The bits configuration as MLflow params: config, weight_bits, method, options.<key>."""
+    row = sweep_row(result)
+    params = {"config": row["config"], "weight_bits": row["weight_bits"],
+              "method": row["quant_method"]}
+    for k, v in sorted(row["options"].items()):
+        params[f"options.{k}"] = json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v
+    return params
+
+
+def _log_sweep(c, rid: str, result: Result) -> None:
+    """Params of the bits configuration; the simulated and float figures of quantize.json as
+    metrics (their method as tags, like every other metric)."""
+    row = sweep_row(result)
+    for k, v in sweep_params(result).items():
+        c.log_param(rid, k, str(v)[:6000])
+    for name, key in (("simulated", "test_quality_sim"), ("float", "float_quality"),
+                      ("from_float", "quality_from_float")):
+        m = row[name]
+        if m:
+            c.log_metric(rid, key, float(m["value"]))
+            c.set_tag(rid, f"method.{key}", m["method"])
+            c.set_tag(rid, f"how.{key}", m["detail"][:5000])
+
+
+def _metric_key(text: str) -> str:
+    """MLflow metric names take letters, digits, _ - . / and spaces."""
+    return re.sub(r"[^A-Za-z0-9_\-./ ]+", "_", text).strip("_ ")
+
+
+def log_report(tracking_uri: str, experiment: str, figures, ablation_tables, html) -> tuple[str, bool]:
+    """One run holding the sweep figures (PNG), the ablation tables (CSV + markdown beside
+    them, their simulated figures as metrics) and report.html; skipped when a run with the
+    same content exists. Returns (run id, created?)."""
+    from tinysweep import ablation
+    files = [Path(p) for p in ablation_tables]
+    files += [p.with_suffix(".md") for p in files if p.with_suffix(".md").is_file()]
+    digest = sha256_bytes(b"".join(
+        [name.encode() + base64.b64decode(png) for name, _, png, _ in figures]
+        + [p.read_bytes() for p in files]))
+    c = client(tracking_uri)
+    exp_id = experiment_id(c, experiment)
+    found = c.search_runs([exp_id], filter_string=(
+        f"tags.`{TAG_KIND}` = 'report' and tags.`{TAG_REPORT_SHA}` = '{digest}'"), max_results=1)
+    if found:
+        return found[0].info.run_id, False
+    run = c.create_run(exp_id, tags={TAG_KIND: "report", "mlflow.runName": "report"},
+                       run_name="report")
+    rid = run.info.run_id
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, _, png, _ in figures:
+                path = Path(tmp) / f"{name}.png"
+                path.write_bytes(base64.b64decode(png))
+                c.log_artifact(rid, str(path), artifact_path="figures")
+        for p in files:
+            c.log_artifact(rid, str(p), artifact_path="ablation")
+        for p in ablation_tables:
+            table = ablation.read_table(p)
+            for row in table["records"]:
+                key = _metric_key(f"ablation/{Path(p).stem}/{row['group']}/{row['variant']}")
+                c.log_metric(rid, key, float(row["simulated"]))
+            c.set_tag(rid, f"method.ablation/{Path(p).stem}", "simulated")
+        if html and Path(html).is_file():
+            c.log_artifact(rid, str(html))
+        c.set_tag(rid, TAG_REPORT_SHA, digest)   # last: marks the run complete
+        c.set_terminated(rid, "FINISHED")
+    except BaseException:
+        c.set_terminated(rid, "FAILED")
+        raise
+    return rid, True
 
 
 def log_results(results, tracking_uri: str, experiment: str):

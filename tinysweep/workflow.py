@@ -191,3 +191,79 @@ class Helpers:
     def report_args(self, wildcards=None) -> str:
         r = self.config["report"]
         return _args(tracking_uri=r["tracking_uri"], experiment=r["experiment"])
+
+    # -- the PTQ ablation -------------------------------------------------------------------
+    def ablation(self) -> dict:
+        return self.config["report"].get("ablation") or {"benchmarks": [], "bits": 4,
+                                                         "calibration_sizes": []}
+
+    def ablation_tables(self) -> list[str]:
+        """results/ablation/<bench>_w<bits>.csv of every listed benchmark the matrix sweeps."""
+        a = self.ablation()
+        return [f"results/ablation/{b}_w{a['bits']}.csv" for b in a["benchmarks"]
+                if b in self.config["matrix"]["benchmarks"]]
+
+    def ablation_inputs(self, wildcards) -> dict:
+        return {"script": "stages/ablation.py", "model": self.float_model(wildcards),
+                "features": self.features(wildcards),
+                "train_metrics": self.train_metrics(wildcards)}
+
+    def ablation_args(self, wildcards) -> str:
+        import json
+        q, a = self.config["quantize"], self.ablation()
+        best = (q.get("configs") or {}).get(wildcards.bits)
+        args = {"bits": wildcards.bits, "seed": q["seed"],
+                "calibration_samples": self.per_benchmark(q["calibration_samples"], wildcards),
+                "calibration_sizes": a["calibration_sizes"] or ""}
+        if best:
+            args["best"] = json.dumps(best, sort_keys=True)
+        return _args(**args)
+
+    # -- models trained elsewhere (params `external`) -----------------------------------------
+    def external(self, wildcards) -> dict | None:
+        return (self.config.get("external") or {}).get(self.bench(wildcards))
+
+    def float_model(self, wildcards) -> str:
+        """The float model the quantize stage starts from: trained here, or imported."""
+        b = self.bench(wildcards)
+        return f"models/{b}/external/float.keras" if self.external(wildcards) else f"models/{b}/float.keras"
+
+    def features(self, wildcards) -> str:
+        """Calibration (x_val) and evaluation (x_test) data: the benchmark's, or the external
+        model's EnergyRunner sets."""
+        b = self.bench(wildcards)
+        return (f"models/{b}/external/features.npz" if self.external(wildcards)
+                else f"data/datasets/{b}/features.npz")
+
+    def train_metrics(self, wildcards) -> str:
+        b = self.bench(wildcards)
+        return f"models/{b}/external/train.json" if self.external(wildcards) else f"models/{b}/train.json"
+
+    def needs_training_data(self, wildcards) -> bool:
+        """QAT fine-tunes on the benchmark's training split: only then is it made for an
+        external model (a QAT configuration in matrix.bits)."""
+        configs = self.config["quantize"].get("configs") or {}
+        return any((configs.get(str(name)) or {}).get("method") == "qat"
+                   for name in self.config["matrix"]["bits"])
+
+    @_one_line_errors
+    def import_inputs(self, wildcards) -> dict:
+        e = self.external(wildcards)
+        if not e:
+            raise cfg.ConfigError(f"params.yaml: external.{wildcards.bench} is not set: "
+                                  f"models/{wildcards.bench}/external is made only for a model "
+                                  f"trained elsewhere")
+        inputs = {"script": "stages/import_model.py", "model": e["model"], "testset": e["testset"]}
+        if "calibration" in e:
+            inputs["calibration"] = e["calibration"]
+        if self.needs_training_data(wildcards):
+            inputs["train_features"] = f"data/datasets/{wildcards.bench}/features.npz"
+        return inputs
+
+    def import_args(self, wildcards) -> str:
+        e, inputs = self.external(wildcards), self.import_inputs(wildcards)
+        options = {k: inputs[k] for k in ("model", "testset", "calibration", "train_features")
+                   if k in inputs}
+        options.update({k: e[k] for k in ("input_scale", "input_zero_point", "pixel_scale")
+                        if k in e})
+        return _args(**options)
