@@ -68,12 +68,14 @@ def test_one_run_per_combination_no_duplicates(setup, capfd, monkeypatch):
     assert out[1].startswith("report: kws_host_w8: logged as run ")
     assert out[2].startswith("report: kws_host_w4: logged as run ")
 
+    assert out[3].startswith("report: figures and ablation tables: logged as run ")
     c, runs = _runs(uri)
-    assert len(runs) == 2
-    run = next(r for r in runs if r.data.tags[tracking.TAG_COMBINATION] == "kws_host_w8")
+    assert len(runs) == 3    # two combinations and the report's figures
+    run = next(r for r in runs if r.data.tags.get(tracking.TAG_COMBINATION) == "kws_host_w8")
     assert run.info.run_id == out[1].split()[-3]
     assert run.info.status == "FINISHED" and run.info.run_name == "kws_host_w8"
-    assert run.data.params == {"benchmark": "kws", "device": "host", "bits": "8", "samples": "20"}
+    assert run.data.params == {"benchmark": "kws", "device": "host", "bits": "8", "samples": "20",
+                               "config": "8", "weight_bits": "8", "method": "ptq"}
     assert run.data.metrics == {"accuracy": 0.9, "accuracy_oracle": 0.9, "latency_ms": 2.5,
                                 "weights_bytes": 20000.0}
     tags = run.data.tags
@@ -91,7 +93,7 @@ def test_one_run_per_combination_no_duplicates(setup, capfd, monkeypatch):
     assert second.err == ""
     assert second.out.splitlines()[1:] == [l.replace("logged as run", "already logged, run")
                                            for l in out[1:]]
-    assert len(_runs(uri)[1]) == 2
+    assert len(_runs(uri)[1]) == 3
 
     # a changed result is a new run, the old one stays; a changed model is not logged
     make_result(tmp / "results", 4, model, tmp / "firmware", acc=0.5)
@@ -100,8 +102,44 @@ def test_one_run_per_combination_no_duplicates(setup, capfd, monkeypatch):
     assert [r[2] for r in third] == [False, True]
     assert third[1][3] == [f"model artifact not logged: {model} changed since it was measured"]
     c, runs = _runs(uri)
-    assert len(runs) == 3
+    assert len(runs) == 4
     new = c.get_run(third[1][1])
     assert new.data.metrics["accuracy"] == 0.5 and "artifact_warnings" in new.data.tags
     assert {a.path for a in c.list_artifacts(new.info.run_id)} == {
         "metrics.json", "predictions.csv", "firmware"}
+
+
+def test_sweep_params_figures_and_ablation(tmp_path, monkeypatch):
+    """A sub-8-bit configuration's params and quantize.json figures; the report run holds the
+    figures, the ablation table and its figures as metrics, once."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from test_report_sweep import ablation_rows, make_sweep_result
+    from tinysweep import ablation
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    results = report.load_results([make_sweep_result(tmp_path, c) for c in ("8", "4qat")])
+    logged = tracking.log_results(results, uri, "tinysweep")
+    c = tracking.client(uri)
+    run = c.get_run(logged[1][1])
+    assert run.data.params["config"] == "4qat" and run.data.params["method"] == "qat"
+    assert run.data.params["weight_bits"] == "4" and run.data.params["options.qat_epochs"] == "5"
+    assert run.data.metrics["test_quality_sim"] == 0.928
+    assert run.data.metrics["quality_from_float"] == pytest.approx(0.928 - 0.932)
+    assert run.data.tags["method.test_quality_sim"] == "simulated"
+    table = tmp_path / "results" / "ablation" / "kws_w4.csv"
+    table.parent.mkdir()
+    table.write_text(ablation.to_csv(ablation_rows()))
+    table.with_suffix(".md").write_text(ablation.to_markdown(ablation_rows(), "kws", 4))
+    html = tmp_path / "report.html"
+    html.write_text("<html></html>")
+    figures = report.sweep_figures(results)
+    rid, created = tracking.log_report(uri, "tinysweep", figures, [table], html)
+    assert created and tracking.log_report(uri, "tinysweep", figures, [table], html) == (rid, False)
+    arts = {a.path for a in c.list_artifacts(rid, "figures")}
+    assert arts == {"figures/accuracy_vs_bits.png", "figures/flash_vs_bits.png",
+                    "figures/pareto_kws_host.png"}
+    assert {a.path for a in c.list_artifacts(rid, "ablation")} == {
+        "ablation/kws_w4.csv", "ablation/kws_w4.md"}
+    metrics = c.get_run(rid).data.metrics
+    assert metrics["ablation/kws_w4/baseline/baseline_ min-max_ per-tensor_ no corrections"] == 0.5
+    assert c.get_run(rid).data.tags["method.ablation/kws_w4"] == "simulated"

@@ -144,6 +144,8 @@ def float_quality(model, bench: str, x: np.ndarray, y: np.ndarray) -> dict:
 def build(bench: str, model_path, testset, options: dict, calibration=None,
           train_features=None) -> tuple[object, dict, dict]:
     """(model, features.npz arrays, train.json record) for a model trained elsewhere."""
+    if not Path(model_path).exists():
+        raise InputError(f"the Keras model {model_path} not found")
     x_test, y_test, test_how = read_set(testset, bench, options)
     if calibration:
         x_cal, y_cal, cal_how = read_set(calibration, bench, options)
