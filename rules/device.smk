@@ -39,4 +39,5 @@ rule measure:
     shell:
         "python {input.script} {params.args} --firmware {input.firmware}/firmware"
         " --build-info {input.firmware}/build.json --model {input.model}"
-        " --codegen {input.codegen}/model.json --testset {input.testset} --out {output} > {log} 2>&1"
+        " --codegen {input.codegen}/model.json --quantize-info {input.quantize}"
+        " --testset {input.testset} --out {output} > {log} 2>&1"

@@ -1,4 +1,5 @@
-# Model: float training, quantization to the bit-width, C code generation, test-set export.
+# Model: float training, quantization to a bits configuration (quantize.configs), C code
+# generation (each weight tensor stored at the narrowest width holding it), test-set export.
 
 
 rule train:
@@ -80,7 +81,8 @@ rule convert:
     conda:
         "../envs/tinysweep.yaml"
     shell:
-        "python {input.script} --model {input.model} --profile {params.profile} --out {output} > {log} 2>&1"
+        "python {input.script} --model {input.model} --profile {params.profile} --weight-bits auto"
+        " --out {output} > {log} 2>&1"
 
 
 rule export_testset:

@@ -41,6 +41,19 @@ def tflm_outputs(buf: bytes, xs):
     return np.stack(outs)
 
 
+def host_outputs(firmware, xs, n_out):
+    """The host device's int8 outputs (n_out each), one row per int8 input of xs."""
+    import numpy as np
+    from tinysweep.runner import open_device
+    outs = []
+    with open_device("pty", firmware, timeout=10, boot_timeout=10) as dut:
+        for x in xs:
+            dut.load(x.tobytes())
+            dut.infer(1, 0)
+            outs.append(dut.outputs(expected=n_out))
+    return np.stack(outs)
+
+
 def build_board_firmware(tflite, root, device: str, profile: str = "kws01"):
     """convert + build_firmware for a device of params.yaml (its port, flags and board):
     root/c, root/build/firmware; returns the device entry and the firmware path."""

@@ -29,7 +29,17 @@ def test_shipped_params_are_valid():
 
 
 @pytest.mark.parametrize("path, value, expected", [
-    (("matrix", "bits"), [4], "matrix.bits[0] = 4 is not allowed (allowed: 8)"),
+    (("matrix", "bits"), [9], "matrix.bits[0] = '9' is not a bits configuration name: a weight bit-width 2-8"),
+    (("matrix", "bits"), ["4-mix"], "matrix.bits[0] = '4-mix' is not a bits configuration name"),
+    (("matrix", "bits"), [3], "matrix.bits names '3', which quantize.configs does not define (defined: 8, 4, 2)"),
+    (("quantize", "configs", "4", "method"), "gptq", "quantize.configs.4.method = 'gptq' is not allowed (allowed: ptq, qat)"),
+    (("quantize", "configs", "4", "range"), "max", "quantize.configs.4.range = 'max' is not allowed (allowed: minmax, percentile, mse)"),
+    (("quantize", "configs", "4", "granularity"), "per_row", "quantize.configs.4.granularity = 'per_row' is not allowed (allowed: per_channel, per_tensor)"),
+    (("quantize", "configs", "4", "layers", "first"), 9, "quantize.configs.4.layers.first = 9 is not a weight bit-width (an integer 2-8)"),
+    (("quantize", "configs", "4", "layers", "first"), 1, "quantize.configs.4.layers.first = 1 is not a weight bit-width"),
+    (("quantize", "configs", "4", "rounding"), "up", "unknown key quantize.configs.4.rounding (allowed: method, range, percentile, granularity"),
+    (("quantize", "configs", "2", "qat"), KeyError, "quantize.configs.2 is missing the key 'qat'"),
+    (("quantize", "configs", "9"), {"method": "ptq"}, "quantize.configs has a key '9', which is not a bits configuration name"),
     (("matrix", "benchmarks"), ["speech"], "matrix.benchmarks[0] = 'speech' is not allowed (allowed: kws, vww, ic, ad)"),
     (("matrix", "devices"), ["m9"], "matrix.devices names 'm9', which the devices section does not define (defined: host, m4, m7, m33, m55, nucleo)"),
     (("train", "kws", "epochs"), 0, "train.kws.epochs = 0"),
@@ -80,20 +90,34 @@ def test_combinations_and_targets():
     c["devices"]["other"] = dict(c["devices"]["host"])
     c["matrix"]["devices"] = ["host", "other"]
     names = [x.name for x in cfg.combinations(c)]
-    assert names == ["kws_host_w8", "kws_other_w8", "ad_host_w8", "ad_other_w8"]
-    assert cfg.parse_combination("kws_other_w8", c) == cfg.Combination("kws", "other", 8)
-    assert [x.name for x in cfg.expand_glob("kws_*", c)] == names[:2]
-    assert [x.name for x in cfg.expand_glob("*_host_w?", c)] == ["kws_host_w8", "ad_host_w8"]
+    assert names == [f"{b}_{d}_w{w}" for b in ("kws", "ad") for d in ("host", "other")
+                     for w in (8, 4, 2)]
+    assert cfg.parse_combination("kws_other_w8", c) == cfg.Combination("kws", "other", "8")
+    assert [x.name for x in cfg.expand_glob("kws_*", c)] == names[:6]
+    assert [x.name for x in cfg.expand_glob("*_host_w8", c)] == ["kws_host_w8", "ad_host_w8"]
     # a defined device outside the matrix may be targeted; globs sweep the matrix only
-    assert cfg.parse_combination("kws_m4_w8", c) == cfg.Combination("kws", "m4", 8)
+    assert cfg.parse_combination("kws_m4_w8", c) == cfg.Combination("kws", "m4", "8")
     assert "kws_m4_w8" not in [x.name for x in cfg.expand_glob("kws_*", c)]
+
+
+def test_configuration_names_with_variants():
+    c = copy.deepcopy(KWS_AD)
+    c["quantize"]["configs"]["4qat"] = {"method": "qat", "qat": {"epochs": 1}}
+    c["matrix"]["bits"] = [8, "4qat"]   # YAML: 8 is an integer, 4qat a string
+    c = cfg.validate(c)
+    assert c["matrix"]["bits"] == ["8", "4qat"]
+    combination = cfg.parse_combination("kws_host_w4qat", c)
+    assert combination == cfg.Combination("kws", "host", "4qat")
+    assert combination.weight_bits == 4 and combination.name == "kws_host_w4qat"
+    assert [x.name for x in cfg.expand_glob("kws_*_w4*", c)] == ["kws_host_w4qat"]
 
 
 @pytest.mark.parametrize("target, expected", [
     ("vww_host_w8", "unknown benchmark 'vww' (params.yaml matrix declares: kws, ad)"),
     ("kws_m9_w8", "unknown device 'm9' (params.yaml devices section defines: host, m4, m7, m33, m55, nucleo)"),
-    ("kws_host_w3", "unknown bit-width '3' (params.yaml matrix declares: 8)"),
-    ("kws-host-8", "is not <benchmark>_<device>_w<bits> (declared: kws_host_w8, ad_host_w8)"),
+    ("kws_host_w3", "unknown bits configuration '3' (params.yaml matrix declares: 8, 4, 2)"),
+    ("kws_host_w4x", "unknown bits configuration '4x' (params.yaml matrix declares: 8, 4, 2)"),
+    ("kws-host-8", "is not <benchmark>_<device>_w<bits> (declared: kws_host_w8, kws_host_w4, "),
 ])
 def test_unknown_targets_are_named(target, expected):
     with pytest.raises(cfg.ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)")):

@@ -1,4 +1,5 @@
 """The functions the Snakemake rules call: stage arguments, targets, glob markers."""
+import json
 import shlex
 from types import SimpleNamespace
 
@@ -21,6 +22,33 @@ def test_stage_arguments_come_from_params():
     assert shlex.split(h.build_args(KWS_HOST_W8)) == ["--port", "host", "--cflags=-O2"]
     assert h.measure_inputs(KWS_HOST_W8)["firmware"] == "build/kws_host_w8"
     assert h.profile(KWS_HOST_W8) == "kws01"
+
+
+def test_quantize_arguments_carry_the_configuration():
+    h = Helpers.checked(PARAMS)
+    for name in ("8", "4", "2"):
+        args = shlex.split(h.quantize_args(SimpleNamespace(bench="kws", bits=name)))
+        config = json.loads(args[args.index("--config") + 1])
+        assert config == {"name": name, **PARAMS["quantize"]["configs"][name]}
+        assert args[args.index("--calibration-samples") + 1] == "120"
+    with pytest.raises(SystemExit, match=r"^unknown bits configuration '3' \(params.yaml matrix "
+                                         r"declares: 8, 4, 2\)$"):
+        h.quantize_args(SimpleNamespace(bench="kws", bits="3"))
+
+
+def test_layer_names_are_checked_against_the_benchmark_model():
+    """Before any training: the benchmark's Keras model is built (untrained) to check them."""
+    params = yaml.safe_load(yaml.safe_dump(PARAMS))
+    layers = params["quantize"]["configs"]["4"]["layers"]
+    layers.update({"depthwise_conv2d_*": 4, "conv2d_1": 2})
+    kws4 = SimpleNamespace(bench="kws", bits="4")
+    assert "conv2d_1" in Helpers.checked(params).quantize_args(kws4)
+    layers["conv2d_9"] = 4
+    with pytest.raises(SystemExit, match=r"^params.yaml: quantize.configs.4.layers: 'conv2d_9' "
+                                         r"matches no layer; layers with weights: conv2d, "
+                                         r"depthwise_conv2d, conv2d_1, .*dense .*\(the kws "
+                                         r"model\)$"):
+        Helpers.checked(params).quantize_args(kws4)
 
 
 def test_emulated_board_arguments_come_from_its_device_entry():
@@ -107,7 +135,7 @@ def test_ad_dataset_arguments():
 
 
 def test_bad_inputs_exit_with_one_line():
-    with pytest.raises(SystemExit, match="matrix.bits"):
+    with pytest.raises(SystemExit, match="matrix.bits names '5', which quantize.configs"):
         Helpers.checked({**PARAMS, "matrix": {**PARAMS["matrix"], "bits": [5]}})
     kws_only = {**PARAMS, "matrix": {**PARAMS["matrix"], "benchmarks": ["kws"]}}
     with pytest.raises(SystemExit, match="unknown benchmark 'ic'"):

@@ -1,4 +1,5 @@
 """params.yaml: validation with one-line errors, and the benchmark x device x bits matrix."""
+import copy
 import fnmatch
 import re
 from dataclasses import dataclass
@@ -16,7 +17,13 @@ PROFILES = {"kws": "kws01", "vww": "vww01", "ic": "ic01", "ad": "ad01"}
 
 ENERGY_MODE_BAUD = 9600  # EEMBC energy mode: the IO manager's UART rate
 
-COMBINATION = re.compile(r"^(?P<bench>[a-z0-9]+)_(?P<device>[a-z0-9]+)_w(?P<bits>[0-9]+)$")
+# A bits configuration's name: its default weight bit-width, optionally a variant suffix
+# (8, 4, 4qat, 2mix); quantize.configs defines what each name means.
+CONFIG_NAME = r"[2-8](?:[a-z][a-z0-9]*)?"
+# what a target may say after _w (checked against the declared names afterwards)
+COMBINATION = re.compile(r"^(?P<bench>[a-z0-9]+)_(?P<device>[a-z0-9]+)_w(?P<bits>[0-9][a-z0-9]*)$")
+# layer rules of quantize.configs.<name>.layers (any other key names a layer)
+LAYER_RULES = ("first", "last")
 
 
 class ConfigError(ValueError):
@@ -27,11 +34,20 @@ class ConfigError(ValueError):
 class Combination:
     bench: str
     device: str
-    bits: int
+    config: str          # bits configuration name (quantize.configs)
 
     @property
     def name(self) -> str:
-        return f"{self.bench}_{self.device}_w{self.bits}"
+        return f"{self.bench}_{self.device}_w{self.config}"
+
+    @property
+    def weight_bits(self) -> int:
+        return weight_bits(self.config)
+
+
+def weight_bits(config_name: str) -> int:
+    """The default weight bit-width of a configuration: its leading digit."""
+    return int(str(config_name)[0])
 
 
 def _key(path) -> str:
@@ -52,6 +68,10 @@ def _allowed(schema) -> str:
 def _one_line(error: jsonschema.ValidationError, source: str) -> str:
     key = _key(error.absolute_path)
     v = error.validator
+    if "x-error" in error.schema:  # the schema says what the value must be
+        if "propertyNames" in error.absolute_schema_path:   # a key of `key`
+            return f"{source}: {key} has a key {error.instance!r}, which is not {error.schema['x-error']}"
+        return f"{source}: {key} = {error.instance!r} is not {error.schema['x-error']}"
     if v == "enum":
         return f"{source}: {key} = {error.instance!r} is not allowed (allowed: {_allowed(error.schema)})"
     if v == "additionalProperties":
@@ -67,13 +87,33 @@ def _one_line(error: jsonschema.ValidationError, source: str) -> str:
     return f"{source}: {key} = {error.instance!r}: {error.message.split(' is ')[-1] if ' is ' in error.message else error.message}"
 
 
+def _normalized(config: dict) -> dict:
+    """A copy with the bits configuration names as strings: YAML reads `- 8` and `8:` as
+    integers, `4qat` as a string."""
+    config = copy.deepcopy(config)
+    matrix, quantize = config.get("matrix"), config.get("quantize")
+    if isinstance(matrix, dict) and isinstance(matrix.get("bits"), list):
+        matrix["bits"] = [_name(b) for b in matrix["bits"]]
+    if isinstance(quantize, dict) and isinstance(quantize.get("configs"), dict):
+        quantize["configs"] = {_name(k): v for k, v in quantize["configs"].items()}
+    return config
+
+
+def _name(value):
+    # bool is an int to Python: keep it as it is, for the schema to refuse
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 def validate(config: dict, source: str = "params.yaml") -> dict:
-    """Raise ConfigError (one line) unless `config` is a valid tinysweep configuration."""
+    """The configuration with bits configuration names as strings; ConfigError (one line)
+    unless it is a valid tinysweep configuration."""
+    config = _normalized(config)
     schema = yaml.safe_load(SCHEMA.read_text())
     errors = list(jsonschema.Draft202012Validator(schema).iter_errors(config))
     if errors:
         raise ConfigError(_one_line(jsonschema.exceptions.best_match(errors), source))
     _check_devices(config["devices"], source)
+    _check_configs(config, source)
     matrix = config["matrix"]
     for device in matrix["devices"]:
         if device not in config["devices"]:
@@ -132,6 +172,27 @@ def _check_external(external: dict, source: str):
                               f"(how its kws01 .bin files were quantized)")
 
 
+def _check_configs(config: dict, source: str):
+    """Every swept bits configuration is defined and means something tinysweep.quant can do.
+    (Layer names are checked per benchmark model by tinysweep.workflow, before any training.)"""
+    defined = config["quantize"]["configs"]
+    for name in config["matrix"]["bits"]:
+        if name not in defined:
+            raise ConfigError(f"{source}: matrix.bits names '{name}', which quantize.configs does "
+                              f"not define (defined: {', '.join(defined)})")
+    for name in config["matrix"]["bits"]:
+        quant_config(name, defined[name], source)
+
+
+def quant_config(name: str, entry: dict, source: str = "params.yaml"):
+    """tinysweep.quant.QuantConfig of quantize.configs.<name>, or ConfigError."""
+    from tinysweep.quant import QuantConfig, QuantConfigError
+    try:
+        return QuantConfig.from_params(name, entry)
+    except QuantConfigError as e:
+        raise ConfigError(f"{source}: {e}") from None  # (e names quantize.configs.<name>)
+
+
 def energy_mode_error(device: str, source: str = "params.yaml") -> str:
     return (f"{source}: devices.{device}.energy_mode = true: its firmware is for EEMBC's "
             f"EnergyRunner (timestamps on a pin), tinysweep cannot measure it; build it with "
@@ -184,7 +245,7 @@ def load(path="params.yaml") -> dict:
 
 def combinations(config: dict) -> list[Combination]:
     m = config["matrix"]
-    return [Combination(b, d, int(w)) for b in m["benchmarks"] for d in m["devices"] for w in m["bits"]]
+    return [Combination(b, d, str(w)) for b in m["benchmarks"] for d in m["devices"] for w in m["bits"]]
 
 
 def parse_combination(name: str, config: dict) -> Combination:
@@ -193,14 +254,14 @@ def parse_combination(name: str, config: dict) -> Combination:
     declared = ", ".join(c.name for c in combinations(config))
     if not m:
         raise ConfigError(f"target results/{name} is not <benchmark>_<device>_w<bits> (declared: {declared})")
-    c = Combination(m["bench"], m["device"], int(m["bits"]))
+    c = Combination(m["bench"], m["device"], m["bits"])
     axes = config["matrix"]
     # any device the devices section defines may be targeted; matrix.devices is what a plain
     # run (and a glob target) sweeps
     for axis, value, allowed, where in (
             ("benchmark", c.bench, axes["benchmarks"], "matrix declares"),
             ("device", c.device, list(config["devices"]), "devices section defines"),
-            ("bit-width", c.bits, axes["bits"], "matrix declares")):
+            ("bits configuration", c.config, [str(b) for b in axes["bits"]], "matrix declares")):
         if value not in allowed:
             raise ConfigError(f"target results/{name}: unknown {axis} '{value}' (params.yaml {where}: "
                               f"{', '.join(str(a) for a in allowed)})")

@@ -1,6 +1,7 @@
 """Put an int8 .tflite's weights onto the symmetric b-bit grid, so it is a b-bit model.
 
     onto_grid(tflite_bytes, bits=4) -> tflite_bytes
+    onto_grid(tflite_bytes, bits=[8, 4, 2, ...]) -> tflite_bytes   (per weight op: mixed precision)
 
 Every CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED int8 filter is requantized with a b-bit
 scale per quantization channel (per tensor when the filter has one scale): for channel c with
@@ -57,18 +58,21 @@ def grid_factors(q: np.ndarray, axis: int | None, limit: int) -> np.ndarray:
     return np.maximum(np.atleast_1d(m).astype(np.float64) / limit, 1.0)
 
 
-def onto_grid(buf: bytes, bits: int) -> bytes:
-    """The .tflite `buf` with every int8 weight tensor requantized onto the b-bit grid."""
-    if bits not in (4, 2):
-        raise ValueError(f"bits {bits}: only 4 or 2")
-    limit = grid_limit(bits)
-
+def onto_grid(buf: bytes, bits) -> bytes:
+    """The .tflite `buf` with every int8 weight tensor requantized onto the b-bit grid; `bits`
+    one width (4 or 2) for all, or one per weight op in graph order (8 leaves the op as it is)."""
     def edit(m):
+        ops = list(weight_ops(m))
+        per_op = [bits] * len(ops) if isinstance(bits, int) else list(bits)
+        if len(per_op) != len(ops) or any(b not in (8, 4, 2) for b in per_op) or bits == 8:
+            raise ValueError(f"bits {bits}: 4 or 2, or one of 8/4/2 for each of the "
+                             f"{len(ops)} weight ops")
         done = set()
-        for sg, op in weight_ops(m):
+        for (sg, op), b in zip(ops, per_op):
             t = sg.tensors[op.inputs[1]]
-            if t.type != INT8 or id(t) in done:
+            if t.type != INT8 or id(t) in done or b == 8:
                 continue
+            limit = grid_limit(b)
             done.add(id(t))
             scale = np.asarray(t.quantization.scale, np.float32)
             q = _buffer(m, t, np.int8).reshape(tuple(t.shape))

@@ -4,6 +4,7 @@ Rules stay declarative: every param and input function they use is a method here
 tests/test_workflow_helpers.py. Errors leave Snakemake as one line (sys.exit with the message).
 """
 import functools
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -47,7 +48,7 @@ class Helpers:
         return [f"results/{c.name}" for c in cfg.combinations(self.config)]
 
     def wildcard_constraints(self) -> dict:
-        return {"bench": "[a-z0-9]+", "device": "[a-z0-9]+", "bits": "[0-9]+",
+        return {"bench": "[a-z0-9]+", "device": "[a-z0-9]+", "bits": cfg.CONFIG_NAME,
                 "pattern": r".*[\*\?\[].*"}
 
     @_one_line_errors
@@ -72,9 +73,10 @@ class Helpers:
         c = self.combination(wildcards)
         if self.config["devices"][c.device].get("energy_mode"):
             raise cfg.ConfigError(cfg.energy_mode_error(c.device))
-        model = f"models/{c.bench}/w{c.bits}"
+        model = f"models/{c.bench}/w{c.config}"
         return {"script": "stages/measure.py", "firmware": f"build/{c.name}",
-                "model": f"{model}/model.tflite", "codegen": f"{model}/c", "testset": f"{model}/testset"}
+                "model": f"{model}/model.tflite", "quantize": f"{model}/quantize.json",
+                "codegen": f"{model}/c", "testset": f"{model}/testset"}
 
     def profile(self, wildcards) -> str:
         return cfg.PROFILES[self.bench(wildcards)]
@@ -105,10 +107,52 @@ class Helpers:
         every swept benchmark has one is checked by tinysweep.config.validate)."""
         return value[self.bench(wildcards)] if isinstance(value, dict) else value
 
+    @_one_line_errors
+    def quant_config(self, wildcards) -> str:
+        """The name of the bits configuration a job quantizes to (one line if undeclared)."""
+        declared = self.config["matrix"]["bits"]
+        if wildcards.bits not in declared:
+            raise cfg.ConfigError(f"unknown bits configuration '{wildcards.bits}' (params.yaml "
+                                  f"matrix declares: {', '.join(declared)})")
+        return wildcards.bits
+
+    @_one_line_errors
     def quantize_args(self, wildcards) -> str:
+        """--config: the configuration's params entry as JSON, with its name. Its layer names
+        are checked against the benchmark's model here, while Snakemake builds the job graph:
+        before any training."""
         q = self.config["quantize"]
+        bench, name = self.bench(wildcards), self.quant_config(wildcards)
+        entry = q["configs"][name]
+        self.check_layer_names(bench, name)
         samples = self.per_benchmark(q["calibration_samples"], wildcards)
-        return _args(bits=wildcards.bits, calibration_samples=samples, seed=q["seed"])
+        return _args(config=json.dumps({"name": name, **entry}, sort_keys=True),
+                     calibration_samples=samples, seed=q["seed"])
+
+    def check_layer_names(self, bench: str, name: str) -> None:
+        """ConfigError unless every layer quantize.configs.<name>.layers names (rules aside)
+        is a layer with weights of the benchmark's model. Builds the model (TensorFlow: a few
+        seconds) only when a layer is named."""
+        layers = self.config["quantize"]["configs"][name].get("layers") or {}
+        if all(key in cfg.LAYER_RULES for key in layers):
+            return
+        from tinysweep.quant import QuantConfigError, resolve_layer_bits
+        config = cfg.quant_config(name, self.config["quantize"]["configs"][name])
+        try:
+            resolve_layer_bits(self._model(bench), config)
+        except QuantConfigError as e:
+            raise cfg.ConfigError(f"params.yaml: {e} (the {bench} model)") from None
+
+    @functools.lru_cache(maxsize=None)
+    def _model(self, bench: str):
+        """The benchmark's float Keras model as the train stage builds it (untrained), or the
+        model trained elsewhere that params `external` names."""
+        entry = (self.config.get("external") or {}).get(bench)
+        if entry:
+            from tinysweep.external import load_model
+            return load_model(entry["model"])
+        from tinysweep.benchmarks import architecture
+        return architecture(bench)
 
     def testset_args(self, wildcards) -> str:
         m = self.config["measure"]
@@ -135,7 +179,7 @@ class Helpers:
         c = self.combination(wildcards)
         lat = m["latency"]
         d = self.device(wildcards)
-        args = _args(benchmark=c.bench, device=c.device, bits=c.bits, transport=d["transport"],
+        args = _args(benchmark=c.bench, device=c.device, transport=d["transport"],
                      windows=lat["windows"], inferences=lat["inferences"], warmup=lat["warmup"],
                      timeout=m["timeout_s"], latency_method=d["latency_method"])
         return " ".join([args] + [_args(**opts) for opts in self._device_measure_options(d)])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import build_host_firmware, run_stage, tflm_outputs
+from helpers import build_host_firmware, host_outputs, run_stage, tflm_outputs
 
 from tinysweep.codegen import Unsupported, generate, read_tflite_bytes
 from tinysweep.codegen.packing import pack, unpack
@@ -117,17 +117,6 @@ def test_ternary_weights_pack_to_two_bits(small_kws_tflite):
     assert g.info["weights_stored_bits"] == 2 and g.info["weight_bits"] == 2
 
 
-def _device_outputs(firmware, xs, n_out):
-    from tinysweep.runner import open_device
-    outs = []
-    with open_device("pty", firmware, timeout=10, boot_timeout=10) as dut:
-        for x in xs:
-            dut.load(x.tobytes())
-            dut.infer(1, 0)
-            outs.append(dut.outputs(expected=n_out))
-    return np.stack(outs)
-
-
 @pytest.mark.slow
 def test_qat_int4_model_end_to_end(tmp_path):
     """A real INT4 model from tfmot n-bit QAT: codegen keeps every weight packed, the host
@@ -146,7 +135,7 @@ def test_qat_int4_model_end_to_end(tmp_path):
     xs = np.random.default_rng(5).integers(-128, 128, (16, 12 * 8), dtype=np.int8)
     xs = xs.reshape(16, 12, 8, 1)
     ref = tflm_outputs(buf, xs)
-    np.testing.assert_array_equal(_device_outputs(firmware, xs, ref.shape[1]), ref)
+    np.testing.assert_array_equal(host_outputs(firmware, xs, ref.shape[1]), ref)
 
 
 @pytest.mark.slow
@@ -158,4 +147,4 @@ def test_on_grid_kws_int4_end_to_end(grid_bytes, tmp_path):
     firmware = build_host_firmware(path, tmp_path / "dev")
     xs = np.random.default_rng(6).integers(-128, 128, (16, 49, 10, 1), dtype=np.int8)
     ref = tflm_outputs(grid_bytes, xs)
-    np.testing.assert_array_equal(_device_outputs(firmware, xs, ref.shape[1]), ref)
+    np.testing.assert_array_equal(host_outputs(firmware, xs, ref.shape[1]), ref)

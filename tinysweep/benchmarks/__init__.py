@@ -9,6 +9,8 @@ A benchmark module provides what the generic stages call:
   (stages/features.py): ``x_train/x_val/x_test`` float32, ``y_*`` int64, ``classes``;
 - ``train(features, *, epochs, batch_size, learning_rates, lr_boundaries, seed, **extra)
   -> (model, metrics)`` (stages/train.py);
+- ``build_model()``: the untrained float Keras model ``train`` fits (params' quantize layers
+  name its layers, checked before training: `architecture`);
 - ``DATASET_OPTIONS`` / ``TRAIN_OPTIONS``: the benchmark's own stage options beyond the common
   ones, ``{name: (kind, help)}`` with kind one of `OPTION_KINDS`; the stages add them to their
   command line and the workflow passes the matching keys of params.yaml ``dataset.<name>`` /
@@ -147,6 +149,15 @@ def get(name: str):
     if name not in _MODULES:
         raise InputError(f"unknown benchmark {name!r} (known: {', '.join(names())})")
     return importlib.import_module(_MODULES[name])
+
+
+def architecture(name: str):
+    """Benchmark `name`'s untrained float Keras model, its layers named as in the model the
+    train stage saves: Keras numbers default layer names per graph, and the train stage builds
+    its model first thing in a fresh process; a fresh graph here does the same."""
+    from tinysweep.tfcompat import tf
+    with tf.Graph().as_default():
+        return get(name).build_model()
 
 
 def _bool(text: str) -> bool:

@@ -365,6 +365,9 @@ def build_autoencoder():
     return build_ad()[0]
 
 
+build_model = build_autoencoder
+
+
 def predict(model, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
     return np.concatenate([model(x[i:i + batch_size], training=False).numpy()
                            for i in range(0, len(x), batch_size)])

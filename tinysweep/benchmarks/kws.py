@@ -413,6 +413,9 @@ def build_dscnn(input_shape=(audio.NUM_FRAMES, audio.NUM_MFCC, 1), classes: int 
     return keras.Model(inputs, outputs, name="ds_cnn")
 
 
+build_model = build_dscnn  # (default input shape and classes: those of both sources)
+
+
 def train(features, *, epochs: int, batch_size: int, learning_rates, lr_boundaries, seed: int,
           progress: bool = True):
     """Train the DS-CNN with the MLPerf recipe (Adam, step LR, sparse CE); (model, metrics).

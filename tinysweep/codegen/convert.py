@@ -7,7 +7,7 @@ from tinysweep.codegen.reader import read_tflite
 from tinysweep.io import atomic_dir
 
 
-def convert(model, profile, out, weight_bits: int = 8) -> dict:
+def convert(model, profile, out, weight_bits: int | str = 8) -> dict:
     """Write out/{model.c, model.h, model.json}; return the model.json contents."""
     model = Path(model)
     if not model.is_file():

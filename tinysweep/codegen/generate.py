@@ -8,7 +8,9 @@ reruns).
 Sub-byte weights: real INT4/INT2 weight tensors stay packed (TFLite's layout, see
 tinysweep.codegen.packing) and run on the tsn_*_s4 / tsn_*_s2 kernels. With weight_bits 4 or 2,
 int8 (or wider packed) weight tensors are packed at generation time; each must lie on the b-bit
-grid |q| <= 2^(b-1) - 1, or generation stops naming the tensor.
+grid |q| <= 2^(b-1) - 1, or generation stops naming the tensor. With weight_bits "auto", each
+weight tensor is stored at the narrowest width whose grid holds it (2 if |q| <= 1, 4 if <= 7,
+else as stored): a mixed-precision model (layers at 8, 4 and 2 bits) needs no list of layers.
 """
 from __future__ import annotations
 
@@ -301,10 +303,12 @@ class Generated:
 # lowering
 
 class _Lowering:
-    def __init__(self, model: Model, plan: ModelPlan | None, weight_bits: int = 8):
+    def __init__(self, model: Model, plan: ModelPlan | None, weight_bits: int = 8,
+                 narrowed: frozenset[int] = frozenset()):
         self.model = model
         self.plan = plan
         self.weight_bits = weight_bits
+        self.narrowed = narrowed   # weight tensors packed by narrow_weights (weight_bits auto)
         self.consts: dict[int, ConstArray] = {}
         # node index -> operator position in the plan (edge removal leaves gaps in node numbers)
         self.position = {op.index: k for k, op in enumerate(model.operators)}
@@ -374,7 +378,9 @@ class _Lowering:
             else:
                 values = tuple(int(v) for v in np.frombuffer(pack(q, bits), np.int8))
                 kind = f"int{bits} packed {8 // bits} per byte"
-                if t.bits:
+                if i in self.narrowed:
+                    kind += ", the narrowest grid holding it"
+                elif t.bits:
                     kind += ", as stored"
             comment = f"tensor {i}: {_comment_safe(t.name)} ({kind} {shape})"
             self.consts[i] = ConstArray(f"tensor_{i}", "int8_t", values, comment, bits, grid_bits)
@@ -747,19 +753,50 @@ def c_ints(values, per_line: int = 16, width: int = 4) -> str:
 PROFILE_RE = re.compile(r"[A-Za-z0-9_.\-]{1,32}")
 
 
-WEIGHT_BITS = (8, 4, 2)
+AUTO = "auto"
+WEIGHT_BITS = (8, 4, 2, AUTO)
+WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
 
-def generate(model: Model, profile: str, weight_bits: int = 8) -> Generated:
+def storage_bits(widest: int) -> int:
+    """The narrowest storage width whose symmetric grid holds values |q| <= widest."""
+    return next((b for b in (2, 4) if widest <= grid_limit(b)), 8)
+
+
+def narrow_weights(model: Model) -> tuple[Model, frozenset[int]]:
+    """`model` with every weight tensor (filter of a conv, depthwise conv or fully connected)
+    whose values fit a narrower grid than its storage repacked as an INT4/INT2 tensor, and
+    the indices of those tensors. Values are unchanged: the arithmetic is the same."""
+    tensors, narrowed = list(model.tensors), set()
+    for op in model.operators:
+        if op.opcode not in WEIGHT_OPS or len(op.inputs) < 2 or op.inputs[1] < 0:
+            continue
+        t = tensors[op.inputs[1]]
+        if t.type not in ("INT8", "INT4", "INT2") or not t.is_constant or t.index in narrowed:
+            continue
+        q = t.array().reshape(-1).astype(np.int64)
+        bits = storage_bits(int(np.abs(q).max()) if q.size else 0)
+        if bits < (t.bits or 8):
+            tensors[t.index] = dataclasses.replace(t, type=f"INT{bits}", data=pack(q, bits))
+            narrowed.add(t.index)
+    return dataclasses.replace(model, tensors=tuple(tensors)), frozenset(narrowed)
+
+
+def generate(model: Model, profile: str, weight_bits: int | str = 8) -> Generated:
     """Lower `model` to C. Raises Unsupported for anything the tsn kernels cannot run.
 
     weight_bits: 8 keeps weights as stored (int8, or packed INT4/INT2); 4 or 2 packs every
     wider weight tensor to that many bits, which requires its values on the grid
-    |q| <= 2^(bits-1) - 1 (7 or 1)."""
+    |q| <= 2^(bits-1) - 1 (7 or 1); "auto" stores each weight tensor at the narrowest width
+    whose grid holds it (narrow_weights)."""
     if not PROFILE_RE.fullmatch(profile):
         raise ValueError(f"profile {profile!r}: 1-32 characters of [A-Za-z0-9_.-]")
     if weight_bits not in WEIGHT_BITS:
-        raise ValueError(f"weight_bits {weight_bits!r}: one of 8, 4, 2")
+        raise ValueError(f"weight_bits {weight_bits!r}: one of 8, 4, 2, auto")
+    requested, narrowed = weight_bits, frozenset()
+    if weight_bits == AUTO:   # then kept as stored: INT4/INT2 tensors run on packed kernels
+        model, narrowed = narrow_weights(model)
+        weight_bits = 8
     if model.subgraph_count != 1:
         raise _model_unsupported(f"{model.subgraph_count} subgraphs; only 1")
     if len(model.inputs) != 1 or len(model.outputs) != 1:
@@ -795,7 +832,7 @@ def generate(model: Model, profile: str, weight_bits: int = 8) -> Generated:
     plan = plan_model(dataclasses.replace(model, operators=tuple(
         dataclasses.replace(op, index=k) for k, op in enumerate(model.operators))), ARENA_ALIGNMENT,
         packed=weight_bits != 8)
-    lowering = _Lowering(model, plan, weight_bits)
+    lowering = _Lowering(model, plan, weight_bits, narrowed)
     steps = [lowering.lower(op) for op in model.operators]
 
     inp = _io(model, model.inputs[0], plan.offsets[model.inputs[0]], "input")
@@ -808,7 +845,8 @@ def generate(model: Model, profile: str, weight_bits: int = 8) -> Generated:
     macs = sum(s.macs for s in steps)
     # weight_bits (model.json): bits of the widest weight value — 8 for int8 PTQ, 4 when every
     # weight lies on the int4 grid — whatever the storage; weights_stored_bits: the widest
-    # storage width in flash (8, 4 or 2); weight_bits_requested: the generate() argument.
+    # storage width in flash (8, 4 or 2); weight_bits_requested: the generate() argument;
+    # weights_by_bits: weight tensors and their elements / bytes at each storage width.
     filters = [c for c in consts if c.grid_bits is not None]
     grid_bits = max((c.grid_bits for c in filters if c.values), default=None)
     stored_bits = max((c.bits for c in filters), default=None)
@@ -841,8 +879,11 @@ def generate(model: Model, profile: str, weight_bits: int = 8) -> Generated:
         "requant_bytes": requant_bytes,
         "macs": macs,
         "weight_bits": grid_bits,
-        "weight_bits_requested": weight_bits,
+        "weight_bits_requested": requested,
         "weights_stored_bits": stored_bits,
+        "weights_by_bits": {str(b): {"tensors": len(cs), "bytes": sum(c.nbytes for c in cs)}
+                            for b in (8, 4, 2) for cs in [[c for c in filters if c.bits == b]]
+                            if cs},
         "ops": [{"node": s.node, "op": s.opcode, "macs": s.macs, "kernel": _kernel(s),
                  **({"fused_into": s.fused_into} if s.kind == "fused" else {})}
                 for s in steps],
@@ -902,7 +943,7 @@ def _kernel(step: Step) -> str | None:
             "alias": None}[step.kind]
 
 
-def generate_file(path, profile: str, weight_bits: int = 8) -> Generated:
+def generate_file(path, profile: str, weight_bits: int | str = 8) -> Generated:
     return generate(read_tflite(path), profile, weight_bits)
 
 
