@@ -114,14 +114,17 @@ def metric_names(results) -> list[str]:
 def summary_rows(results) -> tuple[list[str], list[dict]]:
     """Columns and rows of summary.csv: identity, then each metric with its *_method."""
     names = metric_names(results)
-    columns = list(IDENTITY) + ["dataset"] + [c for n in names for c in (n, f"{n}_method")] + [
-        "samples", "model_sha256", "firmware_sha256", "git_commit", "measured_at", "results"]
+    columns = (list(IDENTITY) + ["dataset"] + list(SWEEP_SUMMARY)
+               + [c for n in names for c in (n, f"{n}_method")]
+               + ["samples", "model_sha256", "firmware_sha256", "git_commit", "measured_at",
+                  "results"])
     rows = []
     for r in results:
         m, flat = r.metrics, r.flat()
         prov = m.get("provenance") or {}
         row = {k: m[k] for k in IDENTITY}
         row["dataset"] = m.get("dataset", "")
+        row.update(_sweep_summary(sweep_row(r)))
         for n in names:
             row[n] = flat[n]["value"] if n in flat else ""
             row[f"{n}_method"] = flat[n]["method"] if n in flat else ""
@@ -135,6 +138,25 @@ def summary_rows(results) -> tuple[list[str], list[dict]]:
         })
         rows.append(row)
     return columns, rows
+
+
+# the configuration and the whole-test-split figures of quantize.json (quality: top-1, or AUC)
+SWEEP_SUMMARY = ("config", "weight_bits", "quant_method", "options", "quality_float",
+                 "quality_float_method", "quality_sim", "quality_sim_method",
+                 "quality_from_float")
+
+
+def _sweep_summary(row: dict) -> dict:
+    def value(m):
+        return "" if m is None else m["value"]
+    return {"config": row["config"], "weight_bits": row["weight_bits"],
+            "quant_method": row["quant_method"],
+            "options": json.dumps(row["options"], sort_keys=True) if row["options"] else "",
+            "quality_float": value(row["float"]),
+            "quality_float_method": row["float"]["method"] if row["float"] else "",
+            "quality_sim": value(row["simulated"]),
+            "quality_sim_method": row["simulated"]["method"] if row["simulated"] else "",
+            "quality_from_float": value(row["from_float"])}
 
 
 def summary_csv(results) -> str:
