@@ -1,5 +1,6 @@
 """The functions the Snakemake rules call: stage arguments, targets, glob markers."""
 import json
+import json
 import shlex
 from types import SimpleNamespace
 
@@ -173,3 +174,28 @@ def test_image_benchmark_arguments_and_per_benchmark_counts():
     params["measure"]["test_samples"] = {"kws": 0}
     with pytest.raises(SystemExit, match="measure.test_samples has no value for ic"):
         Helpers.checked(params)
+
+
+def test_ablation_tables_and_arguments():
+    params = yaml.safe_load(yaml.safe_dump(PARAMS))
+    params["matrix"]["benchmarks"] = ["kws", "ad"]
+    params["report"]["ablation"] = {"benchmarks": ["kws", "ic"], "bits": 4,
+                                    "calibration_sizes": [16, 500]}
+    h = Helpers.checked(params)
+    assert h.ablation_tables() == ["results/ablation/kws_w4.csv"]   # ic is not swept
+    w = SimpleNamespace(bench="kws", bits="4")
+    assert h.ablation_inputs(w) == {"script": "stages/ablation.py",
+                                    "model": "models/kws/float.keras",
+                                    "features": "data/datasets/kws/features.npz",
+                                    "train_metrics": "models/kws/train.json"}
+    args = shlex.split(h.ablation_args(w))
+    assert args[args.index("--calibration-sizes") + 1] == "16,500"
+    assert args[args.index("--calibration-samples") + 1] == str(
+        params["quantize"]["calibration_samples"]["kws"])
+    best = json.loads(args[args.index("--best") + 1])
+    assert best == params["quantize"]["configs"]["4"]
+    params["report"]["ablation"]["calibration_sizes"] = []
+    args = shlex.split(Helpers.checked(params).ablation_args(w))
+    assert args[args.index("--calibration-sizes") + 1] == ""
+    del params["report"]["ablation"]
+    assert Helpers.checked(params).ablation_tables() == []

@@ -60,8 +60,11 @@ def variants(best: dict, calibration_samples: int, calibration_sizes=()) -> list
     out = [Variant("baseline", "baseline: min-max, per-tensor, no corrections", BASELINE,
                    calibration_samples)]
     for name, (key, value) in COMPONENTS.items():
-        out.append(Variant("baseline + one", f"+ {name}", {**BASELINE, key: value},
-                           calibration_samples))
+        entry = {**BASELINE, key: value}
+        for setting in ("percentile", "adaround_iterations"):   # as the best method sets them
+            if setting in best and entry[key] == best.get(key):
+                entry[setting] = best[setting]
+        out.append(Variant("baseline + one", f"+ {name}", entry, calibration_samples))
     out.append(Variant("best", "best", best, calibration_samples))
     for key, label in (("range", "range setting (min-max)"), ("granularity", "per-channel"),
                        ("bias_correction", "bias correction"), ("adaround", "AdaRound"),
@@ -155,14 +158,22 @@ def to_markdown(rows, benchmark: str, bits: int) -> str:
 
 
 def read_table(path) -> dict:
-    """An ablation CSV as the report shows it: benchmark and bits from its file name
-    (<bench>_w<bits>.csv), the header, one list of cells per row."""
+    """An ablation CSV as the report shows it (benchmark and bits from its file name,
+    <bench>_w<bits>.csv)."""
     from pathlib import Path
     path = Path(path)
     try:
-        rows = list(csv.DictReader(io.StringIO(path.read_text())))
+        text = path.read_text()
     except OSError as e:
         raise ValueError(f"cannot read {path}: {e}") from None
+    return read_table_text(text, path)
+
+
+def read_table_text(text: str, path="ablation.csv") -> dict:
+    """{"benchmark", "weight_bits", "source", "columns", "rows" (cells), "note", "records"}."""
+    from pathlib import Path
+    path = Path(path)
+    rows = list(csv.DictReader(io.StringIO(text)))
     missing = set(COLUMNS) - set(rows[0] if rows else COLUMNS)
     if not rows or missing:
         raise ValueError(f"{path} is not an ablation table (no rows, or lacks "
