@@ -50,6 +50,7 @@ rule quantize:
         script="stages/quantize.py",
         model=W.float_model,
         features=W.features,
+        train_metrics=W.train_metrics,
     output:
         model="models/{bench}/w{bits}/model.tflite",
         metrics="models/{bench}/w{bits}/quantize.json",
@@ -63,7 +64,8 @@ rule quantize:
         "../envs/tinysweep.yaml"
     shell:
         "python {input.script} --model {input.model} --features {input.features}"
-        " --out {output.model} --metrics {output.metrics} {params.args} > {log} 2>&1"
+        " --train-metrics {input.train_metrics} --out {output.model} --metrics {output.metrics}"
+        " {params.args} > {log} 2>&1"
 
 
 rule convert:

@@ -3,6 +3,7 @@
     python stages/measure.py --benchmark kws --device host --transport pty \
         --firmware build/kws_host_w8/firmware --model models/kws/w8/model.tflite \
         --codegen models/kws/w8/c/model.json --build-info build/kws_host_w8/build.json \
+        --quantize-info models/kws/w8/quantize.json \
         --testset models/kws/w8/testset --windows 5 --inferences 70 --warmup 10 \
         --timeout 60 --out results/kws_host_w8
 
@@ -10,7 +11,9 @@ Accuracy pass: every test sample is loaded (`db`), run with `infer 1 0` and its 
 outputs read (`outputs`); top-1 = argmax, first index on ties. The tflite-micro interpreter
 runs the same samples (the oracle). Latency pass: `infer N W` on one sample in `--windows`
 windows, latency = median of Δtimestamp / N (as the EEMBC runner). Writes metrics.json and
-predictions.csv into --out atomically: on any failure nothing new appears there.
+predictions.csv into --out atomically: on any failure nothing new appears there. metrics.json
+names the bits configuration (quantize.json): config (name), weight_bits (its default width, as
+`bits`), method (ptq / qat), options, layer_bits (each weight layer's bits).
 
 Emulated boards (--transport qemu, --latency-method instructions): the same passes over the
 same protocol; QEMU's plugin counts the instructions of every inference exactly (per sample in
@@ -74,6 +77,17 @@ def _check_sha(recorded, actual, what, path, source):
                          f"made from (sha256 {str(recorded)[:12]}…): rebuild")
 
 
+def _configuration(quant: dict, bits: int, name_match) -> dict:
+    """The bits configuration the model was quantized with (quantize.json): its name, default
+    weight bit-width, method and options, and each weight layer's bits."""
+    out = {"config": str(quant.get("config") or (name_match["bits"] if name_match else bits)),
+           "weight_bits": bits, "method": quant.get("method", "ptq"),
+           "options": quant.get("options", {})}
+    if quant.get("layers"):
+        out["layer_bits"] = {layer["name"]: layer["bits"] for layer in quant["layers"]}
+    return out
+
+
 def _memory(codegen, build, model_bytes):
     mem = {}
     for key in ("arena_bytes", "weights_bytes", "requant_bytes"):
@@ -127,10 +141,13 @@ def measure(a):
     if a.transport == "serial" and build.get("baud") not in (None, a.baud):
         raise ValueError(f"{a.build_info}: the firmware runs at {build['baud']} baud, --baud is "
                          f"{a.baud}")
+    quant = _load_json(a.quantize_info, "quantization record") if a.quantize_info else {}
+    _check_sha(quant.get("sha256"), model_sha, "model", model_path, a.quantize_info)
     model_bits = _find(codegen, "weight_bits", "bits")
     if a.bits and model_bits and a.bits != model_bits:
         raise ValueError(f"--bits {a.bits}, but {a.codegen} says the model has {model_bits}-bit weights")
-    bits = a.bits or model_bits or (int(m["bits"]) if m else None)
+    # a bits configuration's default width (mixed precision: some layers wider or narrower)
+    bits = quant.get("bits") or a.bits or model_bits or (int(m["bits"][0]) if m else None)
     if bits is None:
         raise ValueError(f"cannot tell the bit width: pass --bits (combination {combination!r})")
 
@@ -171,6 +188,7 @@ def measure(a):
     metrics = {
         "benchmark": a.benchmark, "device": a.device, "bits": int(bits),
         "combination": combination, "profile": prof.name,
+        **_configuration(quant, int(bits), m),
         "dataset": testset_info(Path(a.testset)).get("dataset", "not recorded (plain EnergyRunner folder)"),
         "device_name": device_name, "transport": a.transport,
         **(_quality(scored, n, oracle_mod.version()) if scored else {
@@ -342,7 +360,10 @@ def main(argv=None):
     ap.add_argument("--timeout", type=float, default=60.0,
                     help="seconds any one device command may take (infer N W included)")
     ap.add_argument("--boot-timeout", type=float, default=10.0)
-    ap.add_argument("--bits", type=int, help="default: from model.json or the combination name")
+    ap.add_argument("--quantize-info", help="quantize.json written by stages/quantize.py (the "
+                                            "bits configuration: name, bits, method, options)")
+    ap.add_argument("--bits", type=int, help="default: from --quantize-info, model.json or the "
+                                             "combination name")
     ap.add_argument("--combination", help="default: the name of --out")
     ap.add_argument("--out", required=True)
     a = ap.parse_args(argv)

@@ -53,10 +53,14 @@ def offline_run(tmp_path_factory):
              "--epochs", 1, "--batch-size", 32, "--learning-rates", "5e-4,1e-4,2e-5",
              "--lr-boundaries", "12,24", "--seed", 0, cwd=d))
     ok(stage("quantize", "--model", "models/kws/float.keras", "--features",
-             "data/kws/features.npz", "--bits", 8, "--calibration-samples", 16, "--seed", 0,
-             "--out", "models/kws/w8/model.tflite", "--metrics", "models/kws/w8/quantize.json",
-             cwd=d))
+             "data/kws/features.npz", "--train-metrics", "models/kws/train.json",
+             "--config", json.dumps({"name": "8", **W8}), "--calibration-samples", 16,
+             "--seed", 0, "--out", "models/kws/w8/model.tflite",
+             "--metrics", "models/kws/w8/quantize.json", cwd=d))
     return d
+
+
+W8 = {"method": "ptq", "range": "minmax", "granularity": "per_channel"}
 
 
 def test_dataset_output(offline_run):
@@ -101,19 +105,33 @@ def test_train_and_quantize_outputs(offline_run):
     assert q["input"]["dtype"] == q["output"]["dtype"] == "int8"
     assert q["input"]["shape"] == [1, 49, 10, 1] and q["input"]["scale"] > 0
     assert q["output"]["scale"] == pytest.approx(1 / 256) and q["output"]["zero_point"] == -128
+    # the bits configuration, simulated and float accuracy on the whole test split
+    assert (q["config"], q["bits"], q["method"]) == ("8", 8, "ptq")
+    assert q["options"]["range"] == "minmax" and q["test_samples"] == 12
+    assert q["test_accuracy_sim"]["method"] == "simulated"
+    assert q["float_accuracy"]["value"] == m["test_accuracy"]
+    assert set(q["weights_bytes_by_bits"]) == {"8"}
 
 
 def test_bad_inputs_give_one_line_errors(offline_run):
     d = offline_run
+    w8 = json.dumps({"name": "8", **W8})
     msg = one_line_error(stage("quantize", "--model", "models/kws/float.keras", "--features",
-                               "data/kws/features.npz", "--bits", 4, "--out", "x.tflite",
+                               "data/kws/features.npz", "--config",
+                               json.dumps({"name": "4", "method": "gptq"}), "--out", "x.tflite",
                                "--metrics", "x.json", cwd=d), "quantize:")
-    assert msg == "quantize: --bits 4 is not supported yet (allowed: 8)"
+    assert msg == "quantize: quantize.configs.4.method: 'gptq' is not one of ptq, qat"
+    msg = one_line_error(stage("quantize", "--model", "models/kws/float.keras", "--features",
+                               "data/kws/features.npz", "--config",
+                               json.dumps({"name": "4", "layers": {"conv9": 2}}), "--out",
+                               "x.tflite", "--metrics", "x.json", cwd=d), "quantize:")
+    assert msg.startswith("quantize: quantize.configs.4.layers: 'conv9' matches no layer; "
+                          "layers with weights: conv2d, depthwise_conv2d, ")
     one_line_error(stage("quantize", "--model", "models/kws/float.keras", "--features",
-                         "data/kws/features.npz", "--bits", 8, "--calibration-samples", 0,
+                         "data/kws/features.npz", "--config", w8, "--calibration-samples", 0,
                          "--out", "x.tflite", "--metrics", "x.json", cwd=d), "quantize: --calib")
     one_line_error(stage("quantize", "--model", "nothing.keras", "--features",
-                         "data/kws/features.npz", "--bits", 8, "--out", "x.tflite",
+                         "data/kws/features.npz", "--config", w8, "--out", "x.tflite",
                          "--metrics", "x.json", cwd=d), "quantize: nothing.keras not found")
     one_line_error(stage("dataset", "--benchmark", "vvv", "--source", "offline", "--out", "o",
                          "--clips-per-class", 8, cwd=d), "dataset: unknown benchmark 'vvv'")

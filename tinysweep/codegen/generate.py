@@ -782,6 +782,26 @@ def narrow_weights(model: Model) -> tuple[Model, frozenset[int]]:
     return dataclasses.replace(model, tensors=tuple(tensors)), frozenset(narrowed)
 
 
+def stored_weights_bytes(model: Model) -> dict:
+    """Flash of the weight ops' constants as weight_bits "auto" stores them: {"bytes": filters
+    at their storage width + int32 biases, "by_bits": {"8"/"4"/"2": filter bytes}}."""
+    model, _ = narrow_weights(model)
+    filters, biases = {}, {}
+    for op in model.operators:
+        if op.opcode not in WEIGHT_OPS or len(op.inputs) < 2 or op.inputs[1] < 0:
+            continue
+        f = model.tensor(op.inputs[1])
+        if f.is_constant:
+            filters[f.index] = f
+        if len(op.inputs) > 2 and op.inputs[2] >= 0 and model.tensor(op.inputs[2]).is_constant:
+            biases[op.inputs[2]] = len(model.tensor(op.inputs[2]).data)
+    by_bits = {}
+    for f in filters.values():
+        bits = f.bits or 8
+        by_bits[str(bits)] = by_bits.get(str(bits), 0) + (len(f.data) if bits < 8 else f.elements)
+    return {"bytes": sum(by_bits.values()) + sum(biases.values()), "by_bits": by_bits}
+
+
 def generate(model: Model, profile: str, weight_bits: int | str = 8) -> Generated:
     """Lower `model` to C. Raises Unsupported for anything the tsn kernels cannot run.
 
@@ -947,7 +967,7 @@ def generate_file(path, profile: str, weight_bits: int | str = 8) -> Generated:
     return generate(read_tflite(path), profile, weight_bits)
 
 
-__all__ = ["generate", "generate_file", "Generated", "Dims", "Requant", "ConvStep", "FcStep",
+__all__ = ["generate", "generate_file", "narrow_weights", "stored_weights_bytes", "Generated", "Dims", "Requant", "ConvStep", "FcStep",
            "PoolStep", "SoftmaxStep", "AddStep", "MeanStep", "PadStep", "AliasStep", "ChainStep",
            "FusedStep",
            "c_float", "c_ints"]

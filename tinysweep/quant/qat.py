@@ -1,0 +1,249 @@
+"""Quantization-aware fine-tuning: a float Keras model trained with fake-quantized weights.
+
+    qat_finetune(model, config, x_train, y_train, x_val, y_val, *, seed) -> keras.Model
+
+The TFLite converter folds a BatchNormalization into the Conv2D / DepthwiseConv2D / Dense before
+it (kernel x k, k = gamma / sqrt(moving_variance + epsilon) per output channel) and quantizes
+the folded kernel. So QAT quantizes what the converter will quantize: the forward pass uses
+Q(w k) / k, Q the symmetric b-bit quantizer of the folded kernel (per output channel, or per
+tensor), and the BatchNormalizations are frozen (inference mode, moving statistics and gamma
+fixed; beta still learns) so k does not move. Gradients pass Q unchanged (straight-through
+estimator) to float shadow kernels. The returned model holds Q(w k) / k: once the converter
+folds it, every weight lies on its layer's b-bit grid with the largest |weight| of each channel
+at the grid's end, so `ptq(result, calibration, config with range "minmax")` finds the same scale
+and changes no weight.
+
+The quantizer's scale follows `config.range` (the largest |w k| / L for "minmax", a percentile
+of |w k| for "percentile", the grid scale minimizing the squared error for "mse"; L = 2^(b-1)-1);
+every choice keeps the scale <= max|w k| / L, so the largest weight lands on +-L and min-max finds
+the scale again. The epoch whose quantized weights score best on the validation split (also the
+starting point, epoch 0) is the one returned.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+WEIGHT_LAYER_TYPES = ("Conv1D", "Conv2D", "DepthwiseConv2D", "Dense")
+MSE_CANDIDATES = 40     # grid scales tried by range "mse", from max|w|/L down to 0.2 x that
+
+
+def _kernel(layer):
+    """(kernel variable, axes of the output-channel dims): depthwise kernels (h, w, in, mult)
+    have channel in x mult, the others their last axis."""
+    if hasattr(layer, "depthwise_kernel"):
+        return layer.depthwise_kernel, (2, 3)
+    return layer.kernel, (len(layer.kernel.shape) - 1,)
+
+
+def _folded_bn(model) -> dict:
+    """{weight layer name: its BatchNormalization layer} for each BN the converter folds into
+    the layer before it: the BN is that layer's only consumer, normalizes the last axis, and the
+    layer has no activation of its own."""
+    out = {}
+    for bn in model.layers:
+        if type(bn).__name__ not in ("BatchNormalization", "BatchNormalizationV2"):
+            continue
+        nodes = bn.inbound_nodes
+        if len(nodes) != 1 or isinstance(nodes[0].inbound_layers, list):
+            continue
+        prev = nodes[0].inbound_layers
+        if type(prev).__name__ not in WEIGHT_LAYER_TYPES or len(prev.outbound_nodes) != 1:
+            continue
+        if getattr(prev.activation, "__name__", "") != "linear":
+            continue
+        rank = len(bn.input_shape)
+        if list(bn.axis) != [rank - 1]:
+            continue
+        out[prev.name] = bn
+    return out
+
+
+def _fold_factor(bn, kernel_shape, channel_axes) -> np.ndarray:
+    """k = gamma / sqrt(var + eps), shaped to broadcast over the kernel."""
+    var = bn.moving_variance.numpy().astype(np.float32)
+    gamma = bn.gamma.numpy().astype(np.float32) if bn.gamma is not None else 1.0
+    k = gamma / np.sqrt(var + np.float32(bn.epsilon))
+    shape = [1] * len(kernel_shape)
+    for a in channel_axes:
+        shape[a] = kernel_shape[a]
+    return np.broadcast_to(np.asarray(k, np.float32), (int(np.prod(shape)),)).reshape(shape)
+
+
+class _Quantizer:
+    """Fake quantization of one weight layer's kernel: w -> Q(w k) / k."""
+
+    def __init__(self, layer, bits: int, k: np.ndarray | None, per_channel: bool, rng: str,
+                 percentile: float):
+        self.layer = layer
+        self.variable, self.channel_axes = _kernel(layer)
+        shape = tuple(int(d) for d in self.variable.shape)
+        self.limit = 2 ** (bits - 1) - 1
+        self.bits = bits
+        self.per_channel = per_channel
+        self.range = rng
+        self.percentile = percentile
+        self.k = np.ones([1] * len(shape), np.float32) if k is None else k
+        # the kernel as rows, one per scale: channel dims first
+        rest = tuple(a for a in range(len(shape)) if a not in self.channel_axes)
+        self.perm = self.channel_axes + rest if per_channel else tuple(range(len(shape)))
+        self.rows = int(np.prod([shape[a] for a in self.channel_axes])) if per_channel else 1
+        self.scale_shape = ([shape[a] if a in self.channel_axes else 1 for a in range(len(shape))]
+                            if per_channel else [1] * len(shape))
+
+    def _scale(self, tf, v):
+        """Per-row scale of the folded kernel v (kept <= max|v| / L, see the module doc)."""
+        a = tf.reshape(tf.transpose(tf.abs(v), self.perm), (self.rows, -1))
+        top = tf.reduce_max(a, axis=1)
+        if self.range == "percentile":
+            n = int(a.shape[1])
+            idx = min(n - 1, max(0, int(np.ceil(self.percentile / 100.0 * n)) - 1))
+            top = tf.minimum(top, tf.sort(a, axis=1)[:, idx])
+        scale = top / self.limit
+        if self.range == "mse":
+            f = tf.constant(np.linspace(1.0, 0.2, MSE_CANDIDATES), tf.float32)
+            s = scale[None, :] * f[:, None]                          # (candidates, rows)
+            safe = tf.where(s > 0, s, 1.0)[:, :, None]
+            q = tf.clip_by_value(tf.round(a[None] / safe), 0, self.limit) * safe
+            err = tf.reduce_sum(tf.square(q - a[None]), axis=2)      # (candidates, rows)
+            scale = tf.gather(f, tf.argmin(err, axis=0)) * scale
+        return tf.reshape(scale, self.scale_shape)
+
+    def __call__(self, tf, w):
+        k = tf.constant(self.k)
+        v = w * k
+        s = self._scale(tf, v)
+        safe = tf.where(s > 0, s, 1.0)
+        q = tf.clip_by_value(tf.round(v / safe), -self.limit, self.limit) * safe
+        return tf.where(k != 0, q / tf.where(k != 0, k, 1.0), w)
+
+
+def _loss_of(model, y_train, loss):
+    """The loss QAT minimizes: `loss` if given, else the model's compiled one, else sparse
+    categorical cross-entropy (integer labels) or MSE (float targets, None = the inputs)."""
+    from tinysweep.tfcompat import keras
+    if loss is None:
+        loss = getattr(getattr(model, "compiled_loss", None), "_losses", None)
+        if isinstance(loss, (list, tuple, dict)):   # several outputs: not ours to guess
+            loss = None
+    if loss is None:
+        if y_train is not None and np.issubdtype(np.asarray(y_train).dtype, np.integer):
+            last = model.layers[-1]
+            softmax = (getattr(getattr(last, "activation", None), "__name__", "") == "softmax"
+                       or type(last).__name__ == "Softmax")
+            return keras.losses.SparseCategoricalCrossentropy(from_logits=not softmax)
+        return keras.losses.MeanSquaredError()
+    return keras.losses.get(loss)
+
+
+def _val_score(model, x_val, y_val, classify: bool, batch_size: int = 256) -> float:
+    """Higher is better: top-1 accuracy, or minus the MSE to the targets."""
+    hits, err, n = 0.0, 0.0, 0
+    for i in range(0, len(x_val), batch_size):
+        out = model(x_val[i:i + batch_size], training=False).numpy()
+        target = y_val[i:i + batch_size]
+        if classify:
+            hits += float(np.sum(out.argmax(-1) == target))
+        else:
+            err += float(np.sum((out.astype(np.float64) - target) ** 2)) / out[0].size
+        n += len(out)
+    return hits / n if classify else -err / n
+
+
+def qat_finetune(model, config, x_train, y_train, x_val, y_val, *, seed: int, progress=None,
+                 loss=None, record: dict | None = None):
+    """A copy of the float tf_keras `model` fine-tuned for config.qat_epochs with its weight
+    layers fake-quantized at their bits (resolve_layer_bits) and config's granularity / range.
+
+    y_train / y_val None: the model reconstructs its input (autoencoder, MSE). `loss`: overrides
+    the compiled / default loss. `progress`: a tqdm bar on stderr when true. `record`: a dict
+    that receives what was done (epochs, val score per epoch, epoch kept, seconds)."""
+    from tinysweep.quant import resolve_layer_bits
+    from tinysweep.tfcompat import keras, tf
+
+    bits = resolve_layer_bits(model, config)
+    loss_fn = _loss_of(model, y_train, loss)
+    if y_train is None:
+        y_train, y_val = x_train, x_val
+    classify = np.issubdtype(np.asarray(y_train).dtype, np.integer)
+
+    keras.utils.set_random_seed(seed)
+    work = keras.models.clone_model(model)
+    work.set_weights(model.get_weights())
+    folded = _folded_bn(work)
+    for bn in folded.values():
+        bn.trainable = False            # inference mode: moving statistics (and so k) fixed
+    per_channel = config.granularity == "per_channel"
+    quantizers = []
+    for name, b in bits.items():
+        layer = work.get_layer(name)
+        variable, axes = _kernel(layer)
+        bn = folded.get(name)
+        k = None if bn is None else _fold_factor(bn, tuple(variable.shape), axes)
+        quantizers.append(_Quantizer(layer, b, k, per_channel, config.range,
+                                     getattr(config, "percentile", 99.99)))
+    kernels = [q.variable for q in quantizers]
+    shadows = [tf.Variable(v.read_value(), trainable=False) for v in kernels]
+    kernel_ids = {id(v) for v in kernels}
+    others = [v for v in work.trainable_variables if id(v) not in kernel_ids]
+    others += [bn.beta for bn in folded.values() if bn.beta is not None]
+    epochs = int(config.qat_epochs)
+    batch = int(getattr(config, "qat_batch_size", 64))
+    steps = max(1, -(-len(x_train) // batch))
+    optimizer = keras.optimizers.Adam(learning_rate=keras.optimizers.schedules.CosineDecay(
+        config.qat_learning_rate, max(1, epochs * steps)))
+
+    @tf.function
+    def quantize_kernels():
+        for q, v, s in zip(quantizers, kernels, shadows):
+            v.assign(q(tf, s))
+
+    @tf.function
+    def train_step(x, y):
+        quantize_kernels()
+        with tf.GradientTape() as tape:
+            out = work(x, training=True)
+            value = loss_fn(y, out) + tf.add_n([tf.constant(0.0)] + work.losses)
+        grads = tape.gradient(value, kernels + others)
+        # straight-through: d loss / d Q(w) is applied to the float shadow w
+        optimizer.apply_gradients(zip(grads, shadows + others))
+        return value
+
+    order_rng = np.random.default_rng(seed)
+    t0 = time.time()
+    quantize_kernels()
+    best_score = _val_score(work, x_val, y_val, classify)
+    best = [v.numpy() for v in work.weights]
+    history, best_epoch = [best_score], 0
+    from tqdm import tqdm
+    bar = tqdm(total=epochs, desc="qat", unit="epoch", file=sys.stderr, disable=not progress)
+    with bar:
+        for epoch in range(1, epochs + 1):
+            order = order_rng.permutation(len(x_train))
+            for i in range(0, len(order), batch):
+                idx = np.sort(order[i:i + batch])
+                value = train_step(tf.constant(x_train[idx]), tf.constant(y_train[idx]))
+            quantize_kernels()
+            score = _val_score(work, x_val, y_val, classify)
+            history.append(score)
+            if score > best_score:
+                best_score, best_epoch = score, epoch
+                best = [v.numpy() for v in work.weights]
+            bar.set_postfix(loss=f"{float(value):.4f}", val=f"{score:.4f}")
+            bar.update(1)
+    work.set_weights(best)
+    for bn in folded.values():
+        bn.trainable = True
+    if record is not None:
+        record.update({
+            "epochs": epochs, "batch_size": batch, "learning_rate": config.qat_learning_rate,
+            "val_metric": "accuracy" if classify else "-mse", "val_history": history,
+            "epoch_kept": best_epoch, "seconds": round(time.time() - t0, 2),
+            "folded_batchnorm": sorted(folded), "layer_bits": dict(bits),
+        })
+    return work
+
+
+__all__ = ["qat_finetune"]
