@@ -33,7 +33,11 @@ def make_sweep_result(root: Path, config: str, bench="kws", device="host", flash
     if quantize_json:
         (model.parent / "quantize.json").write_text(json.dumps({
             "config": config, "bits": bits, "method": method, "options": options,
-            "weights_bytes_packed": weights, f"test_{key}_sim": sim, f"float_{key}": 0.932}))
+            "weights_bytes_packed": weights, "test_samples": 1800,
+            # as stages/quantize.py writes them: metric dicts
+            f"test_{key}_sim": {"value": sim, "method": "simulated", "detail": "tflite-micro",
+                                "samples": 1800},
+            f"float_{key}": {"value": 0.932, "method": "simulated", "detail": "float Keras"}}))
     m = {"benchmark": bench, "device": device, "bits": config, "combination": combo,
          "config": config, "weight_bits": bits, "method": method, "options": options,
          key: {"value": dev, "method": "measured", "detail": "on the device", "samples": 100},

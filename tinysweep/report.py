@@ -277,15 +277,27 @@ def _labelled(value, method, detail, **extra) -> dict | None:
     return None if value is None else {"value": value, "method": method, "detail": detail, **extra}
 
 
+def _figure_of(m: dict, q: dict, key: str, method: str, detail: str) -> dict | None:
+    """A quantize.json figure (in metrics.json first): a metric dict keeps its own method and
+    detail; a plain number gets `method` and `detail`."""
+    v = m.get(key, q.get(key))
+    if isinstance(v, dict) and "method" in v and _number(v) is not None:
+        return {"value": _number(v), "method": v["method"], "detail": v.get("detail", detail)}
+    return _labelled(_number(v), method, detail)
+
+
 def sweep_row(r: Result) -> dict:
     """One combination as the sweep plots see it: configuration, quantization method and
     options, weight bits, and each figure as a metric dict that keeps its method label."""
     m, flat, q = r.metrics, r.flat(), r.quantize
     key = quality_key(flat) or "accuracy"
     short = "auc" if key == "auc" else "accuracy"
-    sim = _number(m.get(f"test_{short}_sim", q.get(f"test_{short}_sim")))
-    flt = _number(m.get(f"float_{short}", q.get(f"float_{short}")))
-    samples = q.get("test_samples") or q.get(f"test_{short}_sim_samples")
+    samples = q.get("test_samples")
+    sim = _figure_of(m, q, f"test_{short}_sim", "simulated",
+                     "tflite-micro interpreter, whole test split"
+                     + (f" ({samples} samples)" if samples else "") + " (quantize.json)")
+    flt = _figure_of(m, q, f"float_{short}", "simulated",
+                     "the float Keras model on the host, whole test split (train.json)")
     weights = flat.get("weights_bytes") or _labelled(
         _number(q.get("weights_bytes_packed")), "static",
         "quantize.json weights_bytes_packed (weights at their storage width)")
@@ -297,11 +309,10 @@ def sweep_row(r: Result) -> dict:
         "options": m.get("options", q.get("options")) or {},
         "quality": "AUC" if key == "auc" else "top-1 accuracy",
         "device_quality": flat.get(key),
-        "simulated": _labelled(sim, "simulated", "tflite-micro interpreter, whole test split"
-                               + (f" ({samples} samples)" if samples else "") + " (quantize.json)"),
-        "float": _labelled(flt, "simulated", "the float Keras model on the host, whole test "
-                           "split (train.json, via quantize.json)"),
-        "from_float": _labelled(None if sim is None or flt is None else sim - flt, "simulated",
+        "simulated": sim,
+        "float": flt,
+        "from_float": _labelled(None if sim is None or flt is None
+                                else sim["value"] - flt["value"], "simulated",
                                 "simulated (tflite-micro) minus float, whole test split"),
         "weights_bytes": weights,
         "flash_bytes": flat.get("flash_bytes"),
