@@ -65,10 +65,12 @@ def test_ablation_rows_follow_the_variants(tiny):
         features = dict(f)
     best = ablation.best_entry({"4": {"method": "ptq", "range": "mse",
                                       "granularity": "per_channel"}}, 4)
-    every = ablation.variants(best, 20, [8])
-    chosen = [every[0], every[1], every[-1]]    # baseline, + per-channel, 8 calibration inputs
+    every = ablation.variants(best, 20, [8, 500])
+    best_row = next(v for v in every if v.group == "best")
+    # baseline, + per-channel, best, 8 calibration inputs; 500 = the whole split = best's 20
+    chosen = [every[0], every[1], best_row] + every[-2:]
     rows = ablation.run(model, features, 4, chosen, seed=1, float_value=0.9)
-    assert [r["variant"] for r in rows] == [v.name for v in chosen]
+    assert [r["variant"] for r in rows] == [v.name for v in chosen[:-1]]
     assert rows[0]["granularity"] == "per_tensor" and rows[0]["range"] == "minmax"
     assert [r["calibration_samples"] for r in rows][-1] == 8
     for r in rows:
