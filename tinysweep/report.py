@@ -306,7 +306,9 @@ def sweep_row(r: Result) -> dict:
         "config": str(m.get("config", q.get("config", m["bits"]))),
         "weight_bits": weight_bits(r),
         "quant_method": str(m.get("method", q.get("method", "ptq"))),
-        "options": m.get("options", q.get("options")) or {},
+        # bits and method have their own columns and params
+        "options": {k: v for k, v in (m.get("options", q.get("options")) or {}).items()
+                    if k not in ("bits", "method")},
         "quality": "AUC" if key == "auc" else "top-1 accuracy",
         "device_quality": flat.get(key),
         "simulated": sim,
