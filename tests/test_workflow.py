@@ -23,8 +23,10 @@ TINY = {
     "matrix": {"benchmarks": ["kws"]},
     "dataset": {"kws": {"clips_per_class": 10}},
     "train": {"kws": {"epochs": 2, "batch_size": 16, "learning_rates": [0.002, 0.001], "lr_boundaries": [1]}},
-    "quantize": {"calibration_samples": 16},
+    "quantize": {"calibration_samples": 16, "configs": {"4": {"adaround_iterations": 50}}},
     "measure": {"latency": {"windows": 3, "inferences": 4, "warmup": 1}, "timeout_s": 30},
+    # the kws ablation table at w4 (part of the default target), with few AdaRound steps
+    "report": {"ablation": {"benchmarks": ["kws"], "calibration_sizes": []}},
 }
 
 
