@@ -141,5 +141,7 @@ def test_sweep_params_figures_and_ablation(tmp_path, monkeypatch):
     assert {a.path for a in c.list_artifacts(rid, "ablation")} == {
         "ablation/kws_w4.csv", "ablation/kws_w4.md"}
     metrics = c.get_run(rid).data.metrics
-    assert metrics["ablation/kws_w4/baseline/baseline_ min-max_ per-tensor_ no corrections"] == 0.5
+    assert metrics["ablation/kws_w4/baseline_ min-max_ per-tensor_ no corrections"] == 0.5
+    assert "ablation/kws_w4/with AdaRound" in metrics
+    assert "ablation/kws_w4/best without bias correction" in metrics
     assert c.get_run(rid).data.tags["method.ablation/kws_w4"] == "simulated"

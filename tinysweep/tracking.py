@@ -191,7 +191,8 @@ def log_report(tracking_uri: str, experiment: str, figures, ablation_tables,
         for p in ablation_tables:
             table = ablation.read_table(p)
             for row in table["records"]:
-                key = _metric_key(f"ablation/{Path(p).stem}/{row['group']}/{row['variant']}")
+                variant = re.sub(r"^\+ ", "with ", re.sub(r"^- ", "best without ", row["variant"]))
+                key = _metric_key(f"ablation/{Path(p).stem}/{variant}")
                 c.log_metric(rid, key, float(row["simulated"]))
             c.set_tag(rid, f"method.ablation/{Path(p).stem}", "simulated")
         if html and Path(html).is_file():
