@@ -151,10 +151,15 @@ def test_stage_writes_what_quantize_reads_and_calibrates_on_the_given_set(kws_mo
     # the quantize stage takes them as it takes train's outputs
     q = subprocess.run([sys.executable, str(REPO / "stages" / "quantize.py"), "--model",
                         str(out / "float.keras"), "--features", str(out / "features.npz"),
-                        "--bits", "8", "--calibration-samples", "8", "--out",
+                        "--train-metrics", str(out / "train.json"),
+                        "--config", json.dumps({"name": "8", "method": "ptq"}),
+                        "--calibration-samples", "8", "--out",
                         str(tmp_path / "w8" / "model.tflite"), "--metrics",
                         str(tmp_path / "w8" / "quantize.json")], capture_output=True, text=True)
     assert q.returncode == 0, q.stderr
+    quantized = json.loads((tmp_path / "w8" / "quantize.json").read_text())
+    assert quantized["float_accuracy"]["value"] == record["test_accuracy"]
+    assert quantized["test_accuracy_sim"]["samples"] == 24 and quantized["calibration_samples"] == 8
     bad = subprocess.run(cmd[:5] + [str(tmp_path / "missing.h5")] + cmd[6:],
                          capture_output=True, text=True)
     assert bad.returncode == 1
@@ -162,9 +167,10 @@ def test_stage_writes_what_quantize_reads_and_calibrates_on_the_given_set(kws_mo
         f"import_model: the Keras model {tmp_path / 'missing.h5'} not found")
 
 
-def with_external(entry, bench="kws"):
+def with_external(entry, bench="kws", bits=("8",)):
     params = yaml.safe_load(yaml.safe_dump(PARAMS))
     params["external"] = {bench: entry}
+    params["matrix"]["bits"] = list(bits)
     return params
 
 
@@ -204,8 +210,35 @@ def test_rules_take_the_imported_model_instead_of_training(kws_models, tmp_path)
                                   "testset": str(tmp_path / "kws01")}
     args = shlex.split(h.import_args(w))
     assert args[args.index("--input-scale") + 1] == "0.5" and "--train-features" not in args
+    # a QAT configuration fine-tunes on the benchmark's own training split
+    qat = [name for name, c in PARAMS["quantize"]["configs"].items() if c["method"] == "qat"]
+    h = Helpers.checked(with_external({"model": str(paths["h5"]), "testset": str(tmp_path / "kws01")},
+                                      bits=["8"] + qat))
+    assert h.import_inputs(w)["train_features"] == "data/datasets/kws/features.npz"
+    args = shlex.split(h.import_args(w))
+    assert args[args.index("--train-features") + 1] == "data/datasets/kws/features.npz"
     plain = Helpers.checked(PARAMS)
     assert plain.float_model(w) == "models/kws/float.keras"
     assert plain.features(w) == "data/datasets/kws/features.npz"
     with pytest.raises(SystemExit, match="external.kws is not set"):
         plain.import_inputs(w)
+
+
+def test_qat_gets_the_benchmarks_training_split_at_the_models_pixel_scale(tmp_path):
+    """ic features are raw pixels (pixel_scale 1); a model taking pixels / 255 gets its
+    training split rescaled the same way as its EnergyRunner set."""
+    prof = er.profile("ic01")
+    pixels = np.random.default_rng(5).integers(0, 256, size=(3, prof.input_bytes), dtype=np.uint8)
+    (tmp_path / "ic01").mkdir()
+    er.write_folder(tmp_path / "ic01", [(f"s{i}.bin", p.tobytes(), i) for i, p in enumerate(pixels)],
+                    10, prof.input_bytes)
+    x_train = np.random.default_rng(6).integers(0, 256, size=(5, 32, 32, 3)).astype(np.float32)
+    np.savez(tmp_path / "features.npz", x_train=x_train, y_train=np.arange(5),
+             pixel_scale=np.float32(1.0))
+    small_model((32, 32, 3), 10).save(tmp_path / "ic.h5")
+    _, arrays, record = external.build("ic", tmp_path / "ic.h5", tmp_path / "ic01",
+                                       {"pixel_scale": 1 / 255}, train_features=tmp_path / "features.npz")
+    np.testing.assert_allclose(arrays["x_train"], x_train / 255, rtol=1e-6)
+    np.testing.assert_array_equal(arrays["y_train"], np.arange(5))
+    assert arrays["pixel_scale"] == np.float32(1 / 255)
+    assert record["training_data"] == str(tmp_path / "features.npz")
