@@ -449,8 +449,9 @@ def _pareto_panel(ax, rows, cost_key, xlabel, scale):
             lw=1, label="Pareto front")
     methods = "/".join(sorted({r[cost_key]["method"] for r in rows}))
     ax.set_xlabel(f"{xlabel} ({methods})")
+    ax.margins(0.15)          # points and their labels clear of the frame
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="best")
 
 
 def _flash_key(rows) -> tuple[str, str]:
