@@ -151,7 +151,8 @@ def test_stage_writes_what_quantize_reads_and_calibrates_on_the_given_set(kws_mo
     # the quantize stage takes them as it takes train's outputs
     q = subprocess.run([sys.executable, str(REPO / "stages" / "quantize.py"), "--model",
                         str(out / "float.keras"), "--features", str(out / "features.npz"),
-                        "--bits", "8", "--calibration-samples", "8", "--out",
+                        "--train-metrics", str(out / "train.json"),
+                        "--config", '{"name": "8", "method": "ptq"}', "--calibration-samples", "8", "--out",
                         str(tmp_path / "w8" / "model.tflite"), "--metrics",
                         str(tmp_path / "w8" / "quantize.json")], capture_output=True, text=True)
     assert q.returncode == 0, q.stderr
@@ -195,8 +196,10 @@ def test_rules_take_the_imported_model_instead_of_training(kws_models, tmp_path)
     _, paths = kws_models
     kws_folder(tmp_path / "kws01")
     w = SimpleNamespace(bench="kws", device="host", bits="8")
-    h = Helpers.checked(with_external({"model": str(paths["h5"]), "testset": str(tmp_path / "kws01"),
-                                       "input_scale": 0.5, "input_zero_point": 2}))
+    params = with_external({"model": str(paths["h5"]), "testset": str(tmp_path / "kws01"),
+                            "input_scale": 0.5, "input_zero_point": 2})
+    params["matrix"]["bits"] = [8, 4]   # no QAT configuration: no training data imported
+    h = Helpers.checked(params)
     assert h.float_model(w) == "models/kws/external/float.keras"
     assert h.features(w) == "models/kws/external/features.npz"
     assert h.train_metrics(w) == "models/kws/external/train.json"
