@@ -81,6 +81,7 @@ def test_glob_target_on_fresh_clone_plans_every_matching_combination(clone):
 @pytest.mark.parametrize("target, message", [
     ("results/vww_host_w8", "target results/vww_host_w8: unknown benchmark 'vww' (params.yaml matrix declares: kws)"),
     ("results/kws_m9_w8", "unknown device 'm9'"),
+    ("results/kws_host_w9", "target results/kws_host_w9: unknown bits configuration '9' (params.yaml matrix declares: 8)"),
     ("results/ad_*", "target results/ad_* matches no combination of params.yaml (declared: kws_host_w8)"),
 ])
 def test_unknown_targets_stop_with_one_line(clone, target, message):
