@@ -26,31 +26,38 @@ import time
 
 import numpy as np
 
-WEIGHT_LAYER_TYPES = ("Conv1D", "Conv2D", "DepthwiseConv2D", "Dense")
+from tinysweep.quant.layers import _walk as walk, resolve_layer_bits
+
 MSE_CANDIDATES = 40     # grid scales tried by range "mse", from max|w|/L down to 0.2 x that
 
 
-def _kernel(layer):
-    """(kernel variable, axes of the output-channel dims): depthwise kernels (h, w, in, mult)
-    have channel in x mult, the others their last axis."""
+def _kernels(layer):
+    """[(kernel variable, axes of its output-channel dims, whether a following BN folds into
+    it)]: depthwise kernels (..., in, mult) have channel in x mult, the others their last axis;
+    a separable convolution is a depthwise then a 1x1 convolution (the BN folds into the 1x1)."""
+    def depthwise(v):
+        return v, (len(v.shape) - 2, len(v.shape) - 1)
+    if hasattr(layer, "pointwise_kernel"):
+        v = layer.pointwise_kernel
+        return [(*depthwise(layer.depthwise_kernel), False), (v, (len(v.shape) - 1,), True)]
     if hasattr(layer, "depthwise_kernel"):
-        return layer.depthwise_kernel, (2, 3)
-    return layer.kernel, (len(layer.kernel.shape) - 1,)
+        return [(*depthwise(layer.depthwise_kernel), True)]
+    return [(layer.kernel, (len(layer.kernel.shape) - 1,), True)]
 
 
-def _folded_bn(model) -> dict:
+def _folded_bn(model, weight_names) -> dict:
     """{weight layer name: its BatchNormalization layer} for each BN the converter folds into
     the layer before it: the BN is that layer's only consumer, normalizes the last axis, and the
     layer has no activation of its own."""
     out = {}
-    for bn in model.layers:
+    for bn in walk(model):
         if type(bn).__name__ not in ("BatchNormalization", "BatchNormalizationV2"):
             continue
         nodes = bn.inbound_nodes
         if len(nodes) != 1 or isinstance(nodes[0].inbound_layers, list):
             continue
         prev = nodes[0].inbound_layers
-        if type(prev).__name__ not in WEIGHT_LAYER_TYPES or len(prev.outbound_nodes) != 1:
+        if prev.name not in weight_names or len(prev.outbound_nodes) != 1:
             continue
         if getattr(prev.activation, "__name__", "") != "linear":
             continue
@@ -75,10 +82,9 @@ def _fold_factor(bn, kernel_shape, channel_axes) -> np.ndarray:
 class _Quantizer:
     """Fake quantization of one weight layer's kernel: w -> Q(w k) / k."""
 
-    def __init__(self, layer, bits: int, k: np.ndarray | None, per_channel: bool, rng: str,
-                 percentile: float):
-        self.layer = layer
-        self.variable, self.channel_axes = _kernel(layer)
+    def __init__(self, variable, channel_axes, bits: int, k: np.ndarray | None,
+                 per_channel: bool, rng: str, percentile: float):
+        self.variable, self.channel_axes = variable, channel_axes
         shape = tuple(int(d) for d in self.variable.shape)
         self.limit = 2 ** (bits - 1) - 1
         self.bits = bits
@@ -160,7 +166,6 @@ def qat_finetune(model, config, x_train, y_train, x_val, y_val, *, seed: int, pr
     y_train / y_val None: the model reconstructs its input (autoencoder, MSE). `loss`: overrides
     the compiled / default loss. `progress`: a tqdm bar on stderr when true. `record`: a dict
     that receives what was done (epochs, val score per epoch, epoch kept, seconds)."""
-    from tinysweep.quant import resolve_layer_bits
     from tinysweep.tfcompat import keras, tf
 
     bits = resolve_layer_bits(model, config)
@@ -172,25 +177,25 @@ def qat_finetune(model, config, x_train, y_train, x_val, y_val, *, seed: int, pr
     keras.utils.set_random_seed(seed)
     work = keras.models.clone_model(model)
     work.set_weights(model.get_weights())
-    folded = _folded_bn(work)
+    layers = {layer.name: layer for layer in walk(work)}
+    folded = _folded_bn(work, bits)
     for bn in folded.values():
         bn.trainable = False            # inference mode: moving statistics (and so k) fixed
     per_channel = config.granularity == "per_channel"
     quantizers = []
     for name, b in bits.items():
-        layer = work.get_layer(name)
-        variable, axes = _kernel(layer)
-        bn = folded.get(name)
-        k = None if bn is None else _fold_factor(bn, tuple(variable.shape), axes)
-        quantizers.append(_Quantizer(layer, b, k, per_channel, config.range,
-                                     getattr(config, "percentile", 99.99)))
+        for variable, axes, folds in _kernels(layers[name]):
+            bn = folded.get(name) if folds else None
+            k = None if bn is None else _fold_factor(bn, tuple(variable.shape), axes)
+            quantizers.append(_Quantizer(variable, axes, b, k, per_channel, config.range,
+                                         config.percentile))
     kernels = [q.variable for q in quantizers]
     shadows = [tf.Variable(v.read_value(), trainable=False) for v in kernels]
     kernel_ids = {id(v) for v in kernels}
     others = [v for v in work.trainable_variables if id(v) not in kernel_ids]
     others += [bn.beta for bn in folded.values() if bn.beta is not None]
     epochs = int(config.qat_epochs)
-    batch = int(getattr(config, "qat_batch_size", 64))
+    batch = int(config.qat_batch_size)
     steps = max(1, -(-len(x_train) // batch))
     optimizer = keras.optimizers.Adam(learning_rate=keras.optimizers.schedules.CosineDecay(
         config.qat_learning_rate, max(1, epochs * steps)))
