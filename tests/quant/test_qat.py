@@ -92,7 +92,8 @@ def test_model_is_not_changed_and_reproducible():
 
 
 def test_autoencoder_mse():
-    """y None: the model reconstructs its input; the loss is MSE and the result on the grid."""
+    """An autoencoder given labels (ad's features hold all-normal labels) reconstructs its
+    input; the loss is MSE and the result on the grid."""
     from tinysweep.tfcompat import keras
     L = keras.layers
     model = keras.Sequential([L.Input((16,)), L.Dense(8), L.BatchNormalization(), L.ReLU(),
@@ -101,8 +102,10 @@ def test_autoencoder_mse():
     config = QuantConfig(name="4qat", bits=4, method="qat", qat_epochs=2, qat_batch_size=32,
                          qat_learning_rate=1e-3)
     record = {}
-    tuned = qat_finetune(model, config, x, None, x[:32], None, seed=0, record=record)
-    assert record["val_metric"] == "-mse" and len(record["val_history"]) == 3
+    labels = np.zeros(len(x), np.int64)
+    tuned = qat_finetune(model, config, x, labels, x[:32], labels[:32], seed=0, record=record)
+    assert record["task"] == "reconstruct" and record["loss"] == "mean_squared_error"
+    assert len(record["val_history"]) == 3
     tflite, _ = ptq(tuned, x[:16], config.replace(range="minmax"))
     assert all(e < 1e-3 for e, _ in _off_grid(tuned, tflite, x[:16]).values())
 
