@@ -72,7 +72,8 @@ def main(argv=None):
     try:
         a.calibration_sizes = [int(n) for n in a.calibration_sizes.split(",") if n.strip()]
     except ValueError:
-        ap.error(f"--calibration-sizes must be comma-separated integers, got {a.calibration_sizes!r}")
+        ap.error(f"--calibration-sizes must be comma-separated integers, "
+                 f"got {a.calibration_sizes!r}")
     if not 2 <= a.bits <= 8 or a.calibration_samples < 1 or min(a.calibration_sizes, default=1) < 1:
         ap.error("--bits must be 2..8 and calibration sizes at least 1")
     try:

@@ -27,7 +27,7 @@ def tiny(tmp_path_factory):
                               keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3),
                               keras.layers.Softmax()])
     model.compile("adam", "sparse_categorical_crossentropy")
-    model.fit(x[:100], y[:100], epochs=3, verbose=0)
+    model.fit(x[:100], y[:100], epochs=2, verbose=0)
     model.save(root / "float.keras")
     np.savez(root / "features.npz", x_val=x[100:120], y_val=y[100:120], x_test=x[120:],
              y_test=y[120:])
@@ -57,26 +57,6 @@ def test_simulated_top1_is_litert_without_delegates(tiny):
     assert q["value"] == hits / 30 and q["samples"] == 30 and q["method"] == "simulated"
 
 
-def test_ablation_rows_follow_the_variants(tiny):
-    from tinysweep.tfcompat import keras
-    root, _, _, _ = tiny
-    model = keras.models.load_model(root / "float.keras")
-    with np.load(root / "features.npz") as f:
-        features = dict(f)
-    best = ablation.best_entry({"4": {"method": "ptq", "range": "mse",
-                                      "granularity": "per_channel"}}, 4)
-    every = ablation.variants(best, 20, [8])
-    chosen = [every[0], every[1], every[-1]]    # baseline, + per-channel, 8 calibration inputs
-    rows = ablation.run(model, features, 4, chosen, seed=1, float_value=0.9)
-    assert [r["variant"] for r in rows] == [v.name for v in chosen]
-    assert rows[0]["granularity"] == "per_tensor" and rows[0]["range"] == "minmax"
-    assert [r["calibration_samples"] for r in rows][-1] == 8
-    for r in rows:
-        assert r["simulated_method"] == "simulated" and r["test_samples"] == 30
-        assert r["from_float"] == pytest.approx(r["simulated"] - 0.9, abs=1e-6)
-    assert ablation.read_table_text(ablation.to_csv(rows))["rows"][0][1].startswith("baseline")
-
-
 @pytest.mark.slow
 def test_stage_writes_both_tables_or_nothing(tiny, tmp_path):
     root, _, _, _ = tiny
@@ -85,14 +65,22 @@ def test_stage_writes_both_tables_or_nothing(tiny, tmp_path):
            "--train-metrics", str(root / "train.json"), "--bits", "4",
            "--best", json.dumps({"method": "ptq", "range": "mse", "bias_correction": True,
                                  "adaround": True, "adaround_iterations": 20}),
-           "--calibration-samples", "20", "--calibration-sizes", "8",
+           "--calibration-samples", "20", "--calibration-sizes", "8,500",
            "--csv", str(tmp_path / "tiny_w4.csv"), "--markdown", str(tmp_path / "tiny_w4.md")]
     run = subprocess.run(cmd, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     table = ablation.read_table(tmp_path / "tiny_w4.csv")
     groups = [r["group"] for r in table["records"]]
     assert groups.count("baseline + one") == len(ablation.COMPONENTS)
-    assert groups.count("best - one") == 3 and groups[-1] == "calibration"
+    # 500 calibration inputs: the 20-sample split is used whole, as the best row did: skipped
+    assert groups.count("best - one") == 3 and groups.count("calibration") == 1
+    records = table["records"]
+    assert records[0]["variant"].startswith("baseline") and records[0]["granularity"] == "per_tensor"
+    assert records[-1]["calibration_samples"] == "8"
+    float_value = json.loads((root / "train.json").read_text())["test_accuracy"]
+    for r in records:
+        assert r["simulated_method"] == "simulated" and r["test_samples"] == "30"
+        assert float(r["from_float"]) == pytest.approx(float(r["simulated"]) - float_value, abs=1e-5)
     assert (tmp_path / "tiny_w4.md").read_text().count("\n| ") == len(groups) + 1
     bad = subprocess.run(cmd[:-4] + ["--best", '{"range": "best"}', "--csv",
                                      str(tmp_path / "bad.csv"), "--markdown", str(tmp_path / "bad.md")],

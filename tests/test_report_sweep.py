@@ -33,7 +33,11 @@ def make_sweep_result(root: Path, config: str, bench="kws", device="host", flash
     if quantize_json:
         (model.parent / "quantize.json").write_text(json.dumps({
             "config": config, "bits": bits, "method": method, "options": options,
-            "weights_bytes_packed": weights, f"test_{key}_sim": sim, f"float_{key}": 0.932}))
+            "weights_bytes_packed": weights, "test_samples": 1800,
+            # as stages/quantize.py writes them: metric dicts
+            f"test_{key}_sim": {"value": sim, "method": "simulated", "detail": "tflite-micro",
+                                "samples": 1800},
+            f"float_{key}": {"value": 0.932, "method": "simulated", "detail": "float Keras"}}))
     m = {"benchmark": bench, "device": device, "bits": config, "combination": combo,
          "config": config, "weight_bits": bits, "method": method, "options": options,
          key: {"value": dev, "method": "measured", "detail": "on the device", "samples": 100},
@@ -148,3 +152,15 @@ def test_ablation_tables_in_csv_markdown_and_the_report(tmp_path):
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="is not an ablation table"):
         ablation.read_table(tmp_path / "bad.csv")
+
+
+def test_summary_csv_carries_the_configuration(tmp_path):
+    import csv
+    import io
+    results = report.load_results([make_sweep_result(tmp_path, c) for c in ("8", "2qat")])
+    rows = list(csv.DictReader(io.StringIO(report.summary_csv(results))))
+    assert list(rows[0])[5:9] == ["config", "weight_bits", "quant_method", "options"]
+    assert rows[1]["config"] == "2qat" and rows[1]["quant_method"] == "qat"
+    assert json.loads(rows[1]["options"]) == CONFIGS["2qat"][2]
+    assert rows[1]["quality_sim"] == "0.89" and rows[1]["quality_sim_method"] == "simulated"
+    assert rows[1]["quality_float"] == "0.932"

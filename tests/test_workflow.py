@@ -90,6 +90,27 @@ def test_unknown_targets_stop_with_one_line(clone, target, message):
     assert message in (p.stdout + p.stderr).strip().splitlines()[-1]
 
 
+def test_a_model_trained_elsewhere_replaces_training(tmp_path, clone):
+    """params `external`: the quantize stage takes the imported model, train does not run."""
+    from tinysweep import energyrunner as er
+    folder = tmp_path / "kws01"
+    folder.mkdir()
+    er.write_folder(folder, [("s0.bin", bytes(490), 0)], 12, 490)
+    (tmp_path / "m.h5").write_bytes(b"checked by import_model")
+    extra = tmp_path / "external.yaml"
+    extra.write_text(yaml.safe_dump({"external": {"kws": {"model": str(tmp_path / "m.h5"),
+                                                          "testset": str(folder)}}}))
+    p = run(["snakemake", "-n", "results/kws_host_w8", "--configfile", str(extra)], clone)
+    jobs = planned_jobs(p.stdout)
+    assert "import_model" in jobs and "train" not in jobs, p.stdout
+    extra.write_text(yaml.safe_dump({"external": {"kws": {"model": "nothing.h5",
+                                                          "testset": str(folder)}}}))
+    p = run(["snakemake", "-n", "--configfile", str(extra)], clone, check=False)
+    assert p.returncode != 0 and p.stderr.strip().splitlines()[-1] == (
+        "params.yaml: external.kws.model = 'nothing.h5' not found (want a .keras or .h5 file or "
+        "a SavedModel folder)")
+
+
 def test_invalid_params_stop_before_any_work(tmp_path, clone):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"matrix": {"bits": [3]}}))
@@ -125,12 +146,16 @@ def test_dvc_repro_runs_the_real_pipeline_and_is_reproducible(clone):
     # The glob target finds everything built and leaves no marker behind.
     run(["snakemake", "--cores", "1", "results/kws_*"], clone)
     assert sorted(p.name for p in (clone / "results").iterdir()) == [
-        "kws_host_w8", "report.html", "summary.csv", "summary.json"]
+        "ablation", "kws_host_w8", "report.html", "summary.csv", "summary.json"]
 
-    # One MLflow run per combination; reporting again does not duplicate it.
+    # One MLflow run per combination, one for the report's figures; reporting again does not
+    # duplicate them.
     run(["snakemake", "--cores", "1", "--forcerun", "report"], clone)
     with sqlite3.connect(clone / "mlflow.db") as db:
-        assert db.execute("select count(*) from runs where lifecycle_stage='active'").fetchone()[0] == 1
+        kinds = db.execute("select t.key, t.value from runs r join tags t on t.run_uuid = r.run_uuid "
+                           "where r.lifecycle_stage = 'active' and t.key in "
+                           "('tinysweep.combination', 'tinysweep.kind')").fetchall()
+        assert sorted(kinds) == [("tinysweep.combination", "kws_host_w8"), ("tinysweep.kind", "report")]
 
     # Changing a measurement param re-runs only what depends on it.
     write_params(clone, {"measure": {"latency": {"windows": 2}}})

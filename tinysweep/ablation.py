@@ -91,10 +91,14 @@ def run(model, features: dict, bits: int, variant_list, seed: int, float_value: 
     """Quantize and score every variant; one table row (dict of COLUMNS) each."""
     from tinysweep.quant import QuantConfig, ptq
     from tinysweep.simulate import quality
-    rows = []
+    rows, done = [], set()
     for i, v in enumerate(variant_list):
         config = QuantConfig.from_params(str(bits), v.entry)  # the name gives the bits
         calibration = calibration_set(features["x_val"], v.calibration_samples, seed)
+        if v.group == "calibration" and (json.dumps(v.entry, sort_keys=True),
+                                         len(calibration)) in done:
+            continue        # the validation split is smaller than asked: a row seen already
+        done.add((json.dumps(v.entry, sort_keys=True), len(calibration)))
         t0 = time.time()
         tflite, _ = ptq(model, calibration, config)
         seconds = time.time() - t0

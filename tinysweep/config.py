@@ -157,7 +157,8 @@ def _check_external(external: dict, source: str):
         if model.is_dir() and not (model / "saved_model.pb").is_file():
             raise ConfigError(f"{source}: {key}.model = {e['model']!r} is a folder without "
                               f"saved_model.pb (want a .keras or .h5 file or a SavedModel folder)")
-        if not model.exists() or (model.is_file() and model.suffix not in (".keras", ".h5", ".hdf5")):
+        suffix_ok = model.suffix in (".keras", ".h5", ".hdf5")
+        if not model.exists() or (model.is_file() and not suffix_ok):
             raise ConfigError(f"{source}: {key}.model = {e['model']!r} "
                               f"{'is not a .keras or .h5 file' if model.exists() else 'not found'}"
                               f" (want a .keras or .h5 file or a SavedModel folder)")

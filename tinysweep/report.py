@@ -114,14 +114,17 @@ def metric_names(results) -> list[str]:
 def summary_rows(results) -> tuple[list[str], list[dict]]:
     """Columns and rows of summary.csv: identity, then each metric with its *_method."""
     names = metric_names(results)
-    columns = list(IDENTITY) + ["dataset"] + [c for n in names for c in (n, f"{n}_method")] + [
-        "samples", "model_sha256", "firmware_sha256", "git_commit", "measured_at", "results"]
+    columns = (list(IDENTITY) + ["dataset"] + list(SWEEP_SUMMARY)
+               + [c for n in names for c in (n, f"{n}_method")]
+               + ["samples", "model_sha256", "firmware_sha256", "git_commit", "measured_at",
+                  "results"])
     rows = []
     for r in results:
         m, flat = r.metrics, r.flat()
         prov = m.get("provenance") or {}
         row = {k: m[k] for k in IDENTITY}
         row["dataset"] = m.get("dataset", "")
+        row.update(_sweep_summary(sweep_row(r)))
         for n in names:
             row[n] = flat[n]["value"] if n in flat else ""
             row[f"{n}_method"] = flat[n]["method"] if n in flat else ""
@@ -135,6 +138,25 @@ def summary_rows(results) -> tuple[list[str], list[dict]]:
         })
         rows.append(row)
     return columns, rows
+
+
+# the configuration and the whole-test-split figures of quantize.json (quality: top-1, or AUC)
+SWEEP_SUMMARY = ("config", "weight_bits", "quant_method", "options", "quality_float",
+                 "quality_float_method", "quality_sim", "quality_sim_method",
+                 "quality_from_float")
+
+
+def _sweep_summary(row: dict) -> dict:
+    def value(m):
+        return "" if m is None else m["value"]
+    return {"config": row["config"], "weight_bits": row["weight_bits"],
+            "quant_method": row["quant_method"],
+            "options": json.dumps(row["options"], sort_keys=True) if row["options"] else "",
+            "quality_float": value(row["float"]),
+            "quality_float_method": row["float"]["method"] if row["float"] else "",
+            "quality_sim": value(row["simulated"]),
+            "quality_sim_method": row["simulated"]["method"] if row["simulated"] else "",
+            "quality_from_float": value(row["from_float"])}
 
 
 def summary_csv(results) -> str:
@@ -255,15 +277,27 @@ def _labelled(value, method, detail, **extra) -> dict | None:
     return None if value is None else {"value": value, "method": method, "detail": detail, **extra}
 
 
+def _figure_of(m: dict, q: dict, key: str, method: str, detail: str) -> dict | None:
+    """A quantize.json figure (in metrics.json first): a metric dict keeps its own method and
+    detail; a plain number gets `method` and `detail`."""
+    v = m.get(key, q.get(key))
+    if isinstance(v, dict) and "method" in v and _number(v) is not None:
+        return {"value": _number(v), "method": v["method"], "detail": v.get("detail", detail)}
+    return _labelled(_number(v), method, detail)
+
+
 def sweep_row(r: Result) -> dict:
     """One combination as the sweep plots see it: configuration, quantization method and
     options, weight bits, and each figure as a metric dict that keeps its method label."""
     m, flat, q = r.metrics, r.flat(), r.quantize
     key = quality_key(flat) or "accuracy"
     short = "auc" if key == "auc" else "accuracy"
-    sim = _number(m.get(f"test_{short}_sim", q.get(f"test_{short}_sim")))
-    flt = _number(m.get(f"float_{short}", q.get(f"float_{short}")))
-    samples = q.get("test_samples") or q.get(f"test_{short}_sim_samples")
+    samples = q.get("test_samples")
+    sim = _figure_of(m, q, f"test_{short}_sim", "simulated",
+                     "tflite-micro interpreter, whole test split"
+                     + (f" ({samples} samples)" if samples else "") + " (quantize.json)")
+    flt = _figure_of(m, q, f"float_{short}", "simulated",
+                     "the float Keras model on the host, whole test split (train.json)")
     weights = flat.get("weights_bytes") or _labelled(
         _number(q.get("weights_bytes_packed")), "static",
         "quantize.json weights_bytes_packed (weights at their storage width)")
@@ -272,14 +306,15 @@ def sweep_row(r: Result) -> dict:
         "config": str(m.get("config", q.get("config", m["bits"]))),
         "weight_bits": weight_bits(r),
         "quant_method": str(m.get("method", q.get("method", "ptq"))),
-        "options": m.get("options", q.get("options")) or {},
+        # bits and method have their own columns and params
+        "options": {k: v for k, v in (m.get("options", q.get("options")) or {}).items()
+                    if k not in ("bits", "method")},
         "quality": "AUC" if key == "auc" else "top-1 accuracy",
         "device_quality": flat.get(key),
-        "simulated": _labelled(sim, "simulated", "tflite-micro interpreter, whole test split"
-                               + (f" ({samples} samples)" if samples else "") + " (quantize.json)"),
-        "float": _labelled(flt, "simulated", "the float Keras model on the host, whole test "
-                           "split (train.json, via quantize.json)"),
-        "from_float": _labelled(None if sim is None or flt is None else sim - flt, "simulated",
+        "simulated": sim,
+        "float": flt,
+        "from_float": _labelled(None if sim is None or flt is None
+                                else sim["value"] - flt["value"], "simulated",
                                 "simulated (tflite-micro) minus float, whole test split"),
         "weights_bytes": weights,
         "flash_bytes": flat.get("flash_bytes"),

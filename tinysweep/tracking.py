@@ -160,7 +160,8 @@ def _metric_key(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_\-./ ]+", "_", text).strip("_ ")
 
 
-def log_report(tracking_uri: str, experiment: str, figures, ablation_tables, html) -> tuple[str, bool]:
+def log_report(tracking_uri: str, experiment: str, figures, ablation_tables,
+               html) -> tuple[str, bool]:
     """One run holding the sweep figures (PNG), the ablation tables (CSV + markdown beside
     them, their simulated figures as metrics) and report.html; skipped when a run with the
     same content exists. Returns (run id, created?)."""

@@ -269,7 +269,8 @@ class Helpers:
     def float_model(self, wildcards) -> str:
         """The float model the quantize stage starts from: trained here, or imported."""
         b = self.bench(wildcards)
-        return f"models/{b}/external/float.keras" if self.external(wildcards) else f"models/{b}/float.keras"
+        return (f"models/{b}/external/float.keras" if self.external(wildcards)
+                else f"models/{b}/float.keras")
 
     def features(self, wildcards) -> str:
         """Calibration (x_val) and evaluation (x_test) data: the benchmark's, or the external
@@ -280,7 +281,8 @@ class Helpers:
 
     def train_metrics(self, wildcards) -> str:
         b = self.bench(wildcards)
-        return f"models/{b}/external/train.json" if self.external(wildcards) else f"models/{b}/train.json"
+        return (f"models/{b}/external/train.json" if self.external(wildcards)
+                else f"models/{b}/train.json")
 
     def needs_training_data(self, wildcards) -> bool:
         """QAT fine-tunes on the benchmark's training split: only then is it made for an
