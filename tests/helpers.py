@@ -103,3 +103,31 @@ def _dequantized(buf: bytes, x) -> bytes:
     floats = ((x.astype(np.float32) - o.input_zero_point) * np.float32(o.input_scale)).astype("<f4")
     assert np.array_equal(er.quantize_inputs(floats, o.input_scale, o.input_zero_point), x)
     return floats.tobytes()
+
+
+def weight_filters(buf: bytes):
+    """[(int8 filter, scales, input scale, int32 bias or None)] of every weight op."""
+    import numpy as np
+    from tinysweep.quant.graph import read
+    from tinysweep.weight_grid import weight_ops
+    m = read(buf)
+    out = []
+    for sg, op in weight_ops(m):
+        t = sg.tensors[op.inputs[1]]
+        q = np.frombuffer(bytes(bytearray(m.buffers[t.buffer].data)), np.int8).reshape(t.shape)
+        b = None
+        if len(op.inputs) > 2 and op.inputs[2] >= 0:
+            bt = sg.tensors[op.inputs[2]]
+            b = (np.frombuffer(bytes(bytearray(m.buffers[bt.buffer].data)), np.int32),
+                 np.asarray(bt.quantization.scale, np.float32))
+        out.append((q, np.asarray(t.quantization.scale, np.float32),
+                    np.float32(sg.tensors[op.inputs[0]].quantization.scale[0]), b))
+    return out
+
+
+def int8_inputs(buf: bytes, x):
+    """Float inputs x quantized with the model's input scale and zero point."""
+    import numpy as np
+    from tinysweep import oracle
+    o = oracle.Oracle(buf)
+    return np.clip(np.round(x / o.input_scale) + o.input_zero_point, -128, 127).astype(np.int8)

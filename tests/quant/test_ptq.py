@@ -1,33 +1,10 @@
 """tinysweep.quant.ptq: b-bit weights on their layer's grid, a model tflite-micro runs."""
 import numpy as np
 import pytest
+from helpers import int8_inputs, weight_filters
 
 from tinysweep import oracle
 from tinysweep.quant import QuantConfig, ptq
-from tinysweep.quant.graph import read
-from tinysweep.weight_grid import weight_ops
-
-
-def filters(buf):
-    """[(int8 filter, scales, input scale, int32 bias or None)] of every weight op."""
-    m = read(buf)
-    out = []
-    for sg, op in weight_ops(m):
-        t = sg.tensors[op.inputs[1]]
-        q = np.frombuffer(bytes(bytearray(m.buffers[t.buffer].data)), np.int8).reshape(t.shape)
-        b = None
-        if len(op.inputs) > 2 and op.inputs[2] >= 0:
-            bt = sg.tensors[op.inputs[2]]
-            b = (np.frombuffer(bytes(bytearray(m.buffers[bt.buffer].data)), np.int32),
-                 np.asarray(bt.quantization.scale, np.float32))
-        out.append((q, np.asarray(t.quantization.scale, np.float32),
-                    np.float32(sg.tensors[op.inputs[0]].quantization.scale[0]), b))
-    return out
-
-
-def int8_inputs(buf, x):
-    o = oracle.Oracle(buf)
-    return np.clip(np.round(x / o.input_scale) + o.input_zero_point, -128, 127).astype(np.int8)
 
 
 def test_w8_is_the_converters_model(tiny):
@@ -47,7 +24,7 @@ def test_weights_lie_on_each_layers_grid(tiny, granularity):
     buf, info = ptq(model, x, config)
     bits = [l["bits"] for l in info["layers"]]
     assert bits == [8, 4, 4, 4, 2]
-    for (q, s, s_in, bias), b in zip(filters(buf), bits):
+    for (q, s, s_in, bias), b in zip(weight_filters(buf), bits):
         assert np.abs(q.astype(int)).max() == 2 ** (b - 1) - 1      # on the grid, all of it used
         channels = q.shape[3] if q.shape[0] == 1 and q.ndim == 4 else q.shape[0]
         assert s.size == (1 if granularity == "per_tensor" else channels)
@@ -63,7 +40,7 @@ def test_minmax_weights_round_to_nearest(tiny):
     model, x = tiny
     buf, _ = ptq(model, x, QuantConfig(name="3", bits=3))
     pairs = weight_op_pairs(*conversions(model, x))
-    for op, (q, s, _, bias) in zip(pairs, filters(buf)):
+    for op, (q, s, _, bias) in zip(pairs, weight_filters(buf)):
         shape = [1] * q.ndim
         shape[op.axis] = -1
         step = s.reshape(shape).astype(np.float64)

@@ -81,6 +81,7 @@ class WeightOp:
     float_input: int            # tensor indices in the float graph
     float_output: int
     filter_key: int             # the int8 filter tensor's index (shared filters)
+    input_shape: tuple          # of the op's input tensor (batch of one)
 
     @property
     def channels(self) -> int:
@@ -121,7 +122,8 @@ def weight_op_pairs(int8_buf: bytes, float_buf: bytes) -> list[WeightOp]:
             input_scale=float(qsg.tensors[qop.inputs[0]].quantization.scale[0]),
             activation=ACTIVATIONS.get(getattr(options, "fusedActivationFunction", 0)),
             options=options, float_input=int(fop.inputs[0]), float_output=int(fop.outputs[0]),
-            filter_key=int(qop.inputs[1])))
+            filter_key=int(qop.inputs[1]),
+            input_shape=tuple(int(d) for d in fsg.tensors[fop.inputs[0]].shape)))
     return out
 
 
@@ -148,6 +150,23 @@ def int32_bias(b: np.ndarray, input_scale: float, scales: np.ndarray) -> np.ndar
     return np.clip(np.round(b / bs), -2**31, 2**31 - 1).astype(np.int32)
 
 
+def _bias_tensor(m, sg, op, tensor_type: int):
+    """The op's bias tensor; a layer that had none gets one (zero until written)."""
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        return sg.tensors[op.inputs[2]]
+    t = sg.tensors[op.inputs[1]]
+    bt = _schema().TensorT()
+    bt.shape = [int(t.shape[3] if len(t.shape) == 4 and t.shape[0] == 1 else t.shape[0])]
+    bt.type, bt.name = tensor_type, (t.name or b"w") + b"/bias_correction"
+    m.buffers.append(_schema().BufferT())
+    bt.buffer = len(m.buffers) - 1
+    sg.tensors.append(bt)
+    inputs = list(op.inputs) + [-1] * (3 - len(op.inputs))
+    inputs[2] = len(sg.tensors) - 1
+    op.inputs = inputs
+    return bt
+
+
 def write(int8_buf: bytes, results: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray | None]],
           axes: dict[int, int]) -> bytes:
     """The int8 model with weight op i's filter (int8 values, float32 scales) and float bias
@@ -161,24 +180,24 @@ def write(int8_buf: bytes, results: dict[int, tuple[np.ndarray, np.ndarray, np.n
             t.quantization = _quantization(s, axes[i])
             if b is None:
                 continue
-            bias = int32_bias(b, sg.tensors[op.inputs[0]].quantization.scale[0], s)
-            bscales = np.float32(sg.tensors[op.inputs[0]].quantization.scale[0]) * s
-            if len(op.inputs) > 2 and op.inputs[2] >= 0:
-                bt = sg.tensors[op.inputs[2]]
-            else:                                   # a corrected layer that had no bias
-                bt = _schema().TensorT()
-                bt.shape, bt.type = [len(bias)], INT32
-                bt.name = (t.name or b"w") + b"/bias_correction"
-                m.buffers.append(_schema().BufferT())
-                bt.buffer = len(m.buffers) - 1
-                sg.tensors.append(bt)
-                inputs = list(op.inputs) + [-1] * (3 - len(op.inputs))
-                inputs[2] = len(sg.tensors) - 1
-                op.inputs = inputs
-            _set_data(m, bt, bias.tobytes())
-            bt.quantization = _quantization(bscales, 0)
+            s_in = sg.tensors[op.inputs[0]].quantization.scale[0]
+            bt = _bias_tensor(m, sg, op, INT32)
+            _set_data(m, bt, int32_bias(b, s_in, s).tobytes())
+            bt.quantization = _quantization(np.float32(s_in) * np.asarray(s, np.float32), 0)
     return edit_tflite(int8_buf, edit)
 
 
-__all__ = ["WeightOp", "conversions", "convert_float", "weight_op_pairs", "write", "int32_bias",
+def write_float(float_buf: bytes, changes: dict[int, tuple[np.ndarray, np.ndarray | None]]) -> bytes:
+    """The float model with weight op i's filter and bias replaced, for every i in changes."""
+    def edit(m):
+        ops = list(weight_ops(m))
+        for i, (w, b) in changes.items():
+            sg, op = ops[i]
+            _set_data(m, sg.tensors[op.inputs[1]], np.asarray(w, np.float32).tobytes())
+            if b is not None:
+                _set_data(m, _bias_tensor(m, sg, op, FLOAT32), np.asarray(b, np.float32).tobytes())
+    return edit_tflite(float_buf, edit)
+
+
+__all__ = ["WeightOp", "conversions", "convert_float", "weight_op_pairs", "write", "write_float", "int32_bias",
            "read", "OP_NAMES"]
