@@ -8,14 +8,14 @@ from tinysweep.quant import QuantConfig, graph, ptq, qat_finetune, weight_layers
 
 
 def _conv_model(seed: int = 0):
-    """Functional: conv+BN, depthwise+BN, conv without BN, dense+BN, dense (softmax)."""
+    """Functional: conv+BN, depthwise (no bias)+BN, conv without BN, dense+BN, dense (softmax)."""
     from tinysweep.benchmarks.reference_models import randomize
     from tinysweep.tfcompat import keras
     keras.utils.set_random_seed(seed)
     L = keras.layers
     x = inp = L.Input((8, 8, 1))
     x = L.ReLU()(L.BatchNormalization()(L.Conv2D(6, 3, padding="same", name="conv")(x)))
-    x = L.ReLU()(L.BatchNormalization()(L.DepthwiseConv2D(3, name="dw")(x)))
+    x = L.ReLU()(L.BatchNormalization()(L.DepthwiseConv2D(3, use_bias=False, name="dw")(x)))
     x = L.Conv2D(8, 1, activation="relu", name="pw")(x)
     x = L.GlobalAveragePooling2D()(x)
     x = L.ReLU()(L.BatchNormalization()(L.Dense(12, name="fc")(x)))

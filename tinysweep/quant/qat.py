@@ -217,7 +217,7 @@ def qat_finetune(model, config, x_train, y_train, x_val, y_val, *, seed: int, pr
     shadows = [tf.Variable(v.read_value(), trainable=False) for v in kernels]
     others = [v for v in work.trainable_variables if all(v is not k for k in kernels)]
     others += [bn.beta for bn in folded.values() if bn.beta is not None]
-    epochs, batch = int(config.qat_epochs), int(config.qat_batch_size)
+    epochs, batch = int(config.qat_epochs), int(config.qat_batch_size or 64)
     steps = max(1, epochs * -(-len(x_train) // batch))
     optimizer = keras.optimizers.Adam(learning_rate=keras.optimizers.schedules.CosineDecay(
         config.qat_learning_rate, steps))
