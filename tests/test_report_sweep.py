@@ -113,6 +113,7 @@ def ablation_rows():
                      "calibration_samples": v.calibration_samples, "metric": "top-1 accuracy",
                      "simulated": 0.5 + i / 100, "simulated_method": "simulated",
                      "from_float": 0.5 + i / 100 - 0.93, "float": 0.93, "test_samples": 1800,
+                     "interpreter": "LiteRT builtin kernels without delegates",
                      "ptq_seconds": 1.5})
     return rows
 
