@@ -221,7 +221,8 @@ def main(argv=None) -> int:
         return 1
     short = "auc" if "test_auc_sim" in m else "accuracy"
     print(f"quantize: {a.out}: w{m['config']} ({m['method']}), {m['size_bytes']} bytes, weights "
-          f"{m['weights_bytes_packed']} B at their storage width, simulated test {short} "
+          f"{m['weights_bytes_packed']} B at their storage width, simulated test "
+          f"{'AUC' if short == 'auc' else 'accuracy'} "
           f"{m[f'test_{short}_sim']['value']:.4f}"
           + (f" (float {m[f'float_{short}']['value']:.4f})" if f"float_{short}" in m else ""))
     return 0
