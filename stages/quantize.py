@@ -108,16 +108,17 @@ def float_quality(train_metrics) -> dict:
 
 
 def finetune(model, config, data, seed: int) -> tuple[object, dict]:
-    """QAT: the fine-tuned float model and what was done. An autoencoder (output shaped as
-    its input: ad) reconstructs its input, without labels."""
+    """QAT: the fine-tuned float model and what was done (qat_finetune tells a classifier
+    from an autoencoder, ad's, by its data and model)."""
     from tinysweep.quant import qat_finetune
-    autoencoder = tuple(model.output_shape) == tuple(model.input_shape)
     record = {}
-    tuned = qat_finetune(model, config, data["x_train"],
-                         None if autoencoder else data["y_train"], data["x_val"],
-                         None if autoencoder else data["y_val"], seed=seed, progress=True,
-                         record=record)
+    tuned = qat_finetune(model, config, data["x_train"], data["y_train"], data["x_val"],
+                         data["y_val"], seed=seed, progress=_note, record=record)
     return tuned, record
+
+
+def _note(text: str) -> None:
+    print(f"quantize: {text}", file=sys.stderr, flush=True)
 
 
 def quantize(model_path, features, out, metrics_path, *, config, calibration_samples: int,
@@ -146,12 +147,11 @@ def quantize(model_path, features, out, metrics_path, *, config, calibration_sam
         calibration, pinned = pin_pixel_range(calibration, pixel_scale)
     qat_record = None
     if qat:
-        print(f"quantize: QAT fine-tuning, {config.qat_epochs} epochs on "
-              f"{len(data['x_train'])} training samples", file=sys.stderr)
+        _note(f"QAT fine-tuning, {config.qat_epochs} epochs on {len(data['x_train'])} "
+              f"training samples")
         model, qat_record = finetune(model, config, data, seed)
     ptq_config = config.replace(range="minmax") if qat else config
-    tflite, info = ptq(model, calibration, ptq_config,
-                       progress=lambda text: print(f"quantize: {text}", file=sys.stderr))
+    tflite, info = ptq(model, calibration, ptq_config, progress=_note)
     if pixel_scale is not None:
         check_pixel_input(tflite, pixel_scale)
     write_bytes_atomic(out, tflite)
@@ -184,7 +184,7 @@ def quantize(model_path, features, out, metrics_path, *, config, calibration_sam
         metrics.update(module.int8_metrics(tflite, {"x_test": x_test, "y_test": y_test}))
     else:
         metrics["test_accuracy_int8"] = int8_accuracy(tflite, x_test, y_test)
-    print(f"quantize: tflite-micro on the {len(y_test)} test samples", file=sys.stderr)
+    _note(f"tflite-micro on the {len(y_test)} test samples")
     sim = quality(tflite, x_test, y_test)
     short = "auc" if sim["metric"] == "AUC" else "accuracy"
     metrics[f"test_{short}_sim"] = {k: sim[k] for k in ("value", "method", "detail", "samples")}
@@ -221,7 +221,8 @@ def main(argv=None) -> int:
         return 1
     short = "auc" if "test_auc_sim" in m else "accuracy"
     print(f"quantize: {a.out}: w{m['config']} ({m['method']}), {m['size_bytes']} bytes, weights "
-          f"{m['weights_bytes_packed']} B at their storage width, simulated test {short} "
+          f"{m['weights_bytes_packed']} B at their storage width, simulated test "
+          f"{'AUC' if short == 'auc' else 'accuracy'} "
           f"{m[f'test_{short}_sim']['value']:.4f}"
           + (f" (float {m[f'float_{short}']['value']:.4f})" if f"float_{short}" in m else ""))
     return 0

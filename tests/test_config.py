@@ -117,6 +117,7 @@ def test_configuration_names_with_variants():
     ("kws_m9_w8", "unknown device 'm9' (params.yaml devices section defines: host, m4, m7, m33, m55, nucleo)"),
     ("kws_host_w3", "unknown bits configuration '3' (params.yaml matrix declares: 8, 4, 2)"),
     ("kws_host_w4x", "unknown bits configuration '4x' (params.yaml matrix declares: 8, 4, 2)"),
+    ("kws_host_w9", "unknown bits configuration '9' (params.yaml matrix declares: 8, 4, 2)"),
     ("kws-host-8", "is not <benchmark>_<device>_w<bits> (declared: kws_host_w8, kws_host_w4, "),
 ])
 def test_unknown_targets_are_named(target, expected):

@@ -201,8 +201,10 @@ def test_rules_take_the_imported_model_instead_of_training(kws_models, tmp_path)
     _, paths = kws_models
     kws_folder(tmp_path / "kws01")
     w = SimpleNamespace(bench="kws", device="host", bits="8")
-    h = Helpers.checked(with_external({"model": str(paths["h5"]), "testset": str(tmp_path / "kws01"),
-                                       "input_scale": 0.5, "input_zero_point": 2}))
+    params = with_external({"model": str(paths["h5"]), "testset": str(tmp_path / "kws01"),
+                            "input_scale": 0.5, "input_zero_point": 2})
+    params["matrix"]["bits"] = [8, 4]   # no QAT configuration: no training data imported
+    h = Helpers.checked(params)
     assert h.float_model(w) == "models/kws/external/float.keras"
     assert h.features(w) == "models/kws/external/features.npz"
     assert h.train_metrics(w) == "models/kws/external/train.json"

@@ -20,7 +20,7 @@ COPIED = ["Snakefile", "rules", "schemas", "stages", "tinysweep", "firmware", "e
 
 # The tiny configuration: seconds per stage, same code paths as the default.
 TINY = {
-    "matrix": {"benchmarks": ["kws"]},
+    "matrix": {"benchmarks": ["kws"], "bits": [8]},
     "dataset": {"kws": {"clips_per_class": 10}},
     "train": {"kws": {"epochs": 2, "batch_size": 16, "learning_rates": [0.002, 0.001], "lr_boundaries": [1]}},
     "quantize": {"calibration_samples": 16, "configs": {"4": {"adaround_iterations": 50}}},
@@ -83,6 +83,7 @@ def test_glob_target_on_fresh_clone_plans_every_matching_combination(clone):
 @pytest.mark.parametrize("target, message", [
     ("results/vww_host_w8", "target results/vww_host_w8: unknown benchmark 'vww' (params.yaml matrix declares: kws)"),
     ("results/kws_m9_w8", "unknown device 'm9'"),
+    ("results/kws_host_w9", "target results/kws_host_w9: unknown bits configuration '9' (params.yaml matrix declares: 8)"),
     ("results/ad_*", "target results/ad_* matches no combination of params.yaml (declared: kws_host_w8)"),
 ])
 def test_unknown_targets_stop_with_one_line(clone, target, message):
@@ -117,7 +118,8 @@ def test_invalid_params_stop_before_any_work(tmp_path, clone):
     bad.write_text(yaml.safe_dump({"matrix": {"bits": [3]}}))
     p = run(["snakemake", "-n", "--configfile", str(bad)], clone, check=False)
     assert p.returncode != 0
-    assert p.stderr.strip().splitlines()[-1] == "params.yaml: matrix.bits[0] = 3 is not allowed (allowed: 8)"
+    assert p.stderr.strip().splitlines()[-1] == ("params.yaml: matrix.bits names '3', which "
+                                                 "quantize.configs does not define (defined: 8, 4, 2)")
 
 
 @pytest.mark.slow
@@ -186,6 +188,57 @@ def test_emulated_board_gives_the_host_accuracy_with_exact_counts(clone):
     assert "not measured" in m["latency_ms"]["detail"] and "MLPerf Tiny" in m["energy_uj"]["detail"]
     assert m["memory"]["flash_weights_bytes"]["value"] == m["memory"]["weights_bytes"]["value"]
     assert m["memory"]["ram_bytes"]["value"] <= m["memory"]["ram_bytes"]["board_bytes"]
+
+
+# The bit-width sweep, tiny: w4 by PTQ with mixed precision (first/last layers 8 bits, one
+# pointwise conv 2 bits), w2 by QAT for one epoch.
+TINY_SWEEP = {
+    "matrix": {"bits": [8, 4, 2]},
+    "quantize": {"configs": {
+        "4": {"method": "ptq", "range": "mse", "granularity": "per_channel",
+              "bias_correction": False, "adaround": False,
+              "layers": {"first": 8, "last": 8, "conv2d_2": 2}},
+        "2": {"method": "qat", "range": "minmax", "granularity": "per_channel",
+              "layers": {"first": 8, "last": 8}, "qat": {"epochs": 1, "learning_rate": 0.0001}}}},
+}
+
+
+@pytest.mark.slow
+def test_bit_width_sweep_device_accuracy_equals_simulated(clone):
+    """w4 (PTQ, mixed precision) and w2 (QAT) on the host device: device outputs equal
+    tflite-micro's sample for sample, and the device accuracy equals the simulated accuracy
+    of quantize.json (tflite-micro on the whole test split: the samples measured)."""
+    write_params(clone, TINY_SWEEP)
+    try:
+        bad = dict(TINY_SWEEP["quantize"]["configs"]["4"], layers={"conv2d_9": 2})
+        (clone / "bad.yaml").write_text(yaml.safe_dump({"quantize": {"configs": {"4": bad}}}))
+        p = run(["snakemake", "-n", "results/kws_host_w4", "--configfile", "bad.yaml"], clone,
+                check=False)
+        assert p.returncode != 0 and p.stderr.strip().splitlines()[-1].startswith(
+            "params.yaml: quantize.configs.4.layers: 'conv2d_9' matches no layer; layers with "
+            "weights: conv2d, depthwise_conv2d, conv2d_1,")
+        run(["snakemake", "--cores", "2", "results/kws_host_w4", "results/kws_host_w2"], clone,
+            timeout=900)
+    finally:
+        run("git checkout -q params.yaml && rm -f bad.yaml", clone)
+    expected_bits = {"4": {8, 4, 2}, "2": {8, 2}}
+    for name, method in (("4", "ptq"), ("2", "qat")):
+        result = clone / "results" / f"kws_host_w{name}"
+        m = json.loads((result / "metrics.json").read_text())
+        q = json.loads((clone / "models" / "kws" / f"w{name}" / "quantize.json").read_text())
+        rows = list(csv.DictReader(open(result / "predictions.csv")))
+        assert rows and all(r["device_outputs"] == r["oracle_outputs"] for r in rows)
+        assert m["oracle_bitexact"]["value"] == 1.0
+        assert m["accuracy"]["value"] == m["accuracy_oracle"]["value"] == q["test_accuracy_sim"]["value"]
+        assert m["accuracy"]["samples"] == q["test_samples"]
+        assert (m["config"], m["weight_bits"], m["bits"], m["method"]) == (name, int(name), int(name), method)
+        assert m["options"] == q["options"] and m["options"]["method"] == method
+        assert set(m["layer_bits"].values()) == expected_bits[name]
+        assert m["layer_bits"]["conv2d"] == m["layer_bits"]["dense"] == 8
+        codegen = json.loads((clone / "models" / "kws" / f"w{name}" / "c" / "model.json").read_text())
+        assert set(codegen["weights_by_bits"]) == {str(b) for b in expected_bits[name]}
+        assert m["memory"]["weights_bytes"]["value"] == q["weights_bytes_packed"]
+    assert q["qat"]["epochs"] == 1 and q["ptq_range"] == "minmax"
 
 
 # ad on a tiny set: 1 s clips (28 windows each), 6 test clips, 2 epochs

@@ -20,8 +20,10 @@ ENERGY_MODE_BAUD = 9600  # EEMBC energy mode: the IO manager's UART rate
 # A bits configuration's name: its default weight bit-width, optionally a variant suffix
 # (8, 4, 4qat, 2mix); quantize.configs defines what each name means.
 CONFIG_NAME = r"[2-8](?:[a-z][a-z0-9]*)?"
-# what a target may say after _w (checked against the declared names afterwards)
-COMBINATION = re.compile(r"^(?P<bench>[a-z0-9]+)_(?P<device>[a-z0-9]+)_w(?P<bits>[0-9][a-z0-9]*)$")
+# what a target may say after _w: looser than CONFIG_NAME, so that `w9` reaches
+# parse_combination and its one-line error instead of Snakemake's "no rule to produce"
+TARGET_BITS = r"[0-9][a-z0-9]*"
+COMBINATION = re.compile(rf"^(?P<bench>[a-z0-9]+)_(?P<device>[a-z0-9]+)_w(?P<bits>{TARGET_BITS})$")
 # layer rules of quantize.configs.<name>.layers (any other key names a layer)
 LAYER_RULES = ("first", "last")
 

@@ -48,7 +48,7 @@ class Helpers:
         return [f"results/{c.name}" for c in cfg.combinations(self.config)]
 
     def wildcard_constraints(self) -> dict:
-        return {"bench": "[a-z0-9]+", "device": "[a-z0-9]+", "bits": cfg.CONFIG_NAME,
+        return {"bench": "[a-z0-9]+", "device": "[a-z0-9]+", "bits": cfg.TARGET_BITS,
                 "pattern": r".*[\*\?\[].*"}
 
     @_one_line_errors
@@ -81,13 +81,16 @@ class Helpers:
     def profile(self, wildcards) -> str:
         return cfg.PROFILES[self.bench(wildcards)]
 
+    def _declared(self, axis: str, value: str, what: str) -> str:
+        declared = self.config["matrix"][axis]
+        if value not in declared:
+            raise cfg.ConfigError(f"unknown {what} '{value}' (params.yaml matrix declares: "
+                                  f"{', '.join(declared)})")
+        return value
+
     @_one_line_errors
     def bench(self, wildcards) -> str:
-        declared = self.config["matrix"]["benchmarks"]
-        if wildcards.bench not in declared:
-            raise cfg.ConfigError(f"unknown benchmark '{wildcards.bench}' (params.yaml matrix declares: "
-                                  f"{', '.join(declared)})")
-        return wildcards.bench
+        return self._declared("benchmarks", wildcards.bench, "benchmark")
 
     def dataset_args(self, wildcards) -> str:
         """Every scalar of dataset.<bench> (the benchmark's declared options), plus the keys of
@@ -110,11 +113,7 @@ class Helpers:
     @_one_line_errors
     def quant_config(self, wildcards) -> str:
         """The name of the bits configuration a job quantizes to (one line if undeclared)."""
-        declared = self.config["matrix"]["bits"]
-        if wildcards.bits not in declared:
-            raise cfg.ConfigError(f"unknown bits configuration '{wildcards.bits}' (params.yaml "
-                                  f"matrix declares: {', '.join(declared)})")
-        return wildcards.bits
+        return self._declared("bits", wildcards.bits, "bits configuration")
 
     @_one_line_errors
     def quantize_args(self, wildcards) -> str:

@@ -178,6 +178,9 @@ def write(int8_buf: bytes, results: dict[int, tuple[np.ndarray, np.ndarray, np.n
             t = sg.tensors[op.inputs[1]]
             _set_data(m, t, np.asarray(q, np.int8).tobytes())
             t.quantization = _quantization(s, axes[i])
+            if b is None and len(op.inputs) > 2 and op.inputs[2] >= 0:   # keep its real values
+                bt = sg.tensors[op.inputs[2]]
+                b = _data(m, bt, np.int32) * np.asarray(bt.quantization.scale, np.float64)
             if b is None:
                 continue
             s_in = sg.tensors[op.inputs[0]].quantization.scale[0]

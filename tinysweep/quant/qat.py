@@ -21,36 +21,42 @@ starting point, epoch 0) is the one returned.
 """
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
 
-WEIGHT_LAYER_TYPES = ("Conv1D", "Conv2D", "DepthwiseConv2D", "Dense")
+from tinysweep.quant.layers import _walk as walk, resolve_layer_bits
+
 MSE_CANDIDATES = 40     # grid scales tried by range "mse", from max|w|/L down to 0.2 x that
 
 
-def _kernel(layer):
-    """(kernel variable, axes of the output-channel dims): depthwise kernels (h, w, in, mult)
-    have channel in x mult, the others their last axis."""
+def _kernels(layer):
+    """[(kernel variable, axes of its output-channel dims, whether a following BN folds into
+    it)]: depthwise kernels (..., in, mult) have channel in x mult, the others their last axis;
+    a separable convolution is a depthwise then a 1x1 convolution (the BN folds into the 1x1)."""
+    def depthwise(v):
+        return v, (len(v.shape) - 2, len(v.shape) - 1)
+    if hasattr(layer, "pointwise_kernel"):
+        v = layer.pointwise_kernel
+        return [(*depthwise(layer.depthwise_kernel), False), (v, (len(v.shape) - 1,), True)]
     if hasattr(layer, "depthwise_kernel"):
-        return layer.depthwise_kernel, (2, 3)
-    return layer.kernel, (len(layer.kernel.shape) - 1,)
+        return [(*depthwise(layer.depthwise_kernel), True)]
+    return [(layer.kernel, (len(layer.kernel.shape) - 1,), True)]
 
 
-def _folded_bn(model) -> dict:
+def _folded_bn(model, weight_names) -> dict:
     """{weight layer name: its BatchNormalization layer} for each BN the converter folds into
     the layer before it: the BN is that layer's only consumer, normalizes the last axis, and the
     layer has no activation of its own."""
     out = {}
-    for bn in model.layers:
+    for bn in walk(model):
         if type(bn).__name__ not in ("BatchNormalization", "BatchNormalizationV2"):
             continue
         nodes = bn.inbound_nodes
         if len(nodes) != 1 or isinstance(nodes[0].inbound_layers, list):
             continue
         prev = nodes[0].inbound_layers
-        if type(prev).__name__ not in WEIGHT_LAYER_TYPES or len(prev.outbound_nodes) != 1:
+        if prev.name not in weight_names or len(prev.outbound_nodes) != 1:
             continue
         if getattr(prev.activation, "__name__", "") != "linear":
             continue
@@ -75,10 +81,9 @@ def _fold_factor(bn, kernel_shape, channel_axes) -> np.ndarray:
 class _Quantizer:
     """Fake quantization of one weight layer's kernel: w -> Q(w k) / k."""
 
-    def __init__(self, layer, bits: int, k: np.ndarray | None, per_channel: bool, rng: str,
-                 percentile: float):
-        self.layer = layer
-        self.variable, self.channel_axes = _kernel(layer)
+    def __init__(self, variable, channel_axes, bits: int, k: np.ndarray | None,
+                 per_channel: bool, rng: str, percentile: float):
+        self.variable, self.channel_axes = variable, channel_axes
         shape = tuple(int(d) for d in self.variable.shape)
         self.limit = 2 ** (bits - 1) - 1
         self.bits = bits
@@ -120,36 +125,68 @@ class _Quantizer:
         return tf.where(k != 0, q / tf.where(k != 0, k, 1.0), w)
 
 
-def _loss_of(model, y_train, loss):
+def _quantizers(model, bits: dict, config) -> tuple[dict, list]:
+    """({weight layer: the BN folded into it}, a _Quantizer per kernel of every weight layer)."""
+    layers = {layer.name: layer for layer in walk(model)}
+    folded = _folded_bn(model, bits)
+    out = []
+    for name, b in bits.items():
+        for variable, axes, folds in _kernels(layers[name]):
+            bn = folded.get(name) if folds else None
+            k = None if bn is None else _fold_factor(bn, tuple(variable.shape), axes)
+            out.append(_Quantizer(variable, axes, b, k, config.granularity == "per_channel",
+                                  config.range, config.percentile))
+    return folded, out
+
+
+def _softmax_output(model) -> bool:
+    last = model.layers[-1]
+    return (getattr(getattr(last, "activation", None), "__name__", "") == "softmax"
+            or type(last).__name__ == "Softmax")
+
+
+def _task(model, x, y) -> str:
+    """"classify" (integer labels), "reconstruct" (an autoencoder: no y, or labels beside an
+    output shaped like the input, as ad's all-normal labels) or "regress" (y are the targets)."""
+    out_shape = tuple(model.output_shape[1:])
+    if y is None:
+        return "reconstruct"
+    y = np.asarray(y)
+    if np.issubdtype(y.dtype, np.integer) and y.ndim == 1 and (
+            _softmax_output(model) or out_shape != tuple(x.shape[1:])):
+        return "classify"
+    if tuple(y.shape[1:]) != out_shape and out_shape == tuple(x.shape[1:]):
+        return "reconstruct"
+    return "regress"
+
+
+def _loss_of(model, task: str, loss):
     """The loss QAT minimizes: `loss` if given, else the model's compiled one, else sparse
-    categorical cross-entropy (integer labels) or MSE (float targets, None = the inputs)."""
+    categorical cross-entropy for a classifier, MSE otherwise."""
     from tinysweep.tfcompat import keras
     if loss is None:
         loss = getattr(getattr(model, "compiled_loss", None), "_losses", None)
         if isinstance(loss, (list, tuple, dict)):   # several outputs: not ours to guess
             loss = None
-    if loss is None:
-        if y_train is not None and np.issubdtype(np.asarray(y_train).dtype, np.integer):
-            last = model.layers[-1]
-            softmax = (getattr(getattr(last, "activation", None), "__name__", "") == "softmax"
-                       or type(last).__name__ == "Softmax")
-            return keras.losses.SparseCategoricalCrossentropy(from_logits=not softmax)
-        return keras.losses.MeanSquaredError()
-    return keras.losses.get(loss)
+    if loss is not None:
+        return keras.losses.get(loss)
+    if task == "classify":
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=not _softmax_output(model))
+    return keras.losses.MeanSquaredError()
 
 
-def _val_score(model, x_val, y_val, classify: bool, batch_size: int = 256) -> float:
-    """Higher is better: top-1 accuracy, or minus the MSE to the targets."""
-    hits, err, n = 0.0, 0.0, 0
+def _val_score(model, x_val, y_val, classify: bool, loss_fn, batch_size: int = 256) -> float:
+    """Higher is better: top-1 accuracy for integer labels, else minus the mean loss."""
+    total, n = 0.0, 0
     for i in range(0, len(x_val), batch_size):
-        out = model(x_val[i:i + batch_size], training=False).numpy()
+        out = model(x_val[i:i + batch_size], training=False)
         target = y_val[i:i + batch_size]
         if classify:
-            hits += float(np.sum(out.argmax(-1) == target))
+            total += float(np.sum(out.numpy().argmax(-1) == target))
         else:
-            err += float(np.sum((out.astype(np.float64) - target) ** 2)) / out[0].size
-        n += len(out)
-    return hits / n if classify else -err / n
+            total -= float(np.mean(loss_fn(target, out))) * len(target)
+        n += len(target)
+    return total / n
 
 
 def qat_finetune(model, config, x_train, y_train, x_val, y_val, *, seed: int, progress=None,
@@ -157,43 +194,33 @@ def qat_finetune(model, config, x_train, y_train, x_val, y_val, *, seed: int, pr
     """A copy of the float tf_keras `model` fine-tuned for config.qat_epochs with its weight
     layers fake-quantized at their bits (resolve_layer_bits) and config's granularity / range.
 
-    y_train / y_val None: the model reconstructs its input (autoencoder, MSE). `loss`: overrides
-    the compiled / default loss. `progress`: a tqdm bar on stderr when true. `record`: a dict
-    that receives what was done (epochs, val score per epoch, epoch kept, seconds)."""
-    from tinysweep.quant import resolve_layer_bits
+    y_train None (or labels of a model whose output is shaped like its input, as ad's): the
+    model reconstructs its input (autoencoder). The loss: `loss`, else the model's compiled
+    one, else sparse categorical cross-entropy (integer labels) or MSE. `progress`: called with
+    a line of text after each epoch (as ptq's). `record`: a dict that receives what was done
+    (task, loss, epochs, validation score per epoch, the epoch kept, seconds)."""
     from tinysweep.tfcompat import keras, tf
 
     bits = resolve_layer_bits(model, config)
-    loss_fn = _loss_of(model, y_train, loss)
-    if y_train is None:
+    task = _task(model, x_train, y_train)
+    loss_fn = _loss_of(model, task, loss)
+    if task == "reconstruct":
         y_train, y_val = x_train, x_val
-    classify = np.issubdtype(np.asarray(y_train).dtype, np.integer)
-
+    classify = task == "classify"
     keras.utils.set_random_seed(seed)
     work = keras.models.clone_model(model)
     work.set_weights(model.get_weights())
-    folded = _folded_bn(work)
+    folded, quantizers = _quantizers(work, bits, config)
     for bn in folded.values():
         bn.trainable = False            # inference mode: moving statistics (and so k) fixed
-    per_channel = config.granularity == "per_channel"
-    quantizers = []
-    for name, b in bits.items():
-        layer = work.get_layer(name)
-        variable, axes = _kernel(layer)
-        bn = folded.get(name)
-        k = None if bn is None else _fold_factor(bn, tuple(variable.shape), axes)
-        quantizers.append(_Quantizer(layer, b, k, per_channel, config.range,
-                                     getattr(config, "percentile", 99.99)))
     kernels = [q.variable for q in quantizers]
     shadows = [tf.Variable(v.read_value(), trainable=False) for v in kernels]
-    kernel_ids = {id(v) for v in kernels}
-    others = [v for v in work.trainable_variables if id(v) not in kernel_ids]
+    others = [v for v in work.trainable_variables if all(v is not k for k in kernels)]
     others += [bn.beta for bn in folded.values() if bn.beta is not None]
-    epochs = int(config.qat_epochs)
-    batch = int(getattr(config, "qat_batch_size", 64))
-    steps = max(1, -(-len(x_train) // batch))
+    epochs, batch = int(config.qat_epochs), int(config.qat_batch_size or 64)
+    steps = max(1, epochs * -(-len(x_train) // batch))
     optimizer = keras.optimizers.Adam(learning_rate=keras.optimizers.schedules.CosineDecay(
-        config.qat_learning_rate, max(1, epochs * steps)))
+        config.qat_learning_rate, steps))
 
     @tf.function
     def quantize_kernels():
@@ -205,44 +232,43 @@ def qat_finetune(model, config, x_train, y_train, x_val, y_val, *, seed: int, pr
         quantize_kernels()
         with tf.GradientTape() as tape:
             out = work(x, training=True)
-            value = loss_fn(y, out) + tf.add_n([tf.constant(0.0)] + work.losses)
+            value = tf.reduce_mean(loss_fn(y, out)) + tf.add_n([tf.constant(0.0)] + work.losses)
         grads = tape.gradient(value, kernels + others)
         # straight-through: d loss / d Q(w) is applied to the float shadow w
         optimizer.apply_gradients(zip(grads, shadows + others))
         return value
 
-    order_rng = np.random.default_rng(seed)
+    def evaluate():
+        quantize_kernels()
+        return _val_score(work, x_val, y_val, classify, loss_fn)
+
     t0 = time.time()
-    quantize_kernels()
-    best_score = _val_score(work, x_val, y_val, classify)
-    best = [v.numpy() for v in work.weights]
-    history, best_epoch = [best_score], 0
-    from tqdm import tqdm
-    bar = tqdm(total=epochs, desc="qat", unit="epoch", file=sys.stderr, disable=not progress)
-    with bar:
-        for epoch in range(1, epochs + 1):
-            order = order_rng.permutation(len(x_train))
-            for i in range(0, len(order), batch):
-                idx = np.sort(order[i:i + batch])
-                value = train_step(tf.constant(x_train[idx]), tf.constant(y_train[idx]))
-            quantize_kernels()
-            score = _val_score(work, x_val, y_val, classify)
-            history.append(score)
-            if score > best_score:
-                best_score, best_epoch = score, epoch
-                best = [v.numpy() for v in work.weights]
-            bar.set_postfix(loss=f"{float(value):.4f}", val=f"{score:.4f}")
-            bar.update(1)
+    order_rng = np.random.default_rng(seed)
+    history = [evaluate()]
+    best, best_epoch = work.get_weights(), 0
+    for epoch in range(1, epochs + 1):
+        order = order_rng.permutation(len(x_train))
+        for i in range(0, len(order), batch):
+            idx = np.sort(order[i:i + batch])
+            value = train_step(tf.constant(x_train[idx]), tf.constant(y_train[idx]))
+        history.append(evaluate())
+        if history[-1] > history[best_epoch]:
+            best, best_epoch = work.get_weights(), epoch
+        if progress is not None:
+            progress(f"qat epoch {epoch}/{epochs}: loss {float(value):.4f}, validation "
+                     f"{'accuracy' if classify else '-loss'} {history[-1]:.4f}")
     work.set_weights(best)
     for bn in folded.values():
         bn.trainable = True
     if record is not None:
         record.update({
             "epochs": epochs, "batch_size": batch, "learning_rate": config.qat_learning_rate,
-            "val_metric": "accuracy" if classify else "-mse", "val_history": history,
-            "epoch_kept": best_epoch, "seconds": round(time.time() - t0, 2),
-            "folded_batchnorm": sorted(folded), "layer_bits": dict(bits),
-        })
+            "task": task,
+            "loss": getattr(loss_fn, "name", getattr(loss_fn, "__name__", str(loss_fn))),
+            "val_metric": "accuracy" if classify else "-loss",
+            "val_history": [round(v, 6) for v in history], "epoch_kept": best_epoch,
+            "seconds": round(time.time() - t0, 2), "folded_batchnorm": sorted(folded),
+            "layer_bits": dict(bits)})
     return work
 
 
