@@ -262,14 +262,16 @@ def fit_layers(ops, names, layer_bits, config, calibration, float_buf, quantize_
     taps = [Tap(op, len(calibration), rng) for op in ops]
     gather(float_buf, calibration, taps)
     float_patches = [t.patches() for t in taps]
-    changes, out, shared = {}, {}, {}
+    out, shared = {}, {}
+    current_model, last = graph.read(float_buf), None
     for op, name, tap, (p_f, mean_f) in zip(ops, names, taps, float_patches):
         bits = layer_bits[name]
         if progress is not None:
             progress(f"fitting {name} ({op.kind}, {bits} bits)")
-        if changes:                       # inputs as the quantized layers before leave them
+        if last is not None:              # inputs as the quantized layers before leave them
+            graph.set_float_weights(current_model, last)
             current = tap.fresh()
-            gather(graph.write_float(float_buf, changes), calibration, [current])
+            gather(graph.pack(current_model), calibration, [current])
             p_q, mean_q = current.patches()
         else:
             p_q, mean_q = p_f, mean_f
@@ -300,7 +302,7 @@ def fit_layers(ops, names, layer_bits, config, calibration, float_buf, quantize_
             info["bias_correction"] = {
                 "mean_abs_shift": float(np.abs(delta).mean()),
                 "relative": float(np.abs(delta).mean() / (np.abs(b_f).mean() + 1e-12))}
-        changes[op.index] = (w_q.astype(np.float32), b)
+        last = {op.index: (w_q.astype(np.float32), b)}
         out[op.index] = {"q": q, "s": s, "b": b, "clip_ratio": ratio, "info": info}
     return out
 
