@@ -147,9 +147,10 @@ class Tap:
         """(sampled patches [R, K] or [R, K, C_in], mean patch [K] or [K, C_in])."""
         rows, mean = np.concatenate(self.rows), self.mean_sum / max(self.count, 1)
         if self.op.kind == "CONV_2D":
-            return rows.reshape(len(rows), -1), mean.reshape(-1)
+            return rows.reshape(len(rows), mean.size), mean.reshape(-1)
         if self.op.kind == "DEPTHWISE_CONV_2D":
-            return rows.reshape(len(rows), -1, rows.shape[-1]), mean.reshape(-1, mean.shape[-1])
+            mean = mean.reshape(-1, mean.shape[-1])
+            return rows.reshape(len(rows), *mean.shape), mean
         return rows, mean
 
 
