@@ -40,6 +40,7 @@ METHODS = {
     "mse+ar": {"range": "mse", "adaround": True},
     "mse+ar+bc": {"range": "mse", "adaround": True, "bias_correction": True},
     "mse+bc+fl8": {"range": "mse", "bias_correction": True, "layers": {"first": 8, "last": 8}},
+    "mse+ar+fl8": {"range": "mse", "adaround": True, "layers": {"first": 8, "last": 8}},
     "mse+ar+bc+fl8": {"range": "mse", "adaround": True, "bias_correction": True,
                       "layers": {"first": 8, "last": 8}},
 }
