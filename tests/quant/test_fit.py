@@ -72,16 +72,17 @@ def test_bias_correction_removes_the_mean_output_error():
     assert weight_filters(ptq(model, x, QuantConfig(name="2", bits=2, bias_correction=True))[0])[0][3] is not None
 
 
-@pytest.mark.parametrize("granularity", ["per_channel", "per_tensor"])
-def test_full_method_on_grid_and_run_by_tflite_micro(tiny, granularity):
+@pytest.mark.parametrize("granularity, adaround", [("per_channel", True), ("per_tensor", False)])
+def test_full_method_on_grid_and_run_by_tflite_micro(tiny, granularity, adaround):
     from tinysweep import oracle
     model, x = tiny
     config = QuantConfig.from_params("3", {"range": "mse", "granularity": granularity,
-                                           "bias_correction": True, "adaround": True,
+                                           "bias_correction": True, "adaround": adaround,
                                            "adaround_iterations": 60, "layers": {"last": 8}})
     buf, info = ptq(model, x, config)
     for (q, s, s_in, bias), layer in zip(weight_filters(buf), info["layers"]):
         assert np.abs(q.astype(int)).max() <= 2 ** (layer["bits"] - 1) - 1
         np.testing.assert_array_equal(bias[1], np.float32(s_in * s))
-        assert ("adaround" in layer) == (layer["bits"] < 8)
+        assert ("adaround" in layer) == (adaround and layer["bits"] < 8)
+        assert "bias_correction" in layer
     assert oracle.predict(buf, int8_inputs(buf, x[:3])).shape == (3, 4)
