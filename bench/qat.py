@@ -9,8 +9,8 @@ bench/quant_methods.py does) and bit-width b: PTQ with min-max and with the best
 of the float model on the training split (validation split to pick the epoch) with the
 configuration below, then `ptq(..., range minmax)` of the result, whose weights are already on
 the grid. Every .tflite is scored on the WHOLE test split by LiteRT without delegates
-("simulated"; ad: AUC). Printed beside: QAT seconds (wall, this machine, now) and the float
-training seconds train.json recorded, so the cost of QAT can be compared with training.
+("simulated"; ad: AUC). Printed beside: QAT seconds (wall) against float training time on
+this machine under its present load (one float epoch timed now x the train stage's epochs).
 Figures, not assertions: the goal is w2 QAT within 5 points of float top-1.
 """
 import argparse
@@ -35,6 +35,21 @@ def _methods():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def float_epoch_seconds(model, features, batch: int) -> float:
+    """Seconds of one epoch of float training (Adam, the loss QAT uses), tracing included as
+    in QAT: the yardstick for QAT's time on this machine under its present load."""
+    from tinysweep.quant.qat import _loss_of, _task
+    from tinysweep.tfcompat import keras
+    x, y = features["x_train"], features["y_train"]
+    task = _task(model, x, y)
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    clone.compile(keras.optimizers.Adam(1e-4), _loss_of(model, task, None))
+    start = time.perf_counter()
+    clone.fit(x, x if task == "reconstruct" else y, batch_size=batch, epochs=1, verbose=0)
+    return time.perf_counter() - start
 
 
 def main(argv=None) -> int:
@@ -68,9 +83,13 @@ def main(argv=None) -> int:
         train = json.loads(train_json.read_text()) if train_json.is_file() else {}
         batch = a.batch_size or train.get("batch_size") or params["train"][bench]["batch_size"]
         scale = 1.0 if metric == "AUC" else 100.0
+        epoch = float_epoch_seconds(model, features, batch)
+        float_seconds = epoch * train.get("epochs", params["train"][bench]["epochs"])
         print(f"\n{bench}: {metric}, test split {len(features['y_test'])}; float {ref:.4f} "
               f"(trained {train.get('epochs', '?')} epochs in {train.get('train_seconds', '?')} s)",
               flush=True)
+        print(f"one float training epoch now: {epoch:.1f} s, so float training ~ "
+              f"{float_seconds:.0f} s")
         print(f"{'bench':6} {'bits':>4} {'method':16} {metric:>7} {'vs float':>9} {'seconds':>8}")
 
         def report(bits, label, value, seconds, **extra):
@@ -95,8 +114,14 @@ def main(argv=None) -> int:
             tuned = qat_finetune(model, config, features["x_train"], features["y_train"],
                                  features["x_val"], features["y_val"], seed=a.seed,
                                  record=record, progress=lambda line: print("  " + line))
-            buf, _ = ptq(tuned, calibration, config.replace(range="minmax"))
-            report(bits, "qat", score(buf), time.perf_counter() - start,
+            buf, info = ptq(tuned, calibration, config.replace(range="minmax"))
+            # on the grid QAT trained for: PTQ's rounding error is float rounding only
+            sqnr = min((l["sqnr_db"] or np.inf) for l in info["layers"])
+            print(f"  QAT weights through min-max PTQ: lowest layer SQNR {sqnr:.0f} dB")
+            seconds = time.perf_counter() - start
+            print(f"  QAT + PTQ took {seconds / float_seconds:.2f} x float training time")
+            report(bits, "qat", score(buf), seconds, ptq_sqnr_db=sqnr,
+                   float_train_seconds_now=float_seconds,
                    options=config.options(), float_train_seconds=train.get("train_seconds"),
                    qat={k: record[k] for k in ("val_history", "epoch_kept", "seconds")})
     if a.json:
