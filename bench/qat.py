@@ -9,8 +9,9 @@ bench/quant_methods.py does) and bit-width b: PTQ with min-max and with the best
 of the float model on the training split (validation split to pick the epoch) with the
 configuration below, then `ptq(..., range minmax)` of the result, whose weights are already on
 the grid. Every .tflite is scored on the WHOLE test split by LiteRT without delegates
-("simulated"; ad: AUC). Printed beside: QAT seconds (wall, this machine, now) and the float
-training seconds train.json recorded, so the cost of QAT can be compared with training.
+("simulated"; ad: AUC). Printed beside: QAT seconds (wall) against float training time on
+this machine under its present load (two float epochs timed now, scaled to the train stage's
+epochs).
 Figures, not assertions: the goal is w2 QAT within 5 points of float top-1.
 """
 import argparse
@@ -35,6 +36,24 @@ def _methods():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def float_training_seconds(model, features, batch: int, epochs: int) -> float:
+    """Float training time (Adam, the loss QAT uses) on this machine under its present load:
+    two epochs timed, the first (tracing included, as in QAT) + (epochs - 1) x the second."""
+    from tinysweep.quant.qat import _loss_of, _task
+    from tinysweep.tfcompat import keras
+    x, y = features["x_train"], features["y_train"]
+    task = _task(model, x, y)
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    clone.compile(keras.optimizers.Adam(1e-4), _loss_of(model, task, None))
+    ends = [time.perf_counter()]
+    stamp = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: ends.append(time.perf_counter()))
+    clone.fit(x, x if task == "reconstruct" else y, batch_size=batch, epochs=2, verbose=0,
+              callbacks=[stamp])
+    first, second = ends[1] - ends[0], ends[2] - ends[1]
+    return first + (epochs - 1) * second
 
 
 def main(argv=None) -> int:
@@ -68,9 +87,12 @@ def main(argv=None) -> int:
         train = json.loads(train_json.read_text()) if train_json.is_file() else {}
         batch = a.batch_size or train.get("batch_size") or params["train"][bench]["batch_size"]
         scale = 1.0 if metric == "AUC" else 100.0
+        float_seconds = float_training_seconds(
+            model, features, batch, train.get("epochs", params["train"][bench]["epochs"]))
         print(f"\n{bench}: {metric}, test split {len(features['y_test'])}; float {ref:.4f} "
               f"(trained {train.get('epochs', '?')} epochs in {train.get('train_seconds', '?')} s)",
               flush=True)
+        print(f"float training would take ~{float_seconds:.0f} s now (two epochs timed)")
         print(f"{'bench':6} {'bits':>4} {'method':16} {metric:>7} {'vs float':>9} {'seconds':>8}")
 
         def report(bits, label, value, seconds, **extra):
@@ -95,8 +117,14 @@ def main(argv=None) -> int:
             tuned = qat_finetune(model, config, features["x_train"], features["y_train"],
                                  features["x_val"], features["y_val"], seed=a.seed,
                                  record=record, progress=lambda line: print("  " + line))
-            buf, _ = ptq(tuned, calibration, config.replace(range="minmax"))
-            report(bits, "qat", score(buf), time.perf_counter() - start,
+            buf, info = ptq(tuned, calibration, config.replace(range="minmax"))
+            # on the grid QAT trained for: PTQ's rounding error is float rounding only
+            sqnr = min((l["sqnr_db"] or np.inf) for l in info["layers"])
+            print(f"  QAT weights through min-max PTQ: lowest layer SQNR {sqnr:.0f} dB")
+            seconds = time.perf_counter() - start
+            print(f"  QAT + PTQ took {seconds / float_seconds:.2f} x float training time")
+            report(bits, "qat", score(buf), seconds, ptq_sqnr_db=sqnr,
+                   float_train_seconds_now=float_seconds,
                    options=config.options(), float_train_seconds=train.get("train_seconds"),
                    qat={k: record[k] for k in ("val_history", "epoch_kept", "seconds")})
     if a.json:

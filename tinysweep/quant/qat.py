@@ -13,11 +13,16 @@ folds it, every weight lies on its layer's b-bit grid with the largest |weight| 
 at the grid's end, so `ptq(result, calibration, config with range "minmax")` finds the same scale
 and changes no weight.
 
+The .tflite then comes from `ptq(result, calibration, config.replace(range="minmax",
+bias_correction=False, adaround=False))`: the weights stay exactly what QAT trained (AdaRound
+would re-round them, bias correction re-fit the biases).
+
 The quantizer's scale follows `config.range` (the largest |w k| / L for "minmax", a percentile
 of |w k| for "percentile", the grid scale minimizing the squared error for "mse"; L = 2^(b-1)-1);
 every choice keeps the scale <= max|w k| / L, so the largest weight lands on +-L and min-max finds
-the scale again. The epoch whose quantized weights score best on the validation split (also the
-starting point, epoch 0) is the one returned.
+the scale again. Training: Adam, learning rate config.qat_learning_rate decayed to 0 by a cosine
+over config.qat_epochs epochs of config.qat_batch_size (None: 64); the epoch whose quantized
+weights score best on the validation split (also the starting point, epoch 0) is returned.
 """
 from __future__ import annotations
 
