@@ -212,6 +212,7 @@ def qat_finetune(model, config, x_train, y_train, x_val, y_val, *, seed: int, pr
     (task, loss, epochs, validation score per epoch, the epoch kept, seconds)."""
     from tinysweep.tfcompat import keras, tf
 
+    t0 = time.time()
     bits = resolve_layer_bits(model, config)
     x_train, x_val = np.asarray(x_train), np.asarray(x_val)
     task = _task(model, x_train, y_train)
@@ -265,7 +266,6 @@ def qat_finetune(model, config, x_train, y_train, x_val, y_val, *, seed: int, pr
         quantize_kernels()
         return _val_score(predict, x_val, y_val, classify, loss_fn)
 
-    t0 = time.time()
     order_rng = np.random.default_rng(seed)
     history = [evaluate()]
     best, best_epoch = work.get_weights(), 0
