@@ -122,7 +122,8 @@ def main(argv=None) -> int:
             sqnr = min((l["sqnr_db"] or np.inf) for l in info["layers"])
             print(f"  QAT weights through min-max PTQ: lowest layer SQNR {sqnr:.0f} dB")
             seconds = time.perf_counter() - start
-            print(f"  QAT + PTQ took {seconds / float_seconds:.2f} x float training time")
+            print(f"  QAT took {record['seconds'] / float_seconds:.2f} x float training time "
+                  f"({record['seconds']:.1f} s; with PTQ {seconds:.1f} s)")
             report(bits, "qat", score(buf), seconds, ptq_sqnr_db=sqnr,
                    float_train_seconds_now=float_seconds,
                    options=config.options(), float_train_seconds=train.get("train_seconds"),

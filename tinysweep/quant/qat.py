@@ -33,6 +33,8 @@ import numpy as np
 from tinysweep.quant.layers import _walk as walk, resolve_layer_bits
 
 MSE_CANDIDATES = 40     # grid scales tried by range "mse", from max|w|/L down to 0.2 x that
+SCALE_EVERY = 16        # training steps between updates of the percentile / MSE scales (the
+                        # search costs ~10 forward passes of a small model: not every step)
 
 
 def _kernels(layer):
@@ -84,15 +86,15 @@ def _fold_factor(bn, kernel_shape, channel_axes) -> np.ndarray:
 
 
 class _Quantizer:
-    """Fake quantization of one weight layer's kernel: w -> Q(w k) / k."""
+    """Fake quantization of one weight layer's kernel: w -> Q(w k) / k. Min-max scales follow
+    the weights at every step; the costlier percentile / MSE scales are held in a variable that
+    update() refreshes (every SCALE_EVERY steps and before each evaluation)."""
 
-    def __init__(self, variable, channel_axes, bits: int, k: np.ndarray | None,
+    def __init__(self, tf, variable, channel_axes, bits: int, k: np.ndarray | None,
                  per_channel: bool, rng: str, percentile: float):
         self.variable, self.channel_axes = variable, channel_axes
         shape = tuple(int(d) for d in self.variable.shape)
         self.limit = 2 ** (bits - 1) - 1
-        self.bits = bits
-        self.per_channel = per_channel
         self.range = rng
         self.percentile = percentile
         self.k = np.ones([1] * len(shape), np.float32) if k is None else k
@@ -102,6 +104,7 @@ class _Quantizer:
         self.rows = int(np.prod([shape[a] for a in self.channel_axes])) if per_channel else 1
         self.scale_shape = ([shape[a] if a in self.channel_axes else 1 for a in range(len(shape))]
                             if per_channel else [1] * len(shape))
+        self.scale = tf.Variable(tf.zeros(self.scale_shape), trainable=False)
 
     def _scale(self, tf, v):
         """Per-row scale of the folded kernel v (kept <= max|v| / L, see the module doc)."""
@@ -121,16 +124,20 @@ class _Quantizer:
             scale = tf.gather(f, tf.argmin(err, axis=0)) * scale
         return tf.reshape(scale, self.scale_shape)
 
+    def update(self, tf, w):
+        if self.range != "minmax":
+            self.scale.assign(self._scale(tf, w * self.k))
+
     def __call__(self, tf, w):
         k = tf.constant(self.k)
         v = w * k
-        s = self._scale(tf, v)
+        s = self._scale(tf, v) if self.range == "minmax" else self.scale
         safe = tf.where(s > 0, s, 1.0)
         q = tf.clip_by_value(tf.round(v / safe), -self.limit, self.limit) * safe
         return tf.where(k != 0, q / tf.where(k != 0, k, 1.0), w)
 
 
-def _quantizers(model, bits: dict, config) -> tuple[dict, list]:
+def _quantizers(tf, model, bits: dict, config) -> tuple[dict, list]:
     """({weight layer: the BN folded into it}, a _Quantizer per kernel of every weight layer)."""
     layers = {layer.name: layer for layer in walk(model)}
     folded = _folded_bn(model, bits)
@@ -139,7 +146,7 @@ def _quantizers(model, bits: dict, config) -> tuple[dict, list]:
         for variable, axes, folds in _kernels(layers[name]):
             bn = folded.get(name) if folds else None
             k = None if bn is None else _fold_factor(bn, tuple(variable.shape), axes)
-            out.append(_Quantizer(variable, axes, b, k, config.granularity == "per_channel",
+            out.append(_Quantizer(tf, variable, axes, b, k, config.granularity == "per_channel",
                                   config.range, config.percentile))
     return folded, out
 
@@ -180,18 +187,17 @@ def _loss_of(model, task: str, loss):
     return keras.losses.MeanSquaredError()
 
 
-def _val_score(model, x_val, y_val, classify: bool, loss_fn, batch_size: int = 256) -> float:
+def _val_score(predict, x_val, y_val, classify: bool, loss_fn, batch_size: int = 512) -> float:
     """Higher is better: top-1 accuracy for integer labels, else minus the mean loss."""
-    total, n = 0.0, 0
+    total = 0.0
     for i in range(0, len(x_val), batch_size):
-        out = model(x_val[i:i + batch_size], training=False)
+        out = predict(x_val[i:i + batch_size])
         target = y_val[i:i + batch_size]
         if classify:
             total += float(np.sum(out.numpy().argmax(-1) == target))
         else:
             total -= float(np.mean(loss_fn(target, out))) * len(target)
-        n += len(target)
-    return total / n
+    return total / len(x_val)
 
 
 def qat_finetune(model, config, x_train, y_train, x_val, y_val, *, seed: int, progress=None,
@@ -206,16 +212,18 @@ def qat_finetune(model, config, x_train, y_train, x_val, y_val, *, seed: int, pr
     (task, loss, epochs, validation score per epoch, the epoch kept, seconds)."""
     from tinysweep.tfcompat import keras, tf
 
+    t0 = time.time()
     bits = resolve_layer_bits(model, config)
+    x_train, x_val = np.asarray(x_train), np.asarray(x_val)
     task = _task(model, x_train, y_train)
     loss_fn = _loss_of(model, task, loss)
-    if task == "reconstruct":
-        y_train, y_val = x_train, x_val
+    y_train, y_val = (x_train, x_val) if task == "reconstruct" else (np.asarray(y_train),
+                                                                      np.asarray(y_val))
     classify = task == "classify"
     keras.utils.set_random_seed(seed)
     work = keras.models.clone_model(model)
     work.set_weights(model.get_weights())
-    folded, quantizers = _quantizers(work, bits, config)
+    folded, quantizers = _quantizers(tf, work, bits, config)
     for bn in folded.values():
         bn.trainable = False            # inference mode: moving statistics (and so k) fixed
     kernels = [q.variable for q in quantizers]
@@ -226,13 +234,21 @@ def qat_finetune(model, config, x_train, y_train, x_val, y_val, *, seed: int, pr
     steps = max(1, epochs * -(-len(x_train) // batch))
     optimizer = keras.optimizers.Adam(learning_rate=keras.optimizers.schedules.CosineDecay(
         config.qat_learning_rate, steps))
+    optimizer.build(shadows + others)   # no variables made inside train_step: one trace
+    x_spec = tf.TensorSpec((None,) + x_train.shape[1:], tf.as_dtype(x_train.dtype))
+    y_spec = tf.TensorSpec((None,) + y_train.shape[1:], tf.as_dtype(y_train.dtype))
+
+    @tf.function
+    def update_scales():
+        for q, s in zip(quantizers, shadows):
+            q.update(tf, s)
 
     @tf.function
     def quantize_kernels():
         for q, v, s in zip(quantizers, kernels, shadows):
             v.assign(q(tf, s))
 
-    @tf.function
+    @tf.function(input_signature=[x_spec, y_spec])
     def train_step(x, y):
         quantize_kernels()
         with tf.GradientTape() as tape:
@@ -243,17 +259,21 @@ def qat_finetune(model, config, x_train, y_train, x_val, y_val, *, seed: int, pr
         optimizer.apply_gradients(zip(grads, shadows + others))
         return value
 
-    def evaluate():
-        quantize_kernels()
-        return _val_score(work, x_val, y_val, classify, loss_fn)
+    predict = tf.function(lambda x: work(x, training=False), input_signature=[x_spec])
 
-    t0 = time.time()
+    def evaluate():
+        update_scales()
+        quantize_kernels()
+        return _val_score(predict, x_val, y_val, classify, loss_fn)
+
     order_rng = np.random.default_rng(seed)
     history = [evaluate()]
     best, best_epoch = work.get_weights(), 0
     for epoch in range(1, epochs + 1):
         order = order_rng.permutation(len(x_train))
-        for i in range(0, len(order), batch):
+        for step, i in enumerate(range(0, len(order), batch)):
+            if step and step % SCALE_EVERY == 0:
+                update_scales()
             idx = np.sort(order[i:i + batch])
             value = train_step(tf.constant(x_train[idx]), tf.constant(y_train[idx]))
         history.append(evaluate())
