@@ -1,7 +1,7 @@
 """Benchmark: simulated test accuracy of float, w8 and each PTQ method combination at w4 / w2.
 
     python bench/quant_methods.py [--bench kws ic ad] [--root DIR] [--bits 4 2]
-                                  [--methods mse+ar+bc ...] [--json out.json]
+                                  [--methods mse+ar+bc ...] [--params-configs] [--json out.json]
 
 For every benchmark: the float model models/<bench>/float.keras and data/datasets/<bench>/
 features.npz under --root (default: this checkout; when missing they are made by
@@ -10,7 +10,10 @@ as the quantize stage draws them (params quantize.calibration_samples and seed, 
 image benchmarks pinned to the 0..255 pixel range). Every configuration goes through
 tinysweep.quant.ptq; its .tflite is scored on the WHOLE test split by LiteRT without delegates
 ("simulated": stages/quantize.py int8_accuracy, ad: the benchmark's int8_metrics AUC). Float is
-the train stage's figure (train.json), else the Keras model on the test split. Figures, not
+the train stage's figure (train.json), else the Keras model on the test split. Methods (labels
+of METHODS): range minmax / percentile / mse, "/tensor" per-tensor scales (else per channel),
++bc bias correction, +ar AdaRound, +fl8 first and last layers at 8 bits. "seconds" is ptq's
+time; the first row of a benchmark includes the two TFLite conversions every later row reuses. Figures, not
 assertions: the table says which configuration meets the goal (w4 within 1.0 point of float
 top-1, ad AUC within 0.03; w8 within 0.5).
 """
@@ -37,6 +40,7 @@ METHODS = {
     "mse+ar": {"range": "mse", "adaround": True},
     "mse+ar+bc": {"range": "mse", "adaround": True, "bias_correction": True},
     "mse+bc+fl8": {"range": "mse", "bias_correction": True, "layers": {"first": 8, "last": 8}},
+    "mse+ar+fl8": {"range": "mse", "adaround": True, "layers": {"first": 8, "last": 8}},
     "mse+ar+bc+fl8": {"range": "mse", "adaround": True, "bias_correction": True,
                       "layers": {"first": 8, "last": 8}},
 }
@@ -102,6 +106,8 @@ def main(argv=None) -> int:
     p.add_argument("--root", type=Path, default=REPO)
     p.add_argument("--bits", nargs="+", type=int, default=[4, 2])
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    p.add_argument("--params-configs", action="store_true",
+                   help="also run the PTQ configurations of params quantize.configs")
     p.add_argument("--json", type=Path, help="also write the rows here")
     a = p.parse_args(argv)
     from tinysweep.quant import QuantConfig, ptq
@@ -119,9 +125,13 @@ def main(argv=None) -> int:
         print(f"\n{bench}: {metric}, test split {len(features['y_test'])}, calibration "
               f"{len(calibration)}; float {ref:.4f}", flush=True)
         print(f"{'bench':6} {'bits':>4} {'method':16} {metric:>7} {'vs float':>9} {'seconds':>8}")
-        runs = [(8, "minmax")] + [(b, m) for b in a.bits for m in a.methods]
-        for bits, label in runs:
-            config = QuantConfig.from_params(str(bits), METHODS[label])
+        runs = [("minmax", QuantConfig.from_params("8", {}))]
+        runs += [(m, QuantConfig.from_params(str(b), METHODS[m])) for b in a.bits for m in a.methods]
+        runs += [(f"params:{name}", QuantConfig.from_params(name, entry))      # once params has them
+                 for name, entry in params["quantize"].get("configs", {}).items()
+                 if a.params_configs and entry.get("method", "ptq") == "ptq"]
+        for label, config in runs:
+            bits = config.bits
             start = time.perf_counter()
             buf, info = ptq(model, calibration, config)
             seconds = time.perf_counter() - start

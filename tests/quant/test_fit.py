@@ -49,11 +49,12 @@ def test_adaround_beats_nearest_rounding_on_correlated_inputs():
 
 def test_bias_correction_removes_the_mean_output_error():
     """One dense layer at 2 bits: the int8 model's mean output over the calibration set equals
-    the float model's once the bias is corrected (up to int8 output rounding)."""
+    the float model's once the bias is corrected (up to int8 output rounding). The layer has no
+    bias: the correction adds one."""
     from tinysweep import oracle
     from tinysweep.tfcompat import keras
     keras.utils.set_random_seed(3)
-    model = keras.Sequential([keras.layers.Input((16,)), keras.layers.Dense(8, name="fc")])
+    model = keras.Sequential([keras.layers.Input((16,)), keras.layers.Dense(8, use_bias=False, name="fc")])
     x = np.random.default_rng(3).normal(1.0, 1.0, (200, 16)).astype(np.float32)
     want = model.predict(x, verbose=0).mean(axis=0)
 
@@ -68,19 +69,20 @@ def test_bias_correction_removes_the_mean_output_error():
     corrected, step, info = mean_error(QuantConfig(name="2", bits=2, bias_correction=True))
     assert plain > 10 * step and corrected < 1.0 * step
     assert info["layers"][0]["bias_correction"]["mean_abs_shift"] > 0
+    assert weight_filters(ptq(model, x, QuantConfig(name="2", bits=2, bias_correction=True))[0])[0][3] is not None
 
 
-@pytest.mark.parametrize("granularity", ["per_channel", "per_tensor"])
-def test_full_method_on_grid_and_run_by_tflite_micro(tiny, granularity):
+@pytest.mark.parametrize("granularity, adaround", [("per_channel", True), ("per_tensor", False)])
+def test_full_method_on_grid_and_run_by_tflite_micro(tiny, granularity, adaround):
     from tinysweep import oracle
     model, x = tiny
     config = QuantConfig.from_params("3", {"range": "mse", "granularity": granularity,
-                                           "bias_correction": True, "adaround": True,
+                                           "bias_correction": True, "adaround": adaround,
                                            "adaround_iterations": 60, "layers": {"last": 8}})
     buf, info = ptq(model, x, config)
     for (q, s, s_in, bias), layer in zip(weight_filters(buf), info["layers"]):
         assert np.abs(q.astype(int)).max() <= 2 ** (layer["bits"] - 1) - 1
-        assert bias is not None                          # pw had none: correction added one
         np.testing.assert_array_equal(bias[1], np.float32(s_in * s))
-        assert ("adaround" in layer) == (layer["bits"] < 8)
+        assert ("adaround" in layer) == (adaround and layer["bits"] < 8)
+        assert "bias_correction" in layer
     assert oracle.predict(buf, int8_inputs(buf, x[:3])).shape == (3, 4)

@@ -178,6 +178,9 @@ def write(int8_buf: bytes, results: dict[int, tuple[np.ndarray, np.ndarray, np.n
             t = sg.tensors[op.inputs[1]]
             _set_data(m, t, np.asarray(q, np.int8).tobytes())
             t.quantization = _quantization(s, axes[i])
+            if b is None and len(op.inputs) > 2 and op.inputs[2] >= 0:   # keep its real values
+                bt = sg.tensors[op.inputs[2]]
+                b = _data(m, bt, np.int32) * np.asarray(bt.quantization.scale, np.float64)
             if b is None:
                 continue
             s_in = sg.tensors[op.inputs[0]].quantization.scale[0]
@@ -187,17 +190,23 @@ def write(int8_buf: bytes, results: dict[int, tuple[np.ndarray, np.ndarray, np.n
     return edit_tflite(int8_buf, edit)
 
 
-def write_float(float_buf: bytes, changes: dict[int, tuple[np.ndarray, np.ndarray | None]]) -> bytes:
-    """The float model with weight op i's filter and bias replaced, for every i in changes."""
-    def edit(m):
-        ops = list(weight_ops(m))
-        for i, (w, b) in changes.items():
-            sg, op = ops[i]
-            _set_data(m, sg.tensors[op.inputs[1]], np.asarray(w, np.float32).tobytes())
-            if b is not None:
-                _set_data(m, _bias_tensor(m, sg, op, FLOAT32), np.asarray(b, np.float32).tobytes())
-    return edit_tflite(float_buf, edit)
+def set_float_weights(m, changes: dict[int, tuple[np.ndarray, np.ndarray | None]]) -> None:
+    """In the float model m (object API), replace weight op i's filter and bias (None: keep)
+    for every i in changes."""
+    ops = list(weight_ops(m))
+    for i, (w, b) in changes.items():
+        sg, op = ops[i]
+        _set_data(m, sg.tensors[op.inputs[1]], np.asarray(w, np.float32).tobytes())
+        if b is not None:
+            _set_data(m, _bias_tensor(m, sg, op, FLOAT32), np.asarray(b, np.float32).tobytes())
 
 
-__all__ = ["WeightOp", "conversions", "convert_float", "weight_op_pairs", "write", "write_float", "int32_bias",
+def pack(m) -> bytes:
+    import flatbuffers
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+__all__ = ["WeightOp", "conversions", "convert_float", "weight_op_pairs", "write", "set_float_weights", "pack", "int32_bias",
            "read", "OP_NAMES"]

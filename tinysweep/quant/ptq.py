@@ -30,8 +30,8 @@ def _note(progress, text: str) -> None:
 
 
 def keeps_converter_filter(config: QuantConfig, bits: int) -> bool:
-    return bits == 8 and config.range == "minmax" and config.granularity == "per_channel" \
-        and not config.adaround
+    """An 8-bit min-max per-channel filter is the converter's (AdaRound is for fewer bits)."""
+    return bits == 8 and config.range == "minmax" and config.granularity == "per_channel"
 
 
 def _quantize_op(op: graph.WeightOp, bits: int, config: QuantConfig):
@@ -96,7 +96,7 @@ def ptq(model, calibration: np.ndarray, config: QuantConfig, *, progress=None
             entry.update(fitted[op.index]["info"])
         layers.append(entry)
     tflite = graph.write(int8_buf, results, axes) if results else int8_buf
-    info = {"config": config.name, "method": "ptq", "bits": config.bits,
+    info = {"config": config.name, "method": config.method, "bits": config.bits,
             "options": config.options(), "calibration_samples": int(len(calibration)),
             "layers": layers, "seconds": round(time.perf_counter() - start, 2)}
     _note(progress, f"done in {info['seconds']} s")
