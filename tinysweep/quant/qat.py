@@ -18,7 +18,8 @@ bias_correction=False, adaround=False))`: the weights stay exactly what QAT trai
 would re-round them, bias correction re-fit the biases).
 
 The quantizer's scale follows `config.range` (the largest |w k| / L for "minmax", a percentile
-of |w k| for "percentile", the grid scale minimizing the squared error for "mse"; L = 2^(b-1)-1);
+of |w k| for "percentile", the grid scale minimizing the squared error for "mse": searched at
+the start, then tracked by one alternating-minimization step per use; L = 2^(b-1)-1);
 every choice keeps the scale <= max|w k| / L, so the largest weight lands on +-L and min-max finds
 the scale again. Training: Adam, learning rate config.qat_learning_rate decayed to 0 by a cosine
 over config.qat_epochs epochs of config.qat_batch_size (None: 64); the epoch whose quantized
@@ -33,8 +34,6 @@ import numpy as np
 from tinysweep.quant.layers import _walk as walk, resolve_layer_bits
 
 MSE_CANDIDATES = 40     # grid scales tried by range "mse", from max|w|/L down to 0.2 x that
-SCALE_EVERY = 16        # training steps between updates of the percentile / MSE scales (the
-                        # search costs ~10 forward passes of a small model: not every step)
 
 
 def _kernels(layer):
@@ -86,9 +85,8 @@ def _fold_factor(bn, kernel_shape, channel_axes) -> np.ndarray:
 
 
 class _Quantizer:
-    """Fake quantization of one weight layer's kernel: w -> Q(w k) / k. Min-max scales follow
-    the weights at every step; the costlier percentile / MSE scales are held in a variable that
-    update() refreshes (every SCALE_EVERY steps and before each evaluation)."""
+    """Fake quantization of one weight layer's kernel: w -> Q(w k) / k, the scale recomputed
+    from the weights at every use (the MSE one tracked from a full search at the start)."""
 
     def __init__(self, tf, variable, channel_axes, bits: int, k: np.ndarray | None,
                  per_channel: bool, rng: str, percentile: float):
@@ -124,14 +122,30 @@ class _Quantizer:
             scale = tf.gather(f, tf.argmin(err, axis=0)) * scale
         return tf.reshape(scale, self.scale_shape)
 
-    def update(self, tf, w):
-        if self.range != "minmax":
+    def search(self, tf, w):
+        """Set the held MSE scale by the full search (at the start)."""
+        if self.range == "mse":
             self.scale.assign(self._scale(tf, w * self.k))
+
+    def _tracked_mse_scale(self, tf, v):
+        """One alternating-minimization (Lloyd) step from the held scale: levels q for it, then
+        the scale minimizing |v - s q|^2 for those levels (<|v|, q> / <q, q>), capped at
+        max|v| / L; held for the next step. Tracks the MSE scale as the weights move, at the
+        cost of a few passes over the weights instead of a search over candidates."""
+        a = tf.reshape(tf.transpose(tf.abs(v), self.perm), (self.rows, -1))
+        top = tf.reduce_max(a, axis=1) / self.limit
+        held = tf.reshape(self.scale, (self.rows, 1))
+        q = tf.clip_by_value(tf.round(a / tf.where(held > 0, held, 1.0)), 0, self.limit)
+        den = tf.reduce_sum(q * q, axis=1)
+        s = tf.where(den > 0, tf.reduce_sum(a * q, axis=1) / tf.where(den > 0, den, 1.0), top)
+        s = tf.reshape(tf.minimum(s, top), self.scale_shape)
+        self.scale.assign(s)
+        return s
 
     def __call__(self, tf, w):
         k = tf.constant(self.k)
         v = w * k
-        s = self._scale(tf, v) if self.range == "minmax" else self.scale
+        s = self._tracked_mse_scale(tf, v) if self.range == "mse" else self._scale(tf, v)
         safe = tf.where(s > 0, s, 1.0)
         q = tf.clip_by_value(tf.round(v / safe), -self.limit, self.limit) * safe
         return tf.where(k != 0, q / tf.where(k != 0, k, 1.0), w)
@@ -239,9 +253,9 @@ def qat_finetune(model, config, x_train, y_train, x_val, y_val, *, seed: int, pr
     y_spec = tf.TensorSpec((None,) + y_train.shape[1:], tf.as_dtype(y_train.dtype))
 
     @tf.function
-    def update_scales():
+    def search_scales():
         for q, s in zip(quantizers, shadows):
-            q.update(tf, s)
+            q.search(tf, s)
 
     @tf.function
     def quantize_kernels():
@@ -262,18 +276,16 @@ def qat_finetune(model, config, x_train, y_train, x_val, y_val, *, seed: int, pr
     predict = tf.function(lambda x: work(x, training=False), input_signature=[x_spec])
 
     def evaluate():
-        update_scales()
         quantize_kernels()
         return _val_score(predict, x_val, y_val, classify, loss_fn)
 
     order_rng = np.random.default_rng(seed)
+    search_scales()
     history = [evaluate()]
     best, best_epoch = work.get_weights(), 0
     for epoch in range(1, epochs + 1):
         order = order_rng.permutation(len(x_train))
-        for step, i in enumerate(range(0, len(order), batch)):
-            if step and step % SCALE_EVERY == 0:
-                update_scales()
+        for i in range(0, len(order), batch):
             idx = np.sort(order[i:i + batch])
             value = train_step(tf.constant(x_train[idx]), tf.constant(y_train[idx]))
         history.append(evaluate())
