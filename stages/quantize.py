@@ -150,7 +150,9 @@ def quantize(model_path, features, out, metrics_path, *, config, calibration_sam
         _note(f"QAT fine-tuning, {config.qat_epochs} epochs on {len(data['x_train'])} "
               f"training samples")
         model, qat_record = finetune(model, config, data, seed)
-    ptq_config = config.replace(range="minmax") if qat else config
+    # after QAT the weights sit on the grid min-max finds again: nothing left to correct
+    ptq_config = (config.replace(range="minmax", bias_correction=False, adaround=False)
+                  if qat else config)
     tflite, info = ptq(model, calibration, ptq_config, progress=_note)
     if pixel_scale is not None:
         check_pixel_input(tflite, pixel_scale)

@@ -30,7 +30,11 @@ def test_quantize_arguments_carry_the_configuration():
     for name in ("8", "4", "2"):
         args = shlex.split(h.quantize_args(SimpleNamespace(bench="kws", bits=name)))
         config = json.loads(args[args.index("--config") + 1])
-        assert config == {"name": name, **PARAMS["quantize"]["configs"][name]}
+        entry = PARAMS["quantize"]["configs"][name]
+        if entry["method"] == "qat":    # QAT steps like the float training unless told
+            entry = {**entry, "qat": {"batch_size": PARAMS["train"]["kws"]["batch_size"],
+                                      **entry["qat"]}}
+        assert config == {"name": name, **entry}
         assert args[args.index("--calibration-samples") + 1] == "120"
     with pytest.raises(SystemExit, match=r"^unknown bits configuration '3' \(params.yaml matrix "
                                          r"declares: 8, 4, 2\)$"):

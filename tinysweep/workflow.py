@@ -123,6 +123,10 @@ class Helpers:
         q = self.config["quantize"]
         bench, name = self.bench(wildcards), self.quant_config(wildcards)
         entry = q["configs"][name]
+        if entry.get("method") == "qat" and "batch_size" not in (entry.get("qat") or {}):
+            # QAT steps like the float training unless the configuration says otherwise
+            entry = {**entry, "qat": {**(entry.get("qat") or {}),
+                                      "batch_size": self.config["train"][bench]["batch_size"]}}
         self.check_layer_names(bench, name)
         samples = self.per_benchmark(q["calibration_samples"], wildcards)
         return _args(config=json.dumps({"name": name, **entry}, sort_keys=True),
