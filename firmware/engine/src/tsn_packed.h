@@ -54,6 +54,24 @@ static inline tsn_status tsn_conv2d_packed(const tsn_conv_params *params,
     filters_per_group = out_c / groups;
 
 #if TSN_DSP
+    if (groups == 1 && bits == 4 && tsn_dsp_quad_ok(params, f_h, f_w, in_c, bits)) {
+        /* straight from the nibbles, four output pixels at a time */
+        const int8_t *rows[TSN_DSP_MAX_SEGS];
+        for (b = 0; b < batches; ++b) {
+            for (oy = 0; oy < out_h; ++oy) {
+                for (fy = 0; fy < f_h; ++fy) {
+                    const int32_t in_y = oy * params->stride_h - params->pad_top +
+                                         params->dilation_h * fy;
+                    rows[fy] = in_y < 0 || in_y >= in_h
+                                   ? NULL : input + (b * in_h + in_y) * in_w * in_c;
+                }
+                tsn_dsp_conv_row4(params, quant, rows, in_w, in_c, f_h, f_w, filter, bits, bias,
+                                  out_w, out_c, out_c,
+                                  output + (b * out_h + oy) * out_w * out_c);
+            }
+        }
+        return TSN_OK;
+    }
     if (groups == 1 && tsn_dsp_conv_ok(params, f_h, f_w) &&
         f_h * f_w * f_c <= TSN_DSP_UNPACK_BYTES) {
         /* chunks of filters unpacked to int8 on the stack, then the s8 DSP rows */
