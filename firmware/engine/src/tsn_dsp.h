@@ -432,6 +432,91 @@ static inline TSN_DSP_INLINE void tsn_dsp_output2(const tsn_dsp_io *io, const ts
  * registers, and the mode test leaves the loop. Chunks of TSN_DSP_CHUNK int32 on the stack. */
 #define TSN_DSP_CHUNK 32
 
+/* The right-shift form over a run of accumulators, for layers whose activation range is the
+ * whole int8 range (clamp = SSAT #8): out[p * stride] = clamp(requantize((acc[p] >> ashift) +
+ * bias) + output_offset), p < count, ashift 0 or 4. The output offset is folded into the high
+ * word of K (k_hi + offset * 2^rs1: adding it before the final shift by rs1 adds it after), which
+ * keeps that word in int32 for rs1 <= TSN_DSP_RQ_FOLD_MAX_RS1 (|P / 2^32| <= 2^30 + 2^(rs1-1) + 1,
+ * plus 128 * 2^rs1). 12 instructions an output. */
+#define TSN_DSP_RQ_FOLD_MAX_RS1 22
+
+static inline int tsn_dsp_rq_run_ok(const tsn_dsp_rq *rq, const tsn_dsp_io *io)
+{
+    return rq->mode == TSN_DSP_RQ_RIGHT && rq->rs1 <= TSN_DSP_RQ_FOLD_MAX_RS1 &&
+           io->act_min == -128 && io->act_max == 127;
+}
+
+static inline TSN_DSP_INLINE void tsn_dsp_rq_right_run(const tsn_dsp_rq *rq, const tsn_dsp_io *io,
+                                                       int32_t bias, const int32_t *acc,
+                                                       int32_t count, int ashift, int8_t *out,
+                                                       int32_t stride)
+{
+    const int32_t m = rq->multiplier, rs1 = rq->rs1;
+    const uint32_t k_lo = rq->k_lo;
+    const uint32_t k_hi = rq->k_hi + ((uint32_t)io->output_offset << rs1);
+#if TSN_DSP_ASM_LOOPS
+    if (count > 0) {
+        const int32_t *const end = acc + count;
+        uint32_t x, lo, hi;
+        if (ashift) {
+            __asm__ volatile(
+                "1:\n\t"
+                "ldr %[x], [%[a]], #4\n\t"
+                "add %[x], %[b], %[x], asr #4\n\t"
+                "and %[lo], %[x], #0x80000000\n\t"
+                "subs %[lo], %[klo], %[lo]\n\t"
+                "sbc %[hi], %[khi], #0\n\t"
+                "smlal %[lo], %[hi], %[x], %[m]\n\t"
+                "asr %[hi], %[hi], %[rs1]\n\t"
+                "ssat %[hi], #8, %[hi]\n\t"
+                "strb %[hi], [%[o]]\n\t"
+                "add %[o], %[o], %[s]\n\t"
+                "cmp %[a], %[end]\n\t"
+                "bne 1b"
+                : [a] "+r"(acc), [o] "+r"(out), [x] "=&r"(x), [lo] "=&r"(lo), [hi] "=&r"(hi)
+                : [end] "r"(end), [b] "r"(bias), [klo] "r"(k_lo), [khi] "r"(k_hi), [m] "r"(m),
+                  [rs1] "r"(rs1), [s] "r"(stride)
+                : "cc", "memory");
+        } else {
+            __asm__ volatile(
+                "1:\n\t"
+                "ldr %[x], [%[a]], #4\n\t"
+                "add %[x], %[x], %[b]\n\t"
+                "and %[lo], %[x], #0x80000000\n\t"
+                "subs %[lo], %[klo], %[lo]\n\t"
+                "sbc %[hi], %[khi], #0\n\t"
+                "smlal %[lo], %[hi], %[x], %[m]\n\t"
+                "asr %[hi], %[hi], %[rs1]\n\t"
+                "ssat %[hi], #8, %[hi]\n\t"
+                "strb %[hi], [%[o]]\n\t"
+                "add %[o], %[o], %[s]\n\t"
+                "cmp %[a], %[end]\n\t"
+                "bne 1b"
+                : [a] "+r"(acc), [o] "+r"(out), [x] "=&r"(x), [lo] "=&r"(lo), [hi] "=&r"(hi)
+                : [end] "r"(end), [b] "r"(bias), [klo] "r"(k_lo), [khi] "r"(k_hi), [m] "r"(m),
+                  [rs1] "r"(rs1), [s] "r"(stride)
+                : "cc", "memory");
+        }
+    }
+#else
+    int32_t p;
+    for (p = 0; p < count; ++p) {
+        /* >> of a negative int is arithmetic wherever this path builds */
+        const int32_t v = tsn_dsp_rq_right((acc[p] >> ashift) + bias, m, k_lo, k_hi, rs1);
+        out[p * stride] = (int8_t)tsn_clamp(v, -128, 127);
+    }
+#endif
+}
+
+/* tsn_dsp_rq_right_run in a function of its own, for callers that keep many values live (the
+ * depthwise loops: inlined there, gcc -O3 finds no registers for its asm). */
+TSN_DSP_LOOP void tsn_dsp_rq_right_run_call(const tsn_dsp_rq *rq, const tsn_dsp_io *io,
+                                            int32_t bias, const int32_t *acc, int32_t count,
+                                            int8_t *out, int32_t stride)
+{
+    tsn_dsp_rq_right_run(rq, io, bias, acc, count, 0, out, stride);
+}
+
 /* out[k * stride] = clamp(requantize(acc[k] + bias) + output_offset), k < n, one channel. */
 static inline void tsn_dsp_requant_run(const tsn_dsp_io *io, const tsn_dsp_rq *rq, int32_t bias,
                                        const int32_t *acc, int32_t n, int8_t *out,
@@ -439,7 +524,9 @@ static inline void tsn_dsp_requant_run(const tsn_dsp_io *io, const tsn_dsp_rq *r
 {
     const int32_t off = io->output_offset, lo = io->act_min, hi = io->act_max;
     int32_t k;
-    if (rq->mode == TSN_DSP_RQ_RIGHT) {
+    if (tsn_dsp_rq_run_ok(rq, io)) {
+        tsn_dsp_rq_right_run_call(rq, io, bias, acc, n, out, stride);
+    } else if (rq->mode == TSN_DSP_RQ_RIGHT) {
         const tsn_dsp_rq r = *rq;
         for (k = 0; k < n; ++k) {
             *out = (int8_t)tsn_clamp(tsn_dsp_rq_apply(&r, acc[k] + bias) + off, lo, hi);
@@ -1609,16 +1696,65 @@ static inline void tsn_dsp_widen_quad(const int8_t *const *rows, int32_t in_w, i
     }
 }
 
+/* out[p * out_stride + oc + k] from acc[npix * k + p] >> ashift (+ bias), k < n, p < np: the
+ * requantization of each channel derived once, its usual right-shift form in a loop of its own
+ * (the sums of INT4 weights are exact multiples of 16: ashift 4; >> of a negative int is
+ * arithmetic wherever this path builds). */
+TSN_DSP_LOOP void tsn_dsp_requant_block(const tsn_dsp_io *io, const tsn_requant *quant,
+                                        const int32_t *bias, int32_t oc, int32_t n,
+                                        const int32_t *acc, int32_t npix, int32_t np,
+                                        int32_t ashift, int8_t *out, int32_t out_stride)
+{
+    const int32_t off = io->output_offset, lo = io->act_min, hi = io->act_max;
+    const int full = lo == -128 && hi == 127;
+    int32_t k, p;
+    for (k = 0; k < n; ++k) {
+        const int32_t c = oc + k;
+        const int32_t qi = quant->per_channel ? c : 0;
+        const int32_t mult = quant->multiplier[qi], shift = quant->shift[qi];
+        const int32_t b = bias != NULL ? bias[c] : 0;
+        const int32_t *a = acc + npix * k;
+        int8_t *o = out + c;
+        tsn_dsp_rq rq;
+        if (full && mult > ((int32_t)1 << 30) && shift <= -1 &&
+            shift >= -1 - TSN_DSP_RQ_FOLD_MAX_RS1) { /* tsn_dsp_rq_run_ok, derived directly */
+            rq.multiplier = mult;
+            rq.rs1 = -shift - 1;
+            rq.k_lo = rq.rs1 == 0 ? 0xC0000000u : 0x40000000u;
+            rq.k_hi = rq.rs1 > 0 ? (uint32_t)1 << (rq.rs1 - 1) : 0u;
+            tsn_dsp_rq_right_run(&rq, io, b, a, np, ashift, o, out_stride);
+            continue;
+        }
+        rq = tsn_dsp_rq_of(mult, shift);
+        if (rq.mode == TSN_DSP_RQ_RIGHT) {
+            const int32_t m = rq.multiplier, rs1 = rq.rs1;
+            const uint32_t k_lo = rq.k_lo, k_hi = rq.k_hi;
+            for (p = 0; p < np; ++p) {
+                const int32_t v = tsn_dsp_rq_right((a[p] >> ashift) + b, m, k_lo, k_hi, rs1);
+                o[p * out_stride] = (int8_t)tsn_clamp(v + off, lo, hi);
+            }
+        } else {
+            for (p = 0; p < np; ++p) {
+                const int32_t v = tsn_dsp_rq_apply(&rq, (a[p] >> ashift) + b);
+                o[p * out_stride] = (int8_t)tsn_clamp(v + off, lo, hi);
+            }
+        }
+    }
+}
+
 /* Output row `out` (out_w pixels of out_c, out_stride apart) of a one-group convolution with
  * weights of `bits` (8, or 4: packed INT4 as TFLite stores them) whose input rows are
  * rows[0 .. f_h) (NULL outside the image; tsn_dsp_quad_ok), 4 pixels at a time; the last 3
  * pixels as a group of 4 (the last repeated, written once), the last 1 or 2 one by one
- * (their windows widened alone, 2 or 4 filters a pass: tsn_dsp_mac_s4_1x2 / tsn_dsp_mac_1x4). */
+ * (their windows widened alone, 2 or 4 filters a pass: tsn_dsp_mac_s4_1x2 / tsn_dsp_mac_1x4).
+ * reverse: the groups from the last pixel down. A group's windows are widened before any of its
+ * outputs is written when they fit in one piece (at most TSN_DSP_QUAD_WORDS / 2 elements for
+ * int8, / 4 for INT4), which lets an in-place caller overwrite inputs already consumed. */
 static inline void tsn_dsp_conv_row4(const tsn_conv_params *params, const tsn_requant *quant,
                                      const int8_t *const *rows, int32_t in_w, int32_t in_c,
                                      int32_t f_h, int32_t f_w, const int8_t *filter, int bits,
                                      const int32_t *bias, int32_t out_w, int32_t out_c,
-                                     int32_t out_stride, int8_t *out)
+                                     int32_t out_stride, int8_t *out, int reverse)
 {
     uint32_t q[TSN_DSP_QUAD_WORDS];
     int32_t accs[4 * TSN_DSP_CHUNK];
@@ -1626,7 +1762,7 @@ static inline void tsn_dsp_conv_row4(const tsn_conv_params *params, const tsn_re
     const uint32_t off2 = tsn_dup16(io.input_offset);
     const int32_t per = bits == 4 ? 8 : 4, lanes = bits == 4 ? 4 : 2;
     const int32_t row_len = f_w * in_c, f_size = f_h * row_len;
-    int32_t fy0 = 0, fy1 = f_h, total, ox, oc, k, p, at;
+    int32_t fy0 = 0, fy1 = f_h, total, done, oc, k, p, at;
     while (fy0 < f_h && rows[fy0] == NULL) {
         ++fy0;
     }
@@ -1634,9 +1770,10 @@ static inline void tsn_dsp_conv_row4(const tsn_conv_params *params, const tsn_re
         --fy1;
     }
     total = (fy1 - fy0) * row_len; /* rows between fy0 and fy1 are in the image */
-    for (ox = 0; ox < out_w;) {
-        const int32_t left = out_w - ox;
+    for (done = 0; done < out_w;) {
+        const int32_t left = out_w - done;
         const int32_t npix = left > 2 ? 4 : 1, np = left < npix ? left : npix;
+        const int32_t ox = reverse ? out_w - done - np : done; /* the group's first pixel */
         const int32_t piece = TSN_DSP_QUAD_WORDS / (npix * lanes) * per; /* elements at once */
         int32_t x0[4];
         for (p = 0; p < npix; ++p) {
@@ -1683,21 +1820,10 @@ static inline void tsn_dsp_conv_row4(const tsn_conv_params *params, const tsn_re
                     }
                 }
             }
-            for (k = 0; k < n; ++k) {
-                const int32_t c = oc + k;
-                const int32_t qi = quant->per_channel ? c : 0;
-                const tsn_dsp_rq rq = tsn_dsp_rq_of(quant->multiplier[qi], quant->shift[qi]);
-                const int32_t b = bias != NULL ? bias[c] : 0;
-                for (p = 0; p < np; ++p) {
-                    /* INT4: exact multiples of 16; >> of a negative int is arithmetic here */
-                    const int32_t a = accs[npix * k + p];
-                    const int32_t v = tsn_dsp_rq_apply(&rq, (bits == 4 ? a >> 4 : a) + b) +
-                                      io.output_offset;
-                    out[(ox + p) * out_stride + c] = (int8_t)tsn_clamp(v, io.act_min, io.act_max);
-                }
-            }
+            tsn_dsp_requant_block(&io, quant, bias, oc, n, accs, npix, np, bits == 4 ? 4 : 0,
+                                  out + ox * out_stride, out_stride);
         }
-        ox += np;
+        done += np;
     }
 }
 

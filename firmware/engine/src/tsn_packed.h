@@ -67,7 +67,7 @@ static inline tsn_status tsn_conv2d_packed(const tsn_conv_params *params,
                 }
                 tsn_dsp_conv_row4(params, quant, rows, in_w, in_c, f_h, f_w, filter, bits, bias,
                                   out_w, out_c, out_c,
-                                  output + (b * out_h + oy) * out_w * out_c);
+                                  output + (b * out_h + oy) * out_w * out_c, 0);
             }
         }
         return TSN_OK;
