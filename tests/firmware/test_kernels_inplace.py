@@ -29,7 +29,8 @@ SENTINEL = 0x5A
 def lib(engine):
     for lib in (engine.lib, engine.twin.lib):
         for name in ("tsn_conv2d_1x1_inplace_s8", "tsn_depthwise_conv2d_inplace_s8",
-                     "tsn_conv2d_inplace_s8"):
+                     "tsn_conv2d_inplace_s8", "tsn_depthwise_conv2d_inplace_s4",
+                     "tsn_depthwise_conv2d_inplace_s2"):
             fn = getattr(lib, name)
             fn.argtypes = [C.POINTER(ConvParams), C.c_void_p, C.POINTER(Dims), C.POINTER(Dims),
                            _p_i8, _p_i32, C.POINTER(Dims), _p_i8, _p_i8]
@@ -38,14 +39,14 @@ def lib(engine):
 
 
 def run_inplace(engine, lib, depthwise, params, x, filt, bias, mults, shifts, per_channel,
-                out_shape):
+                out_shape, packed=None):
     """Run the in-place kernel on a copy of x inside a guarded buffer; returns (status, output,
     guards intact). With the engine's DSP twin too: status, output and guards must agree."""
     result = _run_inplace(engine, lib, depthwise, params, x, filt, bias, mults, shifts,
-                          per_channel, out_shape)
+                          per_channel, out_shape, packed)
     if lib is engine.lib and engine.twin is not None:
         twin = _run_inplace(engine, engine.twin.lib, depthwise, params, x, filt, bias, mults,
-                            shifts, per_channel, out_shape)
+                            shifts, per_channel, out_shape, packed)
         assert twin[0] == result[0] and twin[2] == result[2] and np.array_equal(twin[1],
                                                                                 result[1]), \
             "in-place kernel: the DSP path differs from the portable C"
@@ -53,7 +54,8 @@ def run_inplace(engine, lib, depthwise, params, x, filt, bias, mults, shifts, pe
 
 
 def _run_inplace(engine, lib, depthwise, params, x, filt, bias, mults, shifts, per_channel,
-                 out_shape):
+                 out_shape, packed=None):
+    """packed: (bits, packed filter bytes) for the depthwise _s4/_s2 kernels."""
     x, filt = _i8(x), _i8(filt)
     bias = None if bias is None else _i32a(bias)
     in_bytes, out_bytes = x.size, int(np.prod(out_shape))
@@ -69,11 +71,13 @@ def _run_inplace(engine, lib, depthwise, params, x, filt, bias, mults, shifts, p
     scratch = np.full(GUARD + scratch_bytes + GUARD, SENTINEL, np.int8)
     rq, keep = engine._requant(mults, shifts, per_channel)
     fn = (lib.tsn_conv2d_inplace_s8 if depthwise == "conv" else
-          lib.tsn_depthwise_conv2d_inplace_s8 if depthwise else lib.tsn_conv2d_1x1_inplace_s8)
+          getattr(lib, f"tsn_depthwise_conv2d_inplace_s{packed[0] if packed else 8}") if depthwise
+          else lib.tsn_conv2d_1x1_inplace_s8)
+    weights = filt if packed is None else np.frombuffer(packed[1], np.int8)
     data_ptr = C.cast(C.c_void_p(buf.ctypes.data + GUARD), _p_i8)
     scratch_ptr = C.cast(C.c_void_p(scratch.ctypes.data + GUARD), _p_i8)
     status = fn(C.byref(ConvParams(**params)), C.cast(C.pointer(rq), C.c_void_p),
-                C.byref(_dims(x.shape)), C.byref(_dims(filt.shape)), _ptr(filt, C.c_int8),
+                C.byref(_dims(x.shape)), C.byref(_dims(filt.shape)), _ptr(weights, C.c_int8),
                 _ptr(bias, C.c_int32), C.byref(_dims(out_shape)), data_ptr, scratch_ptr)
     del keep
     out = buf[GUARD:GUARD + out_bytes].reshape(out_shape).copy()
@@ -320,3 +324,25 @@ def test_add_in_place_over_either_input(engine):
             p8 = lambda v: v.ctypes.data_as(_p_i8)  # noqa: E731
             st = lib.tsn_add_s8(C.byref(AddParams(**p)), x.size, p8(x), p8(y), p8(out))
             assert st == 0 and np.array_equal(out, ref)
+
+
+@pytest.mark.parametrize("bits", (4, 2))
+def test_packed_depthwise_inplace_equals_int8(engine, lib, bits):
+    """tsn_depthwise_conv2d_inplace_s4/_s2 (taps read packed) give the s8 in-place kernel's bytes
+    on the same weights over the packed range, portable and DSP twin."""
+    from tinysweep.codegen.packing import pack
+    rng = np.random.default_rng(bits)
+    for shape in DW_SHAPES:
+        n, h, w, c, kh, kw, stride, padding = shape
+        oh, ow, pt, pl = _dw_geometry(h, w, kh, kw, stride, padding)
+        x = rng.integers(-128, 128, (n, h, w, c), dtype=np.int8)
+        filt = rng.integers(-(1 << (bits - 1)), 1 << (bits - 1), (1, kh, kw, c), dtype=np.int8)
+        bias = rng.integers(-5000, 5000, c).astype(np.int32)
+        mults, shifts = random_requant(rng, c, True)
+        params = random_params(rng, stride, pt, pl, depth_multiplier=1)
+        args = (params, x, filt, bias, mults, shifts, True, (n, oh, ow, c))
+        st, ref, _ = run_inplace(engine, lib, True, *args)
+        st4, out, guards = run_inplace(engine, lib, True, *args,
+                                       packed=(bits, pack(filt.reshape(-1), bits)))
+        assert st == st4 == 0 and guards
+        assert np.array_equal(out, ref)

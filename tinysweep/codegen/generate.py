@@ -465,7 +465,7 @@ class _Lowering:
                              macs=step.macs,
                              comment=f"{step.comment}; computed by node {consumer.index}")
         step = self.conv_step(op)
-        if step.scratch_at is not None and not step.function.endswith("inplace_s8"):
+        if step.scratch_at is not None and "_inplace_s" not in step.function:
             # packed weights in place: a lone chain copying input rows into a window
             return ChainStep(node=op.index, opcode=op.opcode, producer=None, consumer=step,
                              comment=f"{step.comment}; in place through a window of input rows",
@@ -541,8 +541,8 @@ class _Lowering:
             kernel, scratch = inplace_kernel(self.model, op, self.weight_bits != 8)
             assert scratch == scratch_bytes
             if kernel != "tsn_conv_chain_s8":  # (the chain kernel calls `function` per row)
-                assert bits == 8
-                function = kernel
+                assert bits == 8 or kernel == "tsn_depthwise_conv2d_inplace_s8"
+                function = kernel.replace("_s8", f"_s{bits}")
         return ConvStep(
             node=op.index, opcode=op.opcode, function=function,
             scratch_at=scratch_at, scratch_bytes=scratch_bytes,

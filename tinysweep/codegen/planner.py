@@ -240,10 +240,10 @@ def _ring_fits(o, h: int, w: int, c: int, fh: int, oh: int, ow: int, oc: int) ->
 
 def inplace_kernel(model: Model, op, packed: bool = False) -> tuple[str, int] | None:
     """(tsn function, scratch bytes) of op's in-place kernel, or None when it has none.
-    Packed weights (`packed`, or an INT4/INT2 filter): tsn_conv_chain_s8 with a window of
-    min(span, in_h) whole input rows, for a chain layer (_layer) whose output rows never
-    overtake the input rows copied. Otherwise all need int8 input, output and constant filter,
-    4-D:
+    CONV_2D with packed weights (`packed`, or an INT4/INT2 filter): tsn_conv_chain_s8 with a
+    window of min(span, in_h) whole input rows, for a chain layer (_layer) whose output rows
+    never overtake the input rows copied. Otherwise all need int8 input and output and a constant
+    filter, 4-D (DEPTHWISE_CONV_2D: int8, INT4 or INT2, the _s4/_s2 kernel taking packed ones):
     - CONV_2D 1x1, stride 1, one group: tsn_conv2d_1x1_inplace_s8, scratch out_c bytes;
     - other CONV_2D (one group) whose output rows never overtake the input rows read
       (e.g. SAME/VALID, out_w <= in_w, out_c <= in_c): tsn_conv2d_inplace_s8, scratch a ring of
@@ -252,7 +252,8 @@ def inplace_kernel(model: Model, op, packed: bool = False) -> tuple[str, int] | 
       tsn_depthwise_conv2d_inplace_s8, scratch min(span, in_h) rows of in_w bytes."""
     if op.opcode not in INPLACE_CONV_OPS or len(op.inputs) < 2 or len(op.outputs) != 1:
         return None
-    if packed or (op.inputs[1] >= 0 and model.tensor(op.inputs[1]).type in ("INT4", "INT2")):
+    sub_byte = packed or (op.inputs[1] >= 0 and model.tensor(op.inputs[1]).type in ("INT4", "INT2"))
+    if sub_byte and op.opcode == "CONV_2D":
         if not _layer(model, op):
             return None
         _, h, w, c = model.tensor(op.inputs[0]).shape
@@ -263,7 +264,7 @@ def inplace_kernel(model: Model, op, packed: bool = False) -> tuple[str, int] | 
     if x < 0 or f < 0 or y < 0:
         return None
     xt, ft, yt = model.tensor(x), model.tensor(f), model.tensor(y)
-    if not (xt.type == yt.type == ft.type == "INT8" and ft.is_constant
+    if not (xt.type == yt.type == "INT8" and ft.type in ("INT8", "INT4", "INT2") and ft.is_constant
             and len(xt.shape) == len(yt.shape) == len(ft.shape) == 4):
         return None
     (n, h, w, c), (on, oh, ow, oc), (fn, fh, fw, fc) = xt.shape, yt.shape, ft.shape

@@ -224,6 +224,21 @@ tsn_status tsn_depthwise_conv2d_inplace_s8(const tsn_conv_params *params,
                                            const int32_t *bias, /* may be NULL */
                                            const tsn_dims *output_dims, int8_t *data,
                                            int8_t *scratch);
+/* The same with packed INT4 / INT2 filters (TFLite's packing, as tsn_depthwise_conv2d_s4/_s2). */
+tsn_status tsn_depthwise_conv2d_inplace_s4(const tsn_conv_params *params,
+                                           const tsn_requant *quant,
+                                           const tsn_dims *input_dims,
+                                           const tsn_dims *filter_dims, const int8_t *filter,
+                                           const int32_t *bias, /* may be NULL */
+                                           const tsn_dims *output_dims, int8_t *data,
+                                           int8_t *scratch);
+tsn_status tsn_depthwise_conv2d_inplace_s2(const tsn_conv_params *params,
+                                           const tsn_requant *quant,
+                                           const tsn_dims *input_dims,
+                                           const tsn_dims *filter_dims, const int8_t *filter,
+                                           const int32_t *bias, /* may be NULL */
+                                           const tsn_dims *output_dims, int8_t *data,
+                                           int8_t *scratch);
 /* ==== end of in-place convolutions ========================================================= */
 
 /* ==== Fused ops ===========================================================================

@@ -102,8 +102,13 @@ tsn_status tsn_conv2d_inplace_s8(const tsn_conv_params *params, const tsn_requan
                     rows[fy] = in_y < 0 || in_y >= in_h ? NULL
                                                         : scratch + (in_y % ring) * row_bytes;
                 }
-                tsn_dsp_conv_row(params, quant, rows, in_w, in_c, f_h, f_w, filter, bias, out_w,
-                                 out_c, out_c, out_plane + oy * out_w * out_c);
+                if (tsn_dsp_quad_ok(params, f_h, f_w, in_c, 8)) {
+                    tsn_dsp_conv_row4(params, quant, rows, in_w, in_c, f_h, f_w, filter, 8, bias,
+                                      out_w, out_c, out_c, out_plane + oy * out_w * out_c, 0);
+                } else {
+                    tsn_dsp_conv_row(params, quant, rows, in_w, in_c, f_h, f_w, filter, bias,
+                                     out_w, out_c, out_c, out_plane + oy * out_w * out_c);
+                }
                 continue;
             }
 #endif

@@ -432,6 +432,91 @@ static inline TSN_DSP_INLINE void tsn_dsp_output2(const tsn_dsp_io *io, const ts
  * registers, and the mode test leaves the loop. Chunks of TSN_DSP_CHUNK int32 on the stack. */
 #define TSN_DSP_CHUNK 32
 
+/* The right-shift form over a run of accumulators, for layers whose activation range is the
+ * whole int8 range (clamp = SSAT #8): out[p * stride] = clamp(requantize((acc[p] >> ashift) +
+ * bias) + output_offset), p < count, ashift 0 or 4. The output offset is folded into the high
+ * word of K (k_hi + offset * 2^rs1: adding it before the final shift by rs1 adds it after), which
+ * keeps that word in int32 for rs1 <= TSN_DSP_RQ_FOLD_MAX_RS1 (|P / 2^32| <= 2^30 + 2^(rs1-1) + 1,
+ * plus 128 * 2^rs1). 12 instructions an output. */
+#define TSN_DSP_RQ_FOLD_MAX_RS1 22
+
+static inline int tsn_dsp_rq_run_ok(const tsn_dsp_rq *rq, const tsn_dsp_io *io)
+{
+    return rq->mode == TSN_DSP_RQ_RIGHT && rq->rs1 <= TSN_DSP_RQ_FOLD_MAX_RS1 &&
+           io->act_min == -128 && io->act_max == 127;
+}
+
+static inline TSN_DSP_INLINE void tsn_dsp_rq_right_run(const tsn_dsp_rq *rq, const tsn_dsp_io *io,
+                                                       int32_t bias, const int32_t *acc,
+                                                       int32_t count, int ashift, int8_t *out,
+                                                       int32_t stride)
+{
+    const int32_t m = rq->multiplier, rs1 = rq->rs1;
+    const uint32_t k_lo = rq->k_lo;
+    const uint32_t k_hi = rq->k_hi + ((uint32_t)io->output_offset << rs1);
+#if TSN_DSP_ASM_LOOPS
+    if (count > 0) {
+        const int32_t *const end = acc + count;
+        uint32_t x, lo, hi;
+        if (ashift) {
+            __asm__ volatile(
+                "1:\n\t"
+                "ldr %[x], [%[a]], #4\n\t"
+                "add %[x], %[b], %[x], asr #4\n\t"
+                "and %[lo], %[x], #0x80000000\n\t"
+                "subs %[lo], %[klo], %[lo]\n\t"
+                "sbc %[hi], %[khi], #0\n\t"
+                "smlal %[lo], %[hi], %[x], %[m]\n\t"
+                "asr %[hi], %[hi], %[rs1]\n\t"
+                "ssat %[hi], #8, %[hi]\n\t"
+                "strb %[hi], [%[o]]\n\t"
+                "add %[o], %[o], %[s]\n\t"
+                "cmp %[a], %[end]\n\t"
+                "bne 1b"
+                : [a] "+r"(acc), [o] "+r"(out), [x] "=&r"(x), [lo] "=&r"(lo), [hi] "=&r"(hi)
+                : [end] "r"(end), [b] "r"(bias), [klo] "r"(k_lo), [khi] "r"(k_hi), [m] "r"(m),
+                  [rs1] "r"(rs1), [s] "r"(stride)
+                : "cc", "memory");
+        } else {
+            __asm__ volatile(
+                "1:\n\t"
+                "ldr %[x], [%[a]], #4\n\t"
+                "add %[x], %[x], %[b]\n\t"
+                "and %[lo], %[x], #0x80000000\n\t"
+                "subs %[lo], %[klo], %[lo]\n\t"
+                "sbc %[hi], %[khi], #0\n\t"
+                "smlal %[lo], %[hi], %[x], %[m]\n\t"
+                "asr %[hi], %[hi], %[rs1]\n\t"
+                "ssat %[hi], #8, %[hi]\n\t"
+                "strb %[hi], [%[o]]\n\t"
+                "add %[o], %[o], %[s]\n\t"
+                "cmp %[a], %[end]\n\t"
+                "bne 1b"
+                : [a] "+r"(acc), [o] "+r"(out), [x] "=&r"(x), [lo] "=&r"(lo), [hi] "=&r"(hi)
+                : [end] "r"(end), [b] "r"(bias), [klo] "r"(k_lo), [khi] "r"(k_hi), [m] "r"(m),
+                  [rs1] "r"(rs1), [s] "r"(stride)
+                : "cc", "memory");
+        }
+    }
+#else
+    int32_t p;
+    for (p = 0; p < count; ++p) {
+        /* >> of a negative int is arithmetic wherever this path builds */
+        const int32_t v = tsn_dsp_rq_right((acc[p] >> ashift) + bias, m, k_lo, k_hi, rs1);
+        out[p * stride] = (int8_t)tsn_clamp(v, -128, 127);
+    }
+#endif
+}
+
+/* tsn_dsp_rq_right_run in a function of its own, for callers that keep many values live (the
+ * depthwise loops: inlined there, gcc -O3 finds no registers for its asm). */
+TSN_DSP_LOOP void tsn_dsp_rq_right_run_call(const tsn_dsp_rq *rq, const tsn_dsp_io *io,
+                                            int32_t bias, const int32_t *acc, int32_t count,
+                                            int8_t *out, int32_t stride)
+{
+    tsn_dsp_rq_right_run(rq, io, bias, acc, count, 0, out, stride);
+}
+
 /* out[k * stride] = clamp(requantize(acc[k] + bias) + output_offset), k < n, one channel. */
 static inline void tsn_dsp_requant_run(const tsn_dsp_io *io, const tsn_dsp_rq *rq, int32_t bias,
                                        const int32_t *acc, int32_t n, int8_t *out,
@@ -439,7 +524,9 @@ static inline void tsn_dsp_requant_run(const tsn_dsp_io *io, const tsn_dsp_rq *r
 {
     const int32_t off = io->output_offset, lo = io->act_min, hi = io->act_max;
     int32_t k;
-    if (rq->mode == TSN_DSP_RQ_RIGHT) {
+    if (tsn_dsp_rq_run_ok(rq, io)) {
+        tsn_dsp_rq_right_run_call(rq, io, bias, acc, n, out, stride);
+    } else if (rq->mode == TSN_DSP_RQ_RIGHT) {
         const tsn_dsp_rq r = *rq;
         for (k = 0; k < n; ++k) {
             *out = (int8_t)tsn_clamp(tsn_dsp_rq_apply(&r, acc[k] + bias) + off, lo, hi);
@@ -1287,8 +1374,6 @@ static inline tsn_requant tsn_dsp_quant_from(const tsn_requant *quant, int32_t o
  * matching lanes, q[4k..4k+3] = (x0, x4), (x2, x6), (x1, x5), (x3, x7) of its k-th 8 bytes
  * (+ offset). The sums are 16 times the true ones, exactly (|16 * sum| < 2^31 for rows of at most
  * TSN_DSP_S4_MAX_DEPTH elements), so >> 4 gives them back. */
-#define TSN_DSP_S4_MAX_DEPTH 65536
-
 static inline void tsn_dsp_widen_s4(const int8_t *x, int32_t groups, uint32_t off2, uint32_t *q)
 {
     int32_t k;
@@ -1403,6 +1488,342 @@ static inline void tsn_dsp_row1_s4(const tsn_dsp_io *io, const tsn_requant *quan
             accs[k] = acc;
         }
         tsn_dsp_requant_singles(io, quant, bias, oc, n, accs, out + oc);
+    }
+}
+
+/* ---- four output pixels at a time from their widened windows (int8 or packed INT4) ------- */
+
+/* The windows of 4 output pixels of a row (whole filter rows over the in-image input rows;
+ * positions outside the image widened as 0, which adds what the portable kernel's skipped
+ * positions add: nothing) are widened once per piece into q, group by group: a group is 4 int8
+ * (2 words per pixel: bytes 0, 2 and 1, 3, as tsn_dsp_widen2) or 8 INT4 elements (4 words per
+ * pixel, the lane order of tsn_dsp_widen_s4), pixels 0..3 one after the other. Each filter's
+ * weights then run once over the 4 pixels: the weight widening (SXTB16, or for INT4 the nibble
+ * masks of tsn_dsp_mac_s4_1x2) is shared by 4 pixels. INT4 sums are 16 times the true ones
+ * (exact for windows of at most TSN_DSP_S4_MAX_DEPTH elements) and shifted back before the
+ * bias. */
+#define TSN_DSP_QUAD_WORDS 512
+#define TSN_DSP_S4_MAX_DEPTH 65536
+
+/* acc[p] += int8 weights w (4 a group) . pixel p's widened inputs, p < 4. */
+TSN_DSP_LOOP void tsn_dsp_mac_4x1(const uint32_t *q, int32_t groups, const int8_t *w,
+                                   int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+#if TSN_DSP_ASM_LOOPS
+    /* 17 instructions for 16 MACs */
+    if (groups > 0) {
+        const uint32_t *const end = q + 8 * groups;
+        uint32_t t, we, xe, xo;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldr %[t], [%[w]], #4\n\t"
+            "sxtb16 %[we], %[t]\n\t"
+            "sxtb16 %[t], %[t], ror #8\n\t"
+            "ldrd %[xe], %[xo], [%[q]], #8\n\t"
+            "smlad %[a0], %[we], %[xe], %[a0]\n\t"
+            "smlad %[a0], %[t], %[xo], %[a0]\n\t"
+            "ldrd %[xe], %[xo], [%[q]], #8\n\t"
+            "smlad %[a1], %[we], %[xe], %[a1]\n\t"
+            "smlad %[a1], %[t], %[xo], %[a1]\n\t"
+            "ldrd %[xe], %[xo], [%[q]], #8\n\t"
+            "smlad %[a2], %[we], %[xe], %[a2]\n\t"
+            "smlad %[a2], %[t], %[xo], %[a2]\n\t"
+            "ldrd %[xe], %[xo], [%[q]], #8\n\t"
+            "smlad %[a3], %[we], %[xe], %[a3]\n\t"
+            "smlad %[a3], %[t], %[xo], %[a3]\n\t"
+            "cmp %[q], %[end]\n\t"
+            "bne 1b"
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [q] "+r"(q),
+              [w] "+r"(w), [t] "=&r"(t), [we] "=&r"(we), [xe] "=&r"(xe), [xo] "=&r"(xo)
+            : [end] "r"(end)
+            : "cc", "memory");
+    }
+#else
+    int32_t k;
+    for (k = 0; k < groups; ++k) {
+        const uint32_t v = tsn_ld4(w + 4 * k);
+        const uint32_t we = tsn_sxtb16(v), wo = tsn_sxtb16_ror8(v);
+        a0 = tsn_smlad(wo, q[1], tsn_smlad(we, q[0], a0));
+        a1 = tsn_smlad(wo, q[3], tsn_smlad(we, q[2], a1));
+        a2 = tsn_smlad(wo, q[5], tsn_smlad(we, q[4], a2));
+        a3 = tsn_smlad(wo, q[7], tsn_smlad(we, q[6], a3));
+        q += 8;
+    }
+#endif
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* acc[p] += 16 * (packed INT4 weights w, 8 a group) . pixel p's widened inputs, p < 4. */
+TSN_DSP_LOOP void tsn_dsp_mac_s4_4x1(const uint32_t *q, int32_t groups, const int8_t *w,
+                                      int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+#if TSN_DSP_ASM_LOOPS
+    /* 34 instructions for 32 MACs */
+    if (groups > 0) {
+        const uint32_t *const end = q + 16 * groups;
+        uint32_t t, lo, u0, u1, u2, u3;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldr %[t], [%[w]], #4\n\t"
+            "lsl %[lo], %[t], #4\n\t"
+            "and %[lo], %[lo], #0xF0F0F0F0\n\t"
+            "and %[t], %[t], #0xF0F0F0F0\n\t"
+            "sxtb16 %[u0], %[lo]\n\t"
+            "sxtb16 %[u1], %[lo], ror #8\n\t"
+            "sxtb16 %[u2], %[t]\n\t"
+            "sxtb16 %[u3], %[t], ror #8\n\t"
+            "ldrd %[lo], %[t], [%[q]], #8\n\t"
+            "smlad %[a0], %[u0], %[lo], %[a0]\n\t"
+            "smlad %[a0], %[u1], %[t], %[a0]\n\t"
+            "ldrd %[lo], %[t], [%[q]], #8\n\t"
+            "smlad %[a0], %[u2], %[lo], %[a0]\n\t"
+            "smlad %[a0], %[u3], %[t], %[a0]\n\t"
+            "ldrd %[lo], %[t], [%[q]], #8\n\t"
+            "smlad %[a1], %[u0], %[lo], %[a1]\n\t"
+            "smlad %[a1], %[u1], %[t], %[a1]\n\t"
+            "ldrd %[lo], %[t], [%[q]], #8\n\t"
+            "smlad %[a1], %[u2], %[lo], %[a1]\n\t"
+            "smlad %[a1], %[u3], %[t], %[a1]\n\t"
+            "ldrd %[lo], %[t], [%[q]], #8\n\t"
+            "smlad %[a2], %[u0], %[lo], %[a2]\n\t"
+            "smlad %[a2], %[u1], %[t], %[a2]\n\t"
+            "ldrd %[lo], %[t], [%[q]], #8\n\t"
+            "smlad %[a2], %[u2], %[lo], %[a2]\n\t"
+            "smlad %[a2], %[u3], %[t], %[a2]\n\t"
+            "ldrd %[lo], %[t], [%[q]], #8\n\t"
+            "smlad %[a3], %[u0], %[lo], %[a3]\n\t"
+            "smlad %[a3], %[u1], %[t], %[a3]\n\t"
+            "ldrd %[lo], %[t], [%[q]], #8\n\t"
+            "smlad %[a3], %[u2], %[lo], %[a3]\n\t"
+            "smlad %[a3], %[u3], %[t], %[a3]\n\t"
+            "cmp %[q], %[end]\n\t"
+            "bne 1b"
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [q] "+r"(q),
+              [w] "+r"(w), [t] "=&r"(t), [lo] "=&r"(lo), [u0] "=&r"(u0), [u1] "=&r"(u1),
+              [u2] "=&r"(u2), [u3] "=&r"(u3)
+            : [end] "r"(end)
+            : "cc", "memory");
+    }
+#else
+    int32_t k;
+    for (k = 0; k < groups; ++k) {
+        uint32_t t = tsn_ld4(w + 4 * k), lo = (t << 4) & 0xF0F0F0F0u;
+        uint32_t u0, u1, u2, u3;
+        t &= 0xF0F0F0F0u;
+        u0 = tsn_sxtb16(lo);
+        u1 = tsn_sxtb16_ror8(lo);
+        u2 = tsn_sxtb16(t);
+        u3 = tsn_sxtb16_ror8(t);
+        a0 = tsn_smlad(u3, q[3], tsn_smlad(u2, q[2], tsn_smlad(u1, q[1], tsn_smlad(u0, q[0], a0))));
+        a1 = tsn_smlad(u3, q[7], tsn_smlad(u2, q[6], tsn_smlad(u1, q[5], tsn_smlad(u0, q[4], a1))));
+        a2 = tsn_smlad(u3, q[11], tsn_smlad(u2, q[10], tsn_smlad(u1, q[9], tsn_smlad(u0, q[8], a2))));
+        a3 = tsn_smlad(u3, q[15], tsn_smlad(u2, q[14], tsn_smlad(u1, q[13], tsn_smlad(u0, q[12], a3))));
+        q += 16;
+    }
+#endif
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+}
+
+/* Whether tsn_dsp_conv_row4 handles a one-group convolution with weights of `bits` (8 or 4). */
+static inline int tsn_dsp_quad_ok(const tsn_conv_params *params, int32_t f_h, int32_t f_w,
+                                  int32_t in_c, int bits)
+{
+    return f_h <= TSN_DSP_MAX_SEGS && (bits == 8 ? (in_c & 3) == 0
+                                                 : bits == 4 && (in_c & 7) == 0 &&
+                                                       f_h * f_w * in_c <= TSN_DSP_S4_MAX_DEPTH) &&
+           params->dilation_w >= 1;
+}
+
+/* Elements [e0, e0 + count) of the windows of the npix (4 or 1) pixels with x origins x0[]
+ * (filter rows from rows[0], cells of in_c elements, f_w cells a row) widened into q; e0 and
+ * count are multiples of the group size. */
+static inline void tsn_dsp_widen_quad(const int8_t *const *rows, int32_t in_w, int32_t in_c,
+                                      int32_t f_w, int32_t dilation_w, const int32_t *x0,
+                                      int32_t npix, int32_t e0, int32_t count, int bits,
+                                      uint32_t off2, uint32_t *q)
+{
+    const int32_t row_len = f_w * in_c;
+    const int32_t lanes = bits == 4 ? 4 : 2, step = npix * lanes, per = bits == 4 ? 8 : 4;
+    int32_t e = e0;
+    while (e < e0 + count) {
+        const int32_t fy = e / row_len, rem = e - fy * row_len, fx = rem / in_c;
+        const int32_t ic = rem - fx * in_c;
+        const int32_t run = in_c - ic < e0 + count - e ? in_c - ic : e0 + count - e;
+        const int32_t groups = run / per;
+        uint32_t *const base = q + (e - e0) / per * step;
+        int32_t p, k;
+        for (p = 0; p < npix; ++p) {
+            const int32_t in_x = x0[p] + fx * dilation_w;
+            uint32_t *d = base + p * lanes;
+            if (in_x < 0 || in_x >= in_w) {
+                for (k = 0; k < groups; ++k, d += step) {
+                    d[0] = 0;
+                    d[1] = 0;
+                    if (bits == 4) {
+                        d[2] = 0;
+                        d[3] = 0;
+                    }
+                }
+            } else if (bits == 4) {
+                const int8_t *x = rows[fy] + in_x * in_c + ic;
+                for (k = 0; k < groups; ++k, d += step, x += 8) {
+                    const uint32_t a = tsn_ld4(x), b = tsn_ld4(x + 4);
+                    const uint32_t c = (a & 0xFFFFu) | (b << 16);
+                    const uint32_t f = (b & 0xFFFF0000u) | (a >> 16);
+                    d[0] = tsn_sxtab16(off2, c);
+                    d[1] = tsn_sxtab16(off2, f);
+                    d[2] = tsn_sxtab16_ror8(off2, c);
+                    d[3] = tsn_sxtab16_ror8(off2, f);
+                }
+            } else {
+                const int8_t *x = rows[fy] + in_x * in_c + ic;
+                for (k = 0; k < groups; ++k, d += step, x += 4) {
+                    const uint32_t v = tsn_ld4(x);
+                    d[0] = tsn_sxtab16(off2, v);
+                    d[1] = tsn_sxtab16_ror8(off2, v);
+                }
+            }
+        }
+        e += run;
+    }
+}
+
+/* out[p * out_stride + oc + k] from acc[npix * k + p] >> ashift (+ bias), k < n, p < np: the
+ * requantization of each channel derived once, its usual right-shift form in a loop of its own
+ * (the sums of INT4 weights are exact multiples of 16: ashift 4; >> of a negative int is
+ * arithmetic wherever this path builds). */
+TSN_DSP_LOOP void tsn_dsp_requant_block(const tsn_dsp_io *io, const tsn_requant *quant,
+                                        const int32_t *bias, int32_t oc, int32_t n,
+                                        const int32_t *acc, int32_t npix, int32_t np,
+                                        int32_t ashift, int8_t *out, int32_t out_stride)
+{
+    const int32_t off = io->output_offset, lo = io->act_min, hi = io->act_max;
+    const int full = lo == -128 && hi == 127;
+    int32_t k, p;
+    for (k = 0; k < n; ++k) {
+        const int32_t c = oc + k;
+        const int32_t qi = quant->per_channel ? c : 0;
+        const int32_t mult = quant->multiplier[qi], shift = quant->shift[qi];
+        const int32_t b = bias != NULL ? bias[c] : 0;
+        const int32_t *a = acc + npix * k;
+        int8_t *o = out + c;
+        tsn_dsp_rq rq;
+        if (full && mult > ((int32_t)1 << 30) && shift <= -1 &&
+            shift >= -1 - TSN_DSP_RQ_FOLD_MAX_RS1) { /* tsn_dsp_rq_run_ok, derived directly */
+            rq.multiplier = mult;
+            rq.rs1 = -shift - 1;
+            rq.k_lo = rq.rs1 == 0 ? 0xC0000000u : 0x40000000u;
+            rq.k_hi = rq.rs1 > 0 ? (uint32_t)1 << (rq.rs1 - 1) : 0u;
+            tsn_dsp_rq_right_run(&rq, io, b, a, np, ashift, o, out_stride);
+            continue;
+        }
+        rq = tsn_dsp_rq_of(mult, shift);
+        if (rq.mode == TSN_DSP_RQ_RIGHT) {
+            const int32_t m = rq.multiplier, rs1 = rq.rs1;
+            const uint32_t k_lo = rq.k_lo, k_hi = rq.k_hi;
+            for (p = 0; p < np; ++p) {
+                const int32_t v = tsn_dsp_rq_right((a[p] >> ashift) + b, m, k_lo, k_hi, rs1);
+                o[p * out_stride] = (int8_t)tsn_clamp(v + off, lo, hi);
+            }
+        } else {
+            for (p = 0; p < np; ++p) {
+                const int32_t v = tsn_dsp_rq_apply(&rq, (a[p] >> ashift) + b);
+                o[p * out_stride] = (int8_t)tsn_clamp(v + off, lo, hi);
+            }
+        }
+    }
+}
+
+/* Output row `out` (out_w pixels of out_c, out_stride apart) of a one-group convolution with
+ * weights of `bits` (8, or 4: packed INT4 as TFLite stores them) whose input rows are
+ * rows[0 .. f_h) (NULL outside the image; tsn_dsp_quad_ok), 4 pixels at a time; the last 3
+ * pixels as a group of 4 (the last repeated, written once), the last 1 or 2 one by one
+ * (their windows widened alone, 2 or 4 filters a pass: tsn_dsp_mac_s4_1x2 / tsn_dsp_mac_1x4).
+ * reverse: the groups from the last pixel down. A group's windows are widened before any of its
+ * outputs is written when they fit in one piece (at most TSN_DSP_QUAD_WORDS / 2 elements for
+ * int8, / 4 for INT4), which lets an in-place caller overwrite inputs already consumed. */
+static inline void tsn_dsp_conv_row4(const tsn_conv_params *params, const tsn_requant *quant,
+                                     const int8_t *const *rows, int32_t in_w, int32_t in_c,
+                                     int32_t f_h, int32_t f_w, const int8_t *filter, int bits,
+                                     const int32_t *bias, int32_t out_w, int32_t out_c,
+                                     int32_t out_stride, int8_t *out, int reverse)
+{
+    uint32_t q[TSN_DSP_QUAD_WORDS];
+    int32_t accs[4 * TSN_DSP_CHUNK];
+    const tsn_dsp_io io = tsn_dsp_io_of_conv(params);
+    const uint32_t off2 = tsn_dup16(io.input_offset);
+    const int32_t per = bits == 4 ? 8 : 4, lanes = bits == 4 ? 4 : 2;
+    const int32_t row_len = f_w * in_c, f_size = f_h * row_len;
+    int32_t fy0 = 0, fy1 = f_h, total, done, oc, k, p, at;
+    while (fy0 < f_h && rows[fy0] == NULL) {
+        ++fy0;
+    }
+    while (fy1 > fy0 && rows[fy1 - 1] == NULL) {
+        --fy1;
+    }
+    total = (fy1 - fy0) * row_len; /* rows between fy0 and fy1 are in the image */
+    for (done = 0; done < out_w;) {
+        const int32_t left = out_w - done;
+        const int32_t npix = left > 2 ? 4 : 1, np = left < npix ? left : npix;
+        const int32_t ox = reverse ? out_w - done - np : done; /* the group's first pixel */
+        const int32_t piece = TSN_DSP_QUAD_WORDS / (npix * lanes) * per; /* elements at once */
+        int32_t x0[4];
+        for (p = 0; p < npix; ++p) {
+            x0[p] = (ox + (p < np ? p : np - 1)) * params->stride_w - params->pad_left;
+        }
+        if (total <= piece) {
+            tsn_dsp_widen_quad(rows + fy0, in_w, in_c, f_w, params->dilation_w, x0, npix, 0,
+                               total, bits, off2, q);
+        }
+        for (oc = 0; oc < out_c; oc += TSN_DSP_CHUNK) {
+            const int32_t n = out_c - oc < TSN_DSP_CHUNK ? out_c - oc : TSN_DSP_CHUNK;
+            for (k = 0; k < 4 * n; ++k) {
+                accs[k] = 0;
+            }
+            for (at = 0; at < total; at += piece) {
+                const int32_t len = total - at < piece ? total - at : piece;
+                const int32_t e = (oc * f_size + fy0 * row_len + at) / (8 / bits);
+                const int32_t ws = f_size / (8 / bits); /* bytes from a filter to the next */
+                if (total > piece) {
+                    tsn_dsp_widen_quad(rows + fy0, in_w, in_c, f_w, params->dilation_w, x0,
+                                       npix, at, len, bits, off2, q);
+                }
+                if (npix == 4) {
+                    for (k = 0; k < n; ++k) {
+                        if (bits == 4) {
+                            tsn_dsp_mac_s4_4x1(q, len / per, filter + e + k * ws, accs + 4 * k);
+                        } else {
+                            tsn_dsp_mac_4x1(q, len / per, filter + e + k * ws, accs + 4 * k);
+                        }
+                    }
+                } else if (bits == 4) { /* an odd last filter: twice */
+                    for (k = 0; k < n; k += 2) {
+                        tsn_dsp_mac_s4_1x2(q, len / per, filter + e + k * ws,
+                                           k + 1 < n ? ws : 0, accs + k);
+                    }
+                } else {
+                    for (k = 0; k + 4 <= n; k += 4) {
+                        tsn_dsp_mac_1x4(q, len / per, filter + e + k * ws, ws, accs + k);
+                    }
+                    for (; k < n; ++k) { /* 1 to 3 filters left: each 4 times */
+                        int32_t rest[4] = {0, 0, 0, 0};
+                        tsn_dsp_mac_1x4(q, len / per, filter + e + k * ws, 0, rest);
+                        accs[k] += rest[0];
+                    }
+                }
+            }
+            tsn_dsp_requant_block(&io, quant, bias, oc, n, accs, npix, np, bits == 4 ? 4 : 0,
+                                  out + ox * out_stride, out_stride);
+        }
+        done += np;
     }
 }
 
