@@ -157,6 +157,9 @@ def architecture(name: str):
     its model first thing in a fresh process; a fresh graph here does the same."""
     from tinysweep.tfcompat import tf
     with tf.Graph().as_default():
+        # random ops (dropout) need a seed once a training in this process enabled op
+        # determinism; this graph is only looked at, never run
+        tf.random.set_seed(0)
         return get(name).build_model()
 
 
