@@ -47,8 +47,9 @@ def weight_ops(m):
                 yield sg, op
 
 
-def _buffer(m, tensor, dtype):
-    return np.frombuffer(bytes(bytearray(m.buffers[tensor.buffer].data)), dtype)
+def tensor_data(m, tensor, dtype) -> np.ndarray:
+    """A writable copy of a tensor's buffer as `dtype` values (flatbuffer object API)."""
+    return np.frombuffer(bytes(bytearray(m.buffers[tensor.buffer].data)), dtype).copy()
 
 
 def grid_factors(q: np.ndarray, axis: int | None, limit: int) -> np.ndarray:
@@ -75,7 +76,7 @@ def onto_grid(buf: bytes, bits) -> bytes:
             limit = grid_limit(b)
             done.add(id(t))
             scale = np.asarray(t.quantization.scale, np.float32)
-            q = _buffer(m, t, np.int8).reshape(tuple(t.shape))
+            q = tensor_data(m, t, np.int8).reshape(tuple(t.shape))
             axis = int(t.quantization.quantizedDimension) if scale.size > 1 else None
             f = grid_factors(q, axis, limit)
             shape = [1] * q.ndim
@@ -87,7 +88,7 @@ def onto_grid(buf: bytes, bits) -> bytes:
             t.quantization.scale = [float(v) for v in s]
             if len(op.inputs) > 2 and op.inputs[2] >= 0:
                 bt = sg.tensors[op.inputs[2]]
-                b = _buffer(m, bt, np.int32).astype(np.float64)
+                b = tensor_data(m, bt, np.int32).astype(np.float64)
                 b = np.clip(np.round(b / np.broadcast_to(f, b.shape)), -2**31, 2**31 - 1)
                 m.buffers[bt.buffer].data = np.frombuffer(b.astype(np.int32).tobytes(), np.uint8)
                 s_in = np.float32(sg.tensors[op.inputs[0]].quantization.scale[0])
@@ -97,4 +98,4 @@ def onto_grid(buf: bytes, bits) -> bytes:
     return edit_tflite(buf, edit)
 
 
-__all__ = ["edit_tflite", "weight_ops", "grid_factors", "onto_grid"]
+__all__ = ["edit_tflite", "weight_ops", "tensor_data", "grid_factors", "onto_grid"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tinysweep.weight_grid import edit_tflite, weight_ops
+from tinysweep.weight_grid import edit_tflite, tensor_data, weight_ops
 
 OP_NAMES = {3: "CONV_2D", 4: "DEPTHWISE_CONV_2D", 9: "FULLY_CONNECTED"}
 INT32, INT8, FLOAT32 = 2, 9, 0          # TensorType
@@ -53,10 +53,6 @@ def conversions(model, calibration: np.ndarray) -> tuple[bytes, bytes]:
             _CACHE.pop(next(iter(_CACHE)))
         _CACHE[key] = (quantize_int8(model, calibration), convert_float(model))
     return _CACHE[key]
-
-
-def _data(m, tensor, dtype) -> np.ndarray:
-    return np.frombuffer(bytes(bytearray(m.buffers[tensor.buffer].data)), dtype).copy()
 
 
 def _names(sg, op) -> list[str]:
@@ -103,14 +99,14 @@ def weight_op_pairs(int8_buf: bytes, float_buf: bytes) -> list[WeightOp]:
         if qt.type != INT8 or ft.type != FLOAT32 or tuple(int(d) for d in qt.shape) != shape:
             raise ValueError(f"weight op {i} ({kind}): int8 filter {list(qt.shape)} type "
                              f"{qt.type} does not pair with float filter {list(shape)}")
-        w = _data(fm, ft, np.float32).reshape(shape)
+        w = tensor_data(fm, ft, np.float32).reshape(shape)
         b = None
         if len(fop.inputs) > 2 and fop.inputs[2] >= 0:
-            b = _data(fm, fsg.tensors[fop.inputs[2]], np.float32)
+            b = tensor_data(fm, fsg.tensors[fop.inputs[2]], np.float32)
         s8 = np.asarray(qt.quantization.scale, np.float32)
         axis = int(qt.quantization.quantizedDimension) if s8.size > 1 else \
             (3 if kind == "DEPTHWISE_CONV_2D" else 0)
-        q8 = _data(qm, qt, np.int8).reshape(shape)
+        q8 = tensor_data(qm, qt, np.int8).reshape(shape)
         step = (s8.reshape([-1 if d == axis else 1 for d in range(w.ndim)])
                 if s8.size > 1 else s8[0])
         if np.any(np.abs(q8 * step - w) > 0.51 * step + 1e-7):
@@ -180,7 +176,7 @@ def write(int8_buf: bytes, results: dict[int, tuple[np.ndarray, np.ndarray, np.n
             t.quantization = _quantization(s, axes[i])
             if b is None and len(op.inputs) > 2 and op.inputs[2] >= 0:   # keep its real values
                 bt = sg.tensors[op.inputs[2]]
-                b = _data(m, bt, np.int32) * np.asarray(bt.quantization.scale, np.float64)
+                b = tensor_data(m, bt, np.int32) * np.asarray(bt.quantization.scale, np.float64)
             if b is None:
                 continue
             s_in = sg.tensors[op.inputs[0]].quantization.scale[0]

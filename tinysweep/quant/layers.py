@@ -22,10 +22,10 @@ def _weight_classes():
     return keep, drop
 
 
-def _walk(model):
+def walk_layers(model):
     for layer in model.layers:
         if hasattr(layer, "layers") and layer.layers:     # a nested model
-            yield from _walk(layer)
+            yield from walk_layers(layer)
         else:
             yield layer
 
@@ -34,7 +34,7 @@ def weight_layers(model) -> list[str]:
     """Names of the layers with weights (Conv1D/2D, DepthwiseConv2D, SeparableConv, Dense), in
     graph order (nested models flattened)."""
     keep, drop = _weight_classes()
-    return [l.name for l in _walk(model) if isinstance(l, keep) and not isinstance(l, drop)]
+    return [l.name for l in walk_layers(model) if isinstance(l, keep) and not isinstance(l, drop)]
 
 
 def resolve_layer_bits(model, config) -> dict[str, int]:

@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from tinysweep.quant.layers import _walk as walk, resolve_layer_bits
+from tinysweep.quant.layers import resolve_layer_bits, walk_layers as walk
 
 MSE_CANDIDATES = 40     # grid scales tried by range "mse", from max|w|/L down to 0.2 x that
 
