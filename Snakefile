@@ -14,12 +14,15 @@ W = Helpers.checked(config)
 
 
 W.register_board_limits(workflow)
+W.release_stale_locks(workflow)
 
 
 wildcard_constraints:
     **W.wildcard_constraints(),
 
 
+# Rules `exec` their stage, so the stage is Snakemake's own child: it stops with Snakemake even
+# after a SIGKILL (tinysweep.cli.stop_with_parent), and its device processes with it.
 include: "rules/data.smk"
 include: "rules/model.smk"
 include: "rules/device.smk"

@@ -15,7 +15,7 @@ rule dataset:
     conda:
         "../envs/tinysweep.yaml"
     shell:
-        "python {input} --benchmark {wildcards.bench} {params.args} --out {output} > {log} 2>&1"
+        "exec python {input} --benchmark {wildcards.bench} {params.args} --out {output} > {log} 2>&1"
 
 
 rule features:
@@ -31,4 +31,4 @@ rule features:
     conda:
         "../envs/tinysweep.yaml"
     shell:
-        "python {input.script} --benchmark {wildcards.bench} --raw {input.raw} --out {output} > {log} 2>&1"
+        "exec python {input.script} --benchmark {wildcards.bench} --raw {input.raw} --out {output} > {log} 2>&1"

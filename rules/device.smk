@@ -18,7 +18,7 @@ rule firmware:
     conda:
         "../envs/tinysweep.yaml"
     shell:
-        "python {input.script} {params.args} --model-dir {input.model} --out {output} > {log} 2>&1"
+        "exec python {input.script} {params.args} --model-dir {input.model} --out {output} > {log} 2>&1"
 
 
 rule measure:
@@ -37,7 +37,7 @@ rule measure:
     conda:
         "../envs/tinysweep.yaml"
     shell:
-        "python {input.script} {params.args} --firmware {input.firmware}/firmware"
+        "exec python {input.script} {params.args} --firmware {input.firmware}/firmware"
         " --build-info {input.firmware}/build.json --model {input.model}"
         " --codegen {input.codegen}/model.json --quantize-info {input.quantize}"
         " --testset {input.testset} --out {output} > {log} 2>&1"

@@ -19,7 +19,7 @@ rule train:
     conda:
         "../envs/tinysweep.yaml"
     shell:
-        "python {input.script} --benchmark {wildcards.bench} --features {input.features}"
+        "exec python {input.script} --benchmark {wildcards.bench} --features {input.features}"
         " --out {output.model} --metrics {output.metrics} {params.args} > {log} 2>&1"
 
 
@@ -41,7 +41,7 @@ rule import_model:
     conda:
         "../envs/tinysweep.yaml"
     shell:
-        "python {input.script} --benchmark {wildcards.bench} {params.args} --out {output.model}"
+        "exec python {input.script} --benchmark {wildcards.bench} {params.args} --out {output.model}"
         " --features-out {output.features} --metrics {output.metrics} > {log} 2>&1"
 
 
@@ -63,7 +63,7 @@ rule quantize:
     conda:
         "../envs/tinysweep.yaml"
     shell:
-        "python {input.script} --model {input.model} --features {input.features}"
+        "exec python {input.script} --model {input.model} --features {input.features}"
         " --train-metrics {input.train_metrics} --out {output.model} --metrics {output.metrics}"
         " {params.args} > {log} 2>&1"
 
@@ -83,7 +83,7 @@ rule convert:
     conda:
         "../envs/tinysweep.yaml"
     shell:
-        "python {input.script} --model {input.model} --profile {params.profile} --weight-bits auto"
+        "exec python {input.script} --model {input.model} --profile {params.profile} --weight-bits auto"
         " --out {output} > {log} 2>&1"
 
 
@@ -103,5 +103,5 @@ rule export_testset:
     conda:
         "../envs/tinysweep.yaml"
     shell:
-        "python {input.script} --features {input.features} --model {input.model} {params.args}"
+        "exec python {input.script} --features {input.features} --model {input.model} {params.args}"
         " --out {output} > {log} 2>&1"

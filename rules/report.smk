@@ -19,7 +19,7 @@ rule report:
     conda:
         "../envs/tinysweep.yaml"
     shell:
-        "python {input.script} --results {input.results} --summary {output.summary}"
+        "exec python {input.script} --results {input.results} --summary {output.summary}"
         " --json {output.metrics} --html {output.html} --ablation {input.ablation}"
         " {params.args} > {log} 2>&1"
 
@@ -41,7 +41,7 @@ rule ablation:
     conda:
         "../envs/tinysweep.yaml"
     shell:
-        "python {input.script} --benchmark {wildcards.bench} --model {input.model}"
+        "exec python {input.script} --benchmark {wildcards.bench} --model {input.model}"
         " --features {input.features} --train-metrics {input.train_metrics} {params.args}"
         " --csv {output.csv} --markdown {output.markdown} > {log} 2>&1"
 

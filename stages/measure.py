@@ -27,7 +27,6 @@ import datetime
 import io
 import json
 import platform
-import signal
 import statistics
 import sys
 from pathlib import Path
@@ -329,10 +328,6 @@ def _counted_metrics(a, samples, sample_counts, latency_counts, macs) -> dict:
     return out
 
 
-def _terminated(signum, frame):
-    raise SystemExit(f"measure: stopped by signal {signum}")
-
-
 def main(argv=None):
     ap = Parser(prog="measure", description=__doc__.splitlines()[0])
     ap.add_argument("--benchmark", required=True, choices=sorted(er.BENCHMARK_PROFILES))
@@ -376,9 +371,6 @@ def main(argv=None):
     if a.latency_method == "instructions" and (a.transport != "qemu" or not a.clock_hz
                                                or not a.cpi):
         ap.error("--latency-method instructions needs --transport qemu, --clock-hz and --cpi")
-    # a workflow manager stops jobs with SIGTERM: unwind, so the device process is stopped
-    # and reaped and no partial output is left
-    signal.signal(signal.SIGTERM, _terminated)
     try:
         m = measure(a)
     except (OSError, ValueError, DeviceError) as e:

@@ -144,3 +144,27 @@ def int8_inputs(buf: bytes, x):
     from tinysweep import oracle
     o = oracle.Oracle(buf)
     return np.clip(np.round(x / o.input_scale) + o.input_zero_point, -128, 127).astype(np.int8)
+
+
+def group_members(pgid: int) -> list[str]:
+    """Live (not zombie) processes of process group `pgid`, as 'pid argv…' strings: what a
+    killed run left behind (host firmware and QEMU stay in the group of the run they serve)."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            out.append(f"{proc.name} {' '.join(argv)[:200]}")
+    return out
+
+
+def wait_group_gone(pgid: int, timeout: float = 20.0) -> list[str]:
+    """group_members(pgid) once it is empty or `timeout` has passed."""
+    import time
+    deadline = time.monotonic() + timeout
+    while (left := group_members(pgid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left

@@ -1,18 +1,25 @@
 """End to end: the real pipeline on a tiny configuration, through DVC and Snakemake, in a copy
 of the repository (a fresh git clone as a user would have it)."""
+import base64
 import copy
 import csv
+import hashlib
 import json
 import os
+import random
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
+
+from helpers import group_members, wait_group_gone
 
 REPO = Path(__file__).resolve().parents[1]
 COPIED = ["Snakefile", "rules", "schemas", "stages", "tinysweep", "firmware", "envs", "dvc.yaml",
@@ -170,6 +177,77 @@ def test_dvc_repro_runs_the_real_pipeline_and_is_reproducible(clone):
     run(["dvc", "exp", "run", "-S", "measure.latency.windows=2"], clone, timeout=600)
     metrics = json.loads((result / "metrics.json").read_text())
     assert len(metrics["latency_ms"]["windows_ms"]) == 2
+
+
+# Runs killed at a seeded random point: while a chosen stage runs, a moment into it. What the
+# kills interrupt is deleted first and rebuilt (convert, export_testset, firmware, measure).
+REDONE = ["models/kws/w8/c", "models/kws/w8/testset", "build/kws_host_w8", "results/kws_host_w8"]
+KILLS = {  # id: (command, signal, to the run's whole process group (a terminal's Ctrl-C) or its first process)
+    "dvc-ctrl-c": (["dvc", "repro"], signal.SIGINT, True),
+    "sigterm": (["snakemake", "--cores", "2", "results/kws_host_w8"], signal.SIGTERM, False),
+    "sigkill": (["snakemake", "--cores", "2", "results/kws_host_w8"], signal.SIGKILL, False),
+}  # SIGKILL of a stage itself: tests/stages/test_back_stages.py
+
+
+def fingerprint(ws: Path, path: str) -> dict:
+    """What a re-run must reproduce: every file's bytes; of a result the accuracy and the device
+    outputs (not host latency), of a build everything but the commit it records."""
+    root = ws / path
+    if path.startswith("results/"):
+        metrics = json.loads((root / "metrics.json").read_text())
+        with open(root / "predictions.csv") as f:
+            rows = [{k: v for k, v in r.items() if "latency" not in k} for r in csv.DictReader(f)]
+        return {"accuracy": metrics["accuracy"], "oracle": metrics["accuracy_oracle"], "rows": rows}
+    out = {}
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        data = f.read_bytes()
+        if f.name == "build.json":
+            data = json.dumps({k: v for k, v in json.loads(data).items() if k != "git_commit"}).encode()
+        out[str(f.relative_to(root))] = hashlib.sha256(data).hexdigest()
+    return out
+
+
+def incomplete_marks(ws) -> set:
+    """Outputs Snakemake marked incomplete (--rerun-incomplete redoes them)."""
+    marks = ws / ".snakemake" / "incomplete"
+    return {base64.b64decode(m.name).decode() for m in marks.iterdir()} if marks.is_dir() else set()
+
+
+def start_and_kill(cmd, ws, sig, whole_group, stage, delay):
+    """Start `cmd` in its own process group; `delay` s after stages/<stage>.py starts, send `sig`."""
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
+    p = subprocess.Popen(cmd, cwd=ws, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         text=True, start_new_session=True)
+    while p.poll() is None and not any(f"stages/{stage}.py" in m for m in group_members(p.pid)):
+        time.sleep(0.01)
+    time.sleep(delay)
+    assert p.poll() is None, f"{cmd} ended before the kill {delay:.2f} s into {stage}"
+    os.killpg(p.pid, sig) if whole_group else p.send_signal(sig)
+    return p, p.communicate(timeout=120)[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill", KILLS)
+def test_a_killed_run_leaves_nothing_complete_and_resumes_to_the_same_results(clone, kill):
+    """After the run above (or after building it here): no process of the killed run survives
+    (stages, host firmware), what exists is what an uninterrupted run made, and the re-run the
+    README's way (`dvc repro`, or Snakemake with --rerun-incomplete) gives the same results."""
+    cmd, sig, whole_group = KILLS[kill]
+    run(["snakemake", "--cores", "2", "results/kws_host_w8"], clone, timeout=900)
+    baseline = {path: fingerprint(clone, path) for path in REDONE}
+    rng = random.Random(f"tinysweep {kill}")
+    stage, delay = rng.choice(["convert", "export_testset", "build_firmware", "measure"]), rng.uniform(0, 0.3)
+    run(["rm", "-rf", *REDONE], clone)
+    p, log = start_and_kill(cmd, clone, sig, whole_group, stage, delay)
+    where = f"{kill} {delay:.2f} s into {stage}, exit {p.returncode}:\n{log[-1500:]}"
+    assert not (left := wait_group_gone(p.pid)), f"left running after {where}: {left}"
+    for path in set(REDONE) - incomplete_marks(clone):
+        if (clone / path).exists():
+            assert fingerprint(clone, path) == baseline[path], f"{path} after {where}"
+    again = run(cmd if cmd[0] == "dvc" else [*cmd, "--rerun-incomplete"], clone, timeout=600)
+    for path in REDONE:
+        assert fingerprint(clone, path) == baseline[path], f"{path} after {where}, then:\n{again.stdout[-1500:]}"
+    assert not [f for f in (clone / "results").rglob("*") if "partial" in f.name], where
 
 
 @pytest.mark.slow

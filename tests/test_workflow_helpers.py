@@ -203,3 +203,25 @@ def test_ablation_tables_and_arguments():
     assert args[args.index("--calibration-sizes") + 1] == ""
     del params["report"]["ablation"]
     assert Helpers.checked(params).ablation_tables() == []
+
+
+def test_locks_of_a_killed_snakemake_are_released_unless_one_runs_here(tmp_path):
+    import subprocess
+    import time
+    from pathlib import Path
+    locks = tmp_path / ".snakemake" / "locks"
+    locks.mkdir(parents=True)
+    workflow = SimpleNamespace(is_main_process=True, execution_settings=None)
+    other = subprocess.Popen(["bash", "-c", "exec -a snakemake sleep 30"], cwd=tmp_path)
+    cmdline = Path(f"/proc/{other.pid}/cmdline")
+    while not cmdline.read_bytes().startswith(b"snakemake"):
+        time.sleep(0.01)
+    try:
+        (locks / "0.input.lock").write_text("")
+        Helpers.release_stale_locks(workflow, tmp_path)
+        assert (locks / "0.input.lock").exists()  # a Snakemake runs here: its lock stays
+    finally:
+        other.kill()
+        other.wait()
+    Helpers.release_stale_locks(workflow, tmp_path)
+    assert not list(locks.iterdir())

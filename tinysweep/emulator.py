@@ -11,6 +11,7 @@ counts; `estimate` turns counts into the latency and energy estimates the device
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -119,7 +120,8 @@ class Qemu:
                 with open(self.stderr_path, "wb") as err:
                     self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err,
                                                  stderr=subprocess.STDOUT,
-                                                 preexec_fn=_die_with_parent)
+                                                 preexec_fn=functools.partial(_die_with_parent,
+                                                                              os.getpid()))
                 if self._wait_listening(boot_timeout):
                     return
                 if "Address already in use" not in self.log() or attempt == attempts - 1:

@@ -1,5 +1,6 @@
 """Atomic file output and provenance: nothing half-written ever looks complete."""
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -33,12 +34,25 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _partial_prefix(path: Path) -> str:
+    """'.<name>.<pid>.' of the temporary siblings of `path`; leftovers of a process killed with
+    SIGKILL (which no finally block survives) are removed by the next writer of `path`."""
+    for old in path.parent.glob(f".{glob.escape(path.name)}.*.partial"):
+        pid = old.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
+    return f".{path.name}.{os.getpid()}."
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_partial_prefix(path), suffix=".partial", dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -92,7 +106,7 @@ def atomic_dir(path):
     folder that no rule takes for a result."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=_partial_prefix(path), suffix=".partial", dir=path.parent))
     try:
         yield tmp
         _publish_mode(tmp, 0o777)

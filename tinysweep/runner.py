@@ -12,6 +12,7 @@ missing lap or an out-of-order `infer` sequence is an error, never a result.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import selectors
@@ -338,14 +339,17 @@ class Dut:
 
 
 # ---- device launch --------------------------------------------------------------------------
-def _die_with_parent():
+def _die_with_parent(parent: int | None = None):
     """Child pre-exec: ask Linux to kill the firmware if this process dies without cleaning
-    up (SIGKILL from outside): no orphans even then."""
+    up (SIGKILL from outside): no orphans even then. `parent`: the starting process's pid; a
+    child whose parent died between fork and prctl exits at once."""
     try:
         import ctypes
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except Exception:
         pass
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
 
 
 def _tail(path, limit=2000) -> str:
@@ -374,7 +378,8 @@ class _Process:
         self.stdout_lines: list[str] = []
         self.proc = subprocess.Popen([image], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=self.stderr,
-                                     preexec_fn=_die_with_parent if os.name == "posix" else None)
+                                     preexec_fn=functools.partial(_die_with_parent, os.getpid())
+                                     if os.name == "posix" else None)
         try:
             self.pty = self._read_pty_line(boot_timeout)
         except BaseException:

@@ -5,6 +5,7 @@ tests/test_workflow_helpers.py. Errors leave Snakemake as one line (sys.exit wit
 """
 import functools
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -235,6 +236,23 @@ class Helpers:
             if name not in workflow.global_resources:
                 workflow.register_resource(name, 1)
 
+    @staticmethod
+    def release_stale_locks(workflow, folder="."):
+        """A Snakemake killed with SIGKILL (or a power loss) leaves its locks behind, and the
+        next run refuses to start until `snakemake --unlock`. Remove them when no other
+        Snakemake runs in this folder on this machine: its stages died with it (rules `exec`
+        them, tinysweep.cli.stop_with_parent), so `dvc repro` or a plain re-run resumes."""
+        locks = list(Path(folder, ".snakemake", "locks").glob("*.lock"))
+        settings = workflow.execution_settings  # None in a dry run
+        if not locks or not workflow.is_main_process or (settings and not settings.lock):
+            return
+        if _other_snakemake_in(Path(folder).resolve()):
+            return
+        for lock in locks:
+            lock.unlink(missing_ok=True)
+        print("tinysweep: removed the locks a killed Snakemake left (no other Snakemake runs "
+              "in this folder)", file=sys.stderr)
+
     def report_args(self, wildcards=None) -> str:
         r = self.config["report"]
         return _args(tracking_uri=r["tracking_uri"], experiment=r["experiment"])
@@ -316,3 +334,30 @@ class Helpers:
         options.update({k: e[k] for k in ("input_scale", "input_zero_point", "pixel_scale")
                         if k in e})
         return _args(**options)
+
+
+def _other_snakemake_in(folder: Path) -> bool:
+    """Whether a Snakemake other than this one and its ancestors runs in `folder` (a process
+    that cannot be inspected counts as one: locks are kept when in doubt)."""
+    mine, pid = set(), os.getpid()
+    while pid > 1:
+        mine.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            break
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) in mine:
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            if not any("snakemake" in os.path.basename(a) for a in argv[:3]):
+                continue
+            if Path(os.readlink(proc / "cwd")) == folder:
+                return True
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return True
+    return False
+

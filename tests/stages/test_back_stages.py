@@ -232,25 +232,65 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def test_measure_stopped_by_sigterm_reaps_the_device(tmp_path, device, testset):
-    """A workflow manager cancelling the job: the device process goes, nothing is written."""
+# How a measurement gets stopped: a workflow manager's SIGTERM, a terminal's Ctrl-C, SIGKILL of
+# the stage, SIGKILL of the job that started it (the stage dies with its parent); and what the
+# stage's stderr ends with then ("" for a SIGKILL: nothing runs).
+STOPS = {"sigterm": ("stage", "SIGTERM", "measure: stopped by signal 15; nothing written"),
+         "ctrl-c": ("stage", "SIGINT", "measure: interrupted; nothing written"),
+         "sigkill": ("stage", "SIGKILL", ""),
+         "parent-sigkill": ("parent", "SIGKILL", "measure: stopped by signal 15; nothing written")}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, device, testset):
+    """predictions.csv of a measurement nothing stopped."""
+    out = tmp_path_factory.mktemp("uninterrupted") / "kws_host_w8"
+    run = stage(*measure_args(device, testset, out))
+    assert run.returncode == 0, run.stderr
+    return (out / "predictions.csv").read_text()
+
+
+@pytest.mark.parametrize("stop", STOPS)
+def test_measure_stopped_reaps_the_device_and_a_rerun_gives_the_same_outputs(tmp_path, device, testset,
+                                                                           uninterrupted, stop):
+    """The device process goes, nothing is written (a SIGKILL's hidden leftover is removed by
+    the next run into the same folder), and a re-run measures what an uninterrupted run does."""
     import signal
     import time
+    whom, sig, said = STOPS[stop]
     results = tmp_path / "results"
     args = measure_args(device, testset, results / "kws_host_w8",
                         **{"--inferences": 10**8, "--timeout": 60})
-    proc = subprocess.Popen([sys.executable, str(REPO / "stages" / args[0]), *map(str, args[1:])],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    argv = [sys.executable, str(REPO / "stages" / args[0]), *map(str, args[1:])]
+    if whom == "parent":  # a job shell that execs nothing: measure is its child
+        argv = ["bash", "-c", f'{sys.executable} "$@"; true', "job", *argv[1:]]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    stage_pid = proc.pid
     deadline = time.monotonic() + 30
-    while not (started := _flashed_devices(proc.pid)) and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        if whom == "parent":
+            children = [int(c) for c in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+            stage_pid = children[0] if children else proc.pid
+        if stage_pid != proc.pid or whom == "stage":
+            if started := _flashed_devices(stage_pid):
+                break
         time.sleep(0.05)
     assert started, "the measure stage started no host device"
     time.sleep(1.0)  # into the accuracy or latency pass
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(getattr(signal, sig))
     _, err = proc.communicate(timeout=20)
-    assert proc.returncode == 1 and err.strip().endswith("measure: stopped by signal 15")
-    assert not any(_alive(pid) for pid in started)
-    assert _no_partial(results)
+    deadline = time.monotonic() + 20
+    while (_alive(stage_pid) or any(_alive(pid) for pid in started)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(stage_pid) and not any(_alive(pid) for pid in started)
+    if whom == "stage" and said:
+        assert proc.returncode != 0 and err.strip().splitlines()[-1] == said
+    assert not (results / "kws_host_w8").exists()
+    assert _no_partial(results) or sig == "SIGKILL"   # SIGKILL leaves '.kws_host_w8.<pid>.*.partial'
+    rerun = stage(*measure_args(device, testset, results / "kws_host_w8"))
+    assert rerun.returncode == 0, rerun.stderr
+    assert [p.name for p in results.iterdir()] == ["kws_host_w8"]
+    assert (results / "kws_host_w8" / "predictions.csv").read_text() == uninterrupted
 
 
 def test_export_testset_writes_pixels_and_refuses_other_input_scales(tmp_path):
