@@ -56,6 +56,7 @@ def evaluate(model, testset, transport: str = "pty", firmware=None, url=None,
     ad01); the profile is the one the device reports (m-model-[...]). The metric is top-1
     accuracy, or for ad01 the AUC of the clip scores (mean window MSE)."""
     from tqdm import tqdm
+    er.read_folder(testset)  # a malformed y_labels.csv stops here, before a device starts
     model_bytes = Path(model).read_bytes()
     oracle = oracle_mod.Oracle(model_bytes)
     num_outputs = int(np.prod(oracle.output_shape))

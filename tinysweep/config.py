@@ -225,6 +225,10 @@ def _check_devices(devices: dict, source: str):
         if d["port"] not in known:
             raise ConfigError(f"{source}: devices.{name}.port = {d['port']!r} is not a folder of "
                               f"firmware/ports (allowed: {', '.join(known)})")
+        if d["transport"] == "qemu" and d["qemu_machine"] != d["port"]:
+            raise ConfigError(f"{source}: devices.{name}.qemu_machine = {d['qemu_machine']!r} is not "
+                              f"the machine of its port {d['port']!r} (a port folder is one QEMU "
+                              f"machine's memory map and UART): set qemu_machine: {d['port']}")
         if d.get("energy_mode") and (d["transport"] != "serial" or d["baud"] != ENERGY_MODE_BAUD):
             raise ConfigError(f"{source}: devices.{name}.energy_mode = true needs transport: serial "
                               f"and baud: {ENERGY_MODE_BAUD} (EEMBC energy mode's rate)")
@@ -261,13 +265,14 @@ def parse_combination(name: str, config: dict) -> Combination:
     axes = config["matrix"]
     # any device the devices section defines may be targeted; matrix.devices is what a plain
     # run (and a glob target) sweeps
-    for axis, value, allowed, where in (
-            ("benchmark", c.bench, axes["benchmarks"], "matrix declares"),
-            ("device", c.device, list(config["devices"]), "devices section defines"),
-            ("bits configuration", c.config, [str(b) for b in axes["bits"]], "matrix declares")):
-        if value not in allowed:
-            raise ConfigError(f"target results/{name}: unknown {axis} '{value}' (params.yaml {where}: "
-                              f"{', '.join(str(a) for a in allowed)})")
+    unknown = [f"unknown {axis} '{value}' (params.yaml {where}: {', '.join(str(a) for a in allowed)})"
+               for axis, value, allowed, where in (
+                   ("benchmark", c.bench, axes["benchmarks"], "matrix declares"),
+                   ("device", c.device, list(config["devices"]), "devices section defines"),
+                   ("bits configuration", c.config, [str(b) for b in axes["bits"]], "matrix declares"))
+               if value not in allowed]
+    if unknown:  # every wrong part at once, on one line
+        raise ConfigError(f"target results/{name}: {'; '.join(unknown)}")
     return c
 
 

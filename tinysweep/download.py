@@ -6,6 +6,7 @@ checks the sha256 and only then renames it to ``dest``; a wrong checksum deletes
 outside the target folder (absolute paths, '..', links pointing out, devices).
 """
 import http.client
+import lzma
 import os
 import re
 import socket
@@ -15,6 +16,7 @@ import tarfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
@@ -170,15 +172,19 @@ def _extract_zip(archive: Path, root: str, progress: bool) -> None:
 def extract(archive, target, progress: bool = True) -> Path:
     """Unpack a tar or zip archive into `target` (replaced only if extraction succeeds)."""
     archive, target = Path(archive), Path(target)
-    if tarfile.is_tarfile(archive):
-        unpack = _extract_tar
-    elif zipfile.is_zipfile(archive):
-        unpack = _extract_zip
-    else:
-        raise DownloadError(f"{archive} is neither a tar nor a zip archive")
-    with atomic_dir(target) as tmp:
-        try:
+    # a truncated or corrupt .tar.gz/.tar.xz fails already while its type is probed
+    damaged = (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError)
+    try:
+        if tarfile.is_tarfile(archive):
+            unpack = _extract_tar
+        elif zipfile.is_zipfile(archive):
+            unpack = _extract_zip
+        else:
+            raise DownloadError(f"{archive} is neither a tar nor a zip archive, or is cut short: "
+                                f"check the url and sha256 that name it in params.yaml")
+        with atomic_dir(target) as tmp:
             unpack(archive, os.path.realpath(tmp), progress)
-        except (tarfile.TarError, zipfile.BadZipFile, EOFError) as e:
-            raise DownloadError(f"{archive} is damaged: {e}") from None
+    except damaged as e:
+        raise DownloadError(f"{archive} is damaged ({e}): delete it and run again to download "
+                            f"it afresh, or check the sha256 pinned for it") from None
     return target

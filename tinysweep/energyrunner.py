@@ -110,6 +110,9 @@ def read_folder(folder, input_bytes: int | None = None) -> list[Sample]:
             except ValueError:
                 raise ValueError(f"{labels}:{lineno}: num_classes and class must be integers, "
                                  f"got {row!r}") from None
+            if not 0 <= label < num_classes:
+                raise ValueError(f"{labels}:{lineno}: class {label} is outside 0..{num_classes - 1} "
+                                 f"(num_classes {num_classes}), got {row!r}")
             path = folder / name
             if not path.is_file():
                 raise FileNotFoundError(f"{labels}:{lineno}: {name} not found in {folder}")

@@ -113,7 +113,8 @@ def load_model(path):
             return keras.models.load_model(path, compile=False)
     except (OSError, ValueError, TypeError, KeyError, ImportError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InputError(f"cannot load the Keras model {path}: {first}") from None
+        raise InputError(f"cannot load the Keras model {path}: {first}; save it again with "
+                         f"model.save() (.keras or .h5) or give its SavedModel folder") from None
 
 
 def model_sha256(path) -> str:

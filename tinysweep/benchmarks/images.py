@@ -82,18 +82,21 @@ def fetch_and_extract(url: str, sha256: str, download_dir, name: str, progress: 
                     progress=progress)
     tmp = tempfile.TemporaryDirectory(dir=download_dir, prefix=".extract-")
     extract(archive, Path(tmp.name) / "x", progress=progress)
-    return _Extracted(tmp)
+    return _Extracted(tmp, archive)
 
 
 class _Extracted:
-    def __init__(self, tmp):
-        self.tmp = tmp
+    def __init__(self, tmp, archive: Path):
+        self.tmp, self.archive = tmp, archive
 
     def __enter__(self) -> Path:
         return Path(self.tmp.name) / "x"
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
         self.tmp.cleanup()
+        root = str(Path(self.tmp.name) / "x")
+        if isinstance(exc, InputError) and root in str(exc):  # name the archive, not a temp folder
+            raise InputError(str(exc).replace(root, f"the archive {self.archive}")) from None
 
 
 def describe_dataset(raw_dir, descriptions: dict) -> str:

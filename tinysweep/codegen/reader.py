@@ -235,11 +235,13 @@ def read_tflite_bytes(buf: bytes) -> Model:
     """Parse .tflite contents. Only the first subgraph is read (the others are counted)."""
     buf = bytes(buf)
     if len(buf) < 8 or buf[4:8] != b"TFL3":
-        raise ValueError("not a .tflite flatbuffer (no TFL3 file identifier)")
+        raise ValueError("not a .tflite flatbuffer (no TFL3 file identifier): give an int8 "
+                         ".tflite written by the TFLite converter")
     try:
         m = schema.ModelT.InitFromPackedBuf(buf, 0)
     except Exception as e:  # flatbuffers raises struct.error, IndexError, ... on corrupt data
-        raise ValueError(f"corrupt .tflite flatbuffer ({type(e).__name__})") from None
+        raise ValueError(f"corrupt or truncated .tflite flatbuffer ({type(e).__name__}: {e}; "
+                         f"{len(buf)} bytes): convert or copy the model again") from None
     if not m.subgraphs:
         raise ValueError("the .tflite holds no subgraph")
     sg = m.subgraphs[0]
