@@ -113,6 +113,44 @@ def test_qemu_is_stopped_when_the_block_raises(boards):
     assert proc.poll() is not None
 
 
+# A process holding QEMU open, as the measure stage does (stop_with_parent armed by its parser).
+HOLDER = """
+import sys, time
+from tinysweep.cli import Parser
+from tinysweep.runner import open_device
+Parser(prog="holder").parse_args([])
+with open_device("qemu", sys.argv[1], machine=sys.argv[2]) as dut:
+    print(dut.process.pid, flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("killed", ["stage", "job-shell"])
+def test_qemu_dies_with_a_stage_killed_by_sigkill(boards, killed):
+    """SIGKILL of the stage (QEMU's PR_SET_PDEATHSIG), or of the job shell that started it (the
+    stage's SIGTERM on its parent's death unwinds and stops QEMU): no QEMU left behind."""
+    import signal
+    import time
+    entry, firmware = boards("m4")
+    argv = [sys.executable, "-c", HOLDER, str(firmware), entry["qemu_machine"]]
+    if killed == "job-shell":
+        argv = ["bash", "-c", '"$@"; true', "job", *argv]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, cwd=REPO)
+    qemu = int(p.stdout.readline())
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{qemu}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                break
+        except FileNotFoundError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"qemu-system-arm {qemu} still runs after the {killed} was killed")
+
+
 def test_a_model_too_big_for_the_board_stops_the_build_with_one_line(boards, tmp_path):
     entry, firmware = boards("m4")
     run = run_stage("build_firmware.py", "--port", entry["port"], f"--cflags={entry['cflags']}",
