@@ -11,7 +11,6 @@ A row is (id, kind, input, expected part of the message). Kinds:
            start, and import_model's command line prints the same message)
 Rows already tested beside the code they check are not run twice: ELSEWHERE lists them.
 """
-import copy
 import io
 import random
 import re
@@ -23,13 +22,13 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import yaml
 
 from tinysweep.workflow import Helpers
 
+from test_config import PARAMS, with_change
+
 REPO = Path(__file__).resolve().parents[1]
-PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
-DELETE = object()
+DELETE = KeyError   # with_change's marker of a key to delete
 
 ROWS = [
     # -- params.yaml: wrong types, unknown keys, bad matrix values, bad device entries
@@ -104,18 +103,6 @@ ELSEWHERE = {
 }
 
 
-def changed(path, value) -> dict:
-    params = copy.deepcopy(PARAMS)
-    node = params
-    for key in path[:-1]:
-        node = node[key]
-    if value is DELETE:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = value
-    return params
-
-
 def one_line(message: str, expected: str):
     assert "\n" not in message.strip() and "Traceback" not in message, message
     assert expected in message, message
@@ -128,7 +115,7 @@ def rows(kind):
 @pytest.mark.parametrize("change, expected", rows("params"))
 def test_params(change, expected):
     with pytest.raises(SystemExit) as e:   # how Snakemake stops on it: Helpers.checked
-        Helpers.checked(changed(*change))
+        Helpers.checked(with_change(*change))
     one_line(str(e.value.code), expected)
     assert str(e.value.code).startswith(expected)
 
