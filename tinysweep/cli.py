@@ -3,6 +3,7 @@ import argparse
 import os
 import signal
 import sys
+import threading
 
 _PARENT = os.getppid()  # read at import, early: the parent may die before parse_args
 
@@ -14,6 +15,8 @@ def stop_with_parent(prog: str):
     SIGKILL leaves no stage running on beside the re-run."""
     def terminated(signum, frame):
         raise SystemExit(f"{prog}: stopped by signal {signum}; nothing written")
+    if threading.current_thread() is not threading.main_thread():
+        return  # parsed inside a program that owns its signals (a test running a stage's main)
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, terminated)
     if not sys.platform.startswith("linux"):
