@@ -20,6 +20,13 @@ wildcard_constraints:
     **W.wildcard_constraints(),
 
 
+# On a cluster (profiles/slurm) these run on the submitting host: a marker file, and the
+# report, which talks to the MLflow server.
+localrules:
+    glob_target,
+    report,
+
+
 include: "rules/data.smk"
 include: "rules/model.smk"
 include: "rules/device.smk"
