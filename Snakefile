@@ -44,3 +44,4 @@ rule all:
 
 onsuccess:
     W.remove_glob_markers()
+    W.warn_untracked()

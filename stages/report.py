@@ -17,10 +17,11 @@ atomically.
 An MLflow server that cannot be reached does not fail the stage: logging is tried
 --tracking-attempts times (waits --tracking-backoff s, doubled each time; each request times
 out after --tracking-timeout s), then one line on stderr says what failed and summary.json's
-"tracking" entry records it ({"recorded": false, "error": ...}); the workflow runs the stage
-again on the next `snakemake`, and what is already logged is not logged twice.
+"tracking" entry records it ({"recorded": false, "error": ..., "at": time}); the workflow runs
+the stage again on the next `snakemake`, and what is already logged is not logged twice.
 """
 import sys
+from datetime import datetime, timezone
 
 from tinysweep import ablation, report
 from tinysweep.cli import Parser
@@ -68,6 +69,7 @@ def main(argv=None):
             tracked["recorded"] = True
         except Exception as e:  # MLflow raises its own exception types
             tracked["error"] = tracking.one_line(e)
+            tracked["at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
             print(f"{where}: not recorded ({tracked['error']}); the result files are complete; "
                   "the next `snakemake` logs them", file=sys.stderr)
     if a.json:  # last: it says whether MLflow holds the results

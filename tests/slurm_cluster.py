@@ -1,11 +1,14 @@
 """A real one-node SLURM cluster on the test machine (Debian slurm-wlm + munge, root, no systemd).
 
 munged (unless one already answers), slurmctld and slurmd run in the foreground as children of
-the test, on free ports, with their configuration, state, spool and logs in a scratch folder;
-SLURM_CONF points the client commands (sbatch, squeue, scancel, sinfo) at it. stop() cancels
-the cluster's jobs and stops the daemons it started, by PID, in reverse order.
+the test, on free ports, with their configuration, state, spool and logs in a scratch folder.
+The configuration is also linked from /etc/slurm/slurm.conf (a file there is set aside and put
+back): snakemake-executor-plugin-slurm-jobstep drops SLURM_CONF before its `srun`, which then
+only finds the default path. stop() cancels the cluster's jobs, stops the daemons it started,
+by PID, in reverse order, and puts /etc/slurm/slurm.conf back.
 """
 import os
+import re
 import shutil
 import signal
 import socket
@@ -13,9 +16,10 @@ import subprocess
 import time
 from pathlib import Path
 
-DAEMONS = ("munged", "slurmctld", "slurmd", "sinfo", "sbatch", "squeue", "scancel")
+DAEMONS = ("munged", "slurmctld", "slurmd", "sinfo", "sbatch", "squeue", "scancel", "scontrol")
 MUNGE_KEY = Path("/etc/munge/munge.key")
 MUNGE_RUN = Path("/run/munge")
+SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
 
 SLURM_CONF = """\
 ClusterName=tinysweep-test
@@ -47,7 +51,7 @@ SlurmdSpoolDir={scratch}/spool
 SlurmctldLogFile={scratch}/log/slurmctld.log
 SlurmdLogFile={scratch}/log/slurmd.log
 NodeName={host} CPUs={cpus} RealMemory={memory_mb} Feature={features} State=UNKNOWN
-PartitionName={partition} Nodes={host} Default=YES MaxTime=INFINITE State=UP
+{partitions}
 """
 
 
@@ -81,13 +85,17 @@ def missing() -> str | None:
 
 
 class Cluster:
-    def __init__(self, scratch: Path, partition: str = "debug", features: str = "host"):
+    """The node carries `features` (sbatch -C) and is in every partition of `partitions`, the
+    first one the default."""
+
+    def __init__(self, scratch: Path, partitions=("debug",), features: str = "host"):
         self.scratch = Path(scratch)
-        self.partition = partition
+        self.partitions = partitions
         self.features = features
         self.conf = self.scratch / "slurm.conf"
         self.env = dict(os.environ, SLURM_CONF=str(self.conf))
         self.started: list[tuple[str, subprocess.Popen]] = []
+        self.set_aside: Path | None = None
 
     # -- start ------------------------------------------------------------------------------
     def start(self, timeout: float = 60.0):
@@ -96,11 +104,16 @@ class Cluster:
             raise ClusterError(problem)
         for sub in ("run", "state", "spool", "log"):
             (self.scratch / sub).mkdir(parents=True, exist_ok=True)
-        self.host = socket.gethostname().split(".")[0]  # NodeName must equal `hostname -s`
+        host = socket.gethostname().split(".")[0]  # NodeName must equal `hostname -s`
+        self.memory_mb = _memory_mb()
+        partitions = "\n".join(
+            f"PartitionName={name} Nodes={host} Default={'YES' if k == 0 else 'NO'} "
+            "MaxTime=INFINITE State=UP" for k, name in enumerate(self.partitions))
         self.conf.write_text(SLURM_CONF.format(
-            host=self.host, ctld_port=_free_port(), slurmd_port=_free_port(), cpus=os.cpu_count(),
-            memory_mb=_memory_mb(), scratch=self.scratch, partition=self.partition,
+            host=host, ctld_port=_free_port(), slurmd_port=_free_port(), cpus=os.cpu_count(),
+            memory_mb=self.memory_mb, scratch=self.scratch, partitions=partitions,
             features=self.features))
+        self._link_system_conf()
         deadline = time.monotonic() + timeout
         if not self._munge_answers():
             self._start_munged()
@@ -109,6 +122,20 @@ class Cluster:
         self._spawn("slurmd", ["slurmd", "-D", "-f", str(self.conf)])
         self._wait(lambda: self.node_state() == "idle", deadline,
                    "the node does not become idle")
+
+    def _link_system_conf(self):
+        if SYSTEM_CONF.exists() or SYSTEM_CONF.is_symlink():
+            self.set_aside = SYSTEM_CONF.with_name("slurm.conf.before-tinysweep-test")
+            SYSTEM_CONF.rename(self.set_aside)
+        SYSTEM_CONF.parent.mkdir(parents=True, exist_ok=True)
+        SYSTEM_CONF.symlink_to(self.conf)
+
+    def _unlink_system_conf(self):
+        if SYSTEM_CONF.is_symlink() and SYSTEM_CONF.readlink() == self.conf:
+            SYSTEM_CONF.unlink()
+        if self.set_aside is not None:
+            self.set_aside.rename(SYSTEM_CONF)
+            self.set_aside = None
 
     def _munge_answers(self) -> bool:
         p = subprocess.run("munge -n | unmunge", shell=True, capture_output=True)
@@ -152,6 +179,13 @@ class Cluster:
                            env=self.env, timeout=10)
         return p.stdout.strip() if p.returncode == 0 else ""
 
+    def jobs(self) -> list[dict]:
+        """What the controller remembers of every job, running or ended in the last 5 minutes
+        (scontrol show job: JobId, Comment, Partition, Features, NumCPUs, TimeLimit, ...)."""
+        out = self.run(["scontrol", "show", "job", "--oneliner"]).stdout
+        return [dict(re.findall(r"(\w+)=(\S*)", line)) for line in out.splitlines()
+                if line.startswith("JobId=")]
+
     def run(self, cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
         """A client command (squeue, sbatch, ...) against this cluster."""
         return subprocess.run(cmd, capture_output=True, text=True, env=self.env, timeout=30,
@@ -159,9 +193,12 @@ class Cluster:
 
     # -- stop -------------------------------------------------------------------------------
     def stop(self):
-        """Cancel the cluster's jobs, then stop the daemons started here, newest first."""
+        """Cancel the cluster's jobs, then stop the daemons started here, newest first; put
+        /etc/slurm/slurm.conf back."""
         if any(name == "slurmctld" and p.poll() is None for name, p in self.started):
-            self.run(["scancel", f"--partition={self.partition}"])
+            queued = self.run(["squeue", "-h", "-o", "%i"]).stdout.split()
+            if queued:
+                self.run(["scancel", *queued])
             end = time.monotonic() + 10
             while self.run(["squeue", "-h"]).stdout.strip() and time.monotonic() < end:
                 time.sleep(0.2)
@@ -174,3 +211,4 @@ class Cluster:
                     p.kill()
                     p.wait(5)
         self.started.clear()
+        self._unlink_system_conf()

@@ -263,14 +263,25 @@ class Helpers:
 
     @staticmethod
     def tracking_pending(wildcards=None, summary: str = "results/summary.json") -> str:
-        """The error of the last report's MLflow logging, while summary.json says it was not
-        recorded, else "": as a param of the report rule, its change makes the next
-        `snakemake` run the report again, which logs what is missing."""
+        """When and why the last report's MLflow logging failed, while summary.json says it
+        was not recorded, else "": as a param of the report rule, its change makes the next
+        `snakemake` run the report again, which logs what is missing (once more after it
+        succeeds, logging nothing new)."""
         try:
             tracked = json.loads(Path(summary).read_text()).get("tracking") or {}
         except (OSError, ValueError, AttributeError):
             return ""
-        return f"not recorded: {tracked['error']}" if "error" in tracked else ""
+        if "error" not in tracked:
+            return ""
+        return f"not recorded at {tracked.get('at')}: {tracked['error']}"
+
+    @classmethod
+    def warn_untracked(cls, summary: str = "results/summary.json"):
+        """At the end of a run: one line when MLflow does not hold the results."""
+        pending = cls.tracking_pending(summary=summary)
+        if pending:
+            print(f"tinysweep: MLflow {pending}; the result files are complete; the next "
+                  "`snakemake` logs them", file=sys.stderr)
 
     # -- the PTQ ablation -------------------------------------------------------------------
     def ablation(self) -> dict:
