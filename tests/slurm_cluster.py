@@ -23,7 +23,7 @@ SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
 
 SLURM_CONF = """\
 ClusterName=tinysweep-test
-SlurmctldHost={host}
+SlurmctldHost={host}(127.0.0.1)
 SlurmctldPort={ctld_port}
 SlurmdPort={slurmd_port}
 SlurmUser=root
@@ -50,7 +50,7 @@ StateSaveLocation={scratch}/state
 SlurmdSpoolDir={scratch}/spool
 SlurmctldLogFile={scratch}/log/slurmctld.log
 SlurmdLogFile={scratch}/log/slurmd.log
-NodeName={host} CPUs={cpus} RealMemory={memory_mb} Feature={features} State=UNKNOWN
+NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory_mb} Feature={features} State=UNKNOWN
 {partitions}
 """
 

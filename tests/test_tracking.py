@@ -178,7 +178,7 @@ def test_a_down_server_does_not_fail_the_report_and_is_logged_later(setup, capfd
                        "are complete; the next `snakemake` logs them\n")
     summary = json.loads((tmp / "results" / "summary.json").read_text())
     assert summary["kws_host_w8"]["accuracy"] == 0.9  # the results are all there
-    assert (tmp / "results" / "summary.csv").is_file() and (tmp / "results" / "report.html").is_file()
+    assert all((tmp / "results" / name).is_file() for name in ("summary.csv", "report.html"))
     at = summary["tracking"].pop("at")  # each failure is new to the workflow: it tries again
     assert summary["tracking"] == {"recorded": False, "uri": down, "error": refused}
     assert Helpers.tracking_pending(summary=tmp / "results" / "summary.json") == (
