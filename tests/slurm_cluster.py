@@ -16,7 +16,8 @@ import subprocess
 import time
 from pathlib import Path
 
-DAEMONS = ("munged", "slurmctld", "slurmd", "sinfo", "sbatch", "squeue", "scancel", "scontrol")
+COMMANDS = ("munged", "munge", "unmunge", "setpriv", "slurmctld", "slurmd", "sinfo", "sbatch",
+            "squeue", "scancel", "scontrol")
 MUNGE_KEY = Path("/etc/munge/munge.key")
 MUNGE_RUN = Path("/run/munge")
 SYSTEM_CONF = Path("/etc/slurm/slurm.conf")
@@ -77,7 +78,7 @@ def missing() -> str | None:
     """Why a cluster cannot start here (None if it can)."""
     if os.geteuid() != 0:
         return "starting slurmd/munged needs root"
-    absent = [d for d in DAEMONS if shutil.which(d) is None]
+    absent = [c for c in COMMANDS if shutil.which(c) is None]
     if absent:
         return (f"{', '.join(absent)} not installed: install Debian slurm-wlm and munge "
                 "(envs/apt.txt; `make setup` does)")

@@ -189,7 +189,7 @@ def slurm_cluster(tmp_path_factory):
         cluster.stop()
 
 
-SLURM_SECONDS = 145  # hard limit of the run through SLURM (timeout -k); ~125 s on a busy machine
+SLURM_SECONDS = 145  # hard limit of the run through SLURM (timeout -k); 80-100 s on a busy machine
 
 
 @pytest.mark.slow
