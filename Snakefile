@@ -21,6 +21,13 @@ wildcard_constraints:
     **W.wildcard_constraints(),
 
 
+# On a cluster (profiles/slurm) these run on the submitting host: a marker file, and the
+# report, which talks to the MLflow server.
+localrules:
+    glob_target,
+    report,
+
+
 # Rules `exec` their stage, so the stage is Snakemake's own child: it stops with Snakemake even
 # after a SIGKILL (tinysweep.cli.stop_with_parent), and its device processes with it.
 include: "rules/data.smk"
@@ -40,3 +47,4 @@ rule all:
 
 onsuccess:
     W.remove_glob_markers()
+    W.warn_untracked()

@@ -16,6 +16,8 @@ rule report:
         "benchmarks/report/report.tsv",
     params:
         args=W.report_args,
+        # changes while MLflow was not reached: the next run logs again (not on the command line)
+        tracking=W.tracking_pending,
     conda:
         "../envs/tinysweep.yaml"
     shell:

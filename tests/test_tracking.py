@@ -145,3 +145,59 @@ def test_sweep_params_figures_and_ablation(tmp_path, monkeypatch):
     assert "ablation/kws_w4/with AdaRound" in metrics
     assert "ablation/kws_w4/best without bias correction" in metrics
     assert c.get_run(rid).data.tags["method.ablation/kws_w4"] == "simulated"
+
+
+def _closed_port_uri() -> str:
+    """An http URI on which nothing listens: the port was just free and is closed again."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_a_down_server_does_not_fail_the_report_and_is_logged_later(setup, capfd, monkeypatch):
+    """A tracking server that does not answer: tried again (bounded), then the result files are
+    complete, one line says MLflow was not recorded and summary.json marks it, so that the next
+    run (the workflow re-runs report while the mark is there) logs everything."""
+    from tinysweep.workflow import Helpers
+    tmp, sqlite_uri, dirs, _ = setup
+    for var in ("MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES"):
+        monkeypatch.setenv(var, "")  # restored after the test: the stage sets them
+    down = _closed_port_uri()
+    refused = (f"MlflowException: API request to {down}/api/2.0/mlflow/experiments/get-by-name "
+               "failed: [Errno 111] Connection refused")
+    argv = ["--results", *map(str, dirs), "--summary", "results/summary.csv",
+            "--json", "results/summary.json", "--html", "results/report.html",
+            "--experiment", "tinysweep", "--tracking-attempts", "3", "--tracking-backoff", "0.1",
+            "--tracking-timeout", "2"]
+    out = _report_in_process(argv + ["--tracking-uri", down], capfd, monkeypatch)
+    assert out.out.splitlines()[1:] == [
+        f"report: MLflow ({down}): attempt 1 of 3 failed ({refused}); retrying in 0.1 s",
+        f"report: MLflow ({down}): attempt 2 of 3 failed ({refused}); retrying in 0.2 s"]
+    assert out.err == (f"report: MLflow ({down}): not recorded ({refused}); the result files "
+                       "are complete; the next `snakemake` logs them\n")
+    summary = json.loads((tmp / "results" / "summary.json").read_text())
+    assert summary["kws_host_w8"]["accuracy"] == 0.9  # the results are all there
+    assert all((tmp / "results" / name).is_file() for name in ("summary.csv", "report.html"))
+    at = summary["tracking"].pop("at")  # each failure is new to the workflow: it tries again
+    assert summary["tracking"] == {"recorded": False, "uri": down, "error": refused}
+    assert Helpers.tracking_pending(summary=tmp / "results" / "summary.json") == (
+        f"not recorded at {at}: {refused}")
+
+    # the server is back: the next run logs what is missing and the mark goes
+    out = _report_in_process(argv + ["--tracking-uri", sqlite_uri], capfd, monkeypatch)
+    assert out.err == "" and len(_runs(sqlite_uri)[1]) == 3
+    summary = json.loads((tmp / "results" / "summary.json").read_text())
+    assert summary["tracking"] == {"recorded": True, "uri": sqlite_uri}
+    assert Helpers.tracking_pending(summary=tmp / "results" / "summary.json") == ""
+
+
+def test_an_unknown_host_is_one_line(monkeypatch):
+    for var in ("MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES"):
+        monkeypatch.setenv(var, "")
+    with pytest.raises(Exception) as e:
+        tracking.log_results([], "http://tracking.invalid:5000", "tinysweep", timeout_s=2)
+    line = tracking.one_line(e.value)  # the resolver's words vary: "Name or service not known"
+    assert line.startswith("MlflowException: API request to http://tracking.invalid:5000/api/2.0/"
+                           "mlflow/experiments/get-by-name failed: [Errno ")
+    assert "\n" not in line and "HTTPConnectionPool" not in line

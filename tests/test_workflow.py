@@ -23,7 +23,7 @@ from helpers import group_members, wait_group_gone
 
 REPO = Path(__file__).resolve().parents[1]
 COPIED = ["Snakefile", "rules", "schemas", "stages", "tinysweep", "firmware", "envs", "dvc.yaml",
-          "params.yaml", ".dvc/config", ".dvcignore", ".gitignore"]
+          "params.yaml", ".dvc/config", ".dvcignore", ".gitignore", "profiles"]
 
 # The tiny configuration: seconds per stage, same code paths as the default.
 TINY = {
@@ -248,6 +248,68 @@ def test_a_killed_run_leaves_nothing_complete_and_resumes_to_the_same_results(cl
     for path in REDONE:
         assert fingerprint(clone, path) == baseline[path], f"{path} after {where}, then:\n{again.stdout[-1500:]}"
     assert not [f for f in (clone / "results").rglob("*") if "partial" in f.name], where
+
+
+@pytest.fixture
+def slurm_cluster(tmp_path_factory):
+    """A real one-node SLURM cluster (tests/slurm_cluster.py): partitions cpu (default) and
+    boards, node feature tinysweep-host; stopped (jobs cancelled, daemons by PID, newest first)
+    whatever the test did."""
+    import slurm_cluster as sc
+    if os.geteuid() != 0:
+        pytest.skip("the SLURM test starts slurmd and munged: it needs root (CI runs as root)")
+    cluster = sc.Cluster(tmp_path_factory.mktemp("slurm"), partitions=("cpu", "boards"),
+                         features="tinysweep-host")
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+SLURM_SECONDS = 145  # hard limit of the run through SLURM (timeout -k); 80-100 s on a busy machine
+
+
+@pytest.mark.slow
+@pytest.mark.slurm
+def test_the_pipeline_through_slurm_gives_the_local_results(clone, slurm_cluster, tmp_path,
+                                                            monkeypatch):
+    """`snakemake --profile profiles/slurm` on a real cluster: every job an sbatch job with the
+    profile's resources, the measure job where the device entry says (partition, node feature);
+    the same accuracy and device outputs as the local run above. The new checkout starts from
+    the local run's dataset and models (the plugin polls job states at growing intervals: a
+    job costs 12 to 33 s here; the budget holds the four jobs after quantization)."""
+    run(["snakemake", "--cores", "2", "results/kws_host_w8"], clone)  # done above: nothing to do
+    placed = {"devices": {"host": {"slurm": {"partition": "boards",
+                                             "constraint": "tinysweep-host"}}}}
+    ws = make_clone(tmp_path / "clone", placed)
+    shutil.copytree(clone / "data" / "datasets", ws / "data" / "datasets")  # keeps mtimes
+    for name in ("float.keras", "train.json", "w8/model.tflite", "w8/quantize.json"):
+        (ws / "models" / "kws" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(clone / "models" / "kws" / name, ws / "models" / "kws" / name)
+    monkeypatch.setenv("SLURM_CONF", str(slurm_cluster.conf))
+    # squeue: this cluster keeps no accounting for sacct; status checks from the first second
+    p = run(["timeout", "-k", "10", str(SLURM_SECONDS), "snakemake", "--profile", "profiles/slurm",
+             "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "1",
+             "results/kws_host_w8"], ws, check=False, timeout=SLURM_SECONDS + 30)
+    assert p.returncode == 0, (f"snakemake --executor slurm exited {p.returncode} "
+                               f"(124 or -9: over {SLURM_SECONDS} s)"
+                               f"\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+    local, remote = clone / "results" / "kws_host_w8", ws / "results" / "kws_host_w8"
+    assert (remote / "predictions.csv").read_text() == (local / "predictions.csv").read_text()
+    ml, mr = (json.loads((d / "metrics.json").read_text()) for d in (local, remote))
+    for key in ("accuracy", "accuracy_oracle", "oracle_bitexact", "memory"):
+        assert mr[key] == ml[key], key
+
+    jobs = {j["Comment"].split("_wildcards_")[0]: j for j in slurm_cluster.jobs()}
+    assert set(jobs) == {"rule_convert", "rule_export_testset", "rule_firmware", "rule_measure"}
+    assert all(j["JobState"] == "COMPLETED" for j in jobs.values()), jobs
+    measure, convert, firmware = jobs["rule_measure"], jobs["rule_convert"], jobs["rule_firmware"]
+    assert (measure["Partition"], measure["Features"]) == ("boards", "tinysweep-host")
+    assert (firmware["Partition"], firmware["Features"]) == ("cpu", "(null)")
+    # the profile's resources: firmware's own, the default for the others
+    assert (firmware["MinMemoryNode"], firmware["TimeLimit"]) == ("1000M", "00:10:00")
+    assert (convert["MinMemoryNode"], convert["TimeLimit"]) == ("2000M", "00:30:00")
 
 
 @pytest.mark.slow

@@ -80,7 +80,8 @@ def test_physical_boards_are_measured_one_job_at_a_time():
     assert "nucleo" not in params["matrix"]["devices"]  # no board here; still targetable
     h = Helpers.checked(params)
     res = h.measure_resources()
-    assert list(res) == ["board_nucleo"]  # emulators and the host take only a core
+    # emulators and the host take only a core; `constraint` places the job on a cluster
+    assert list(res) == ["board_nucleo", "constraint"]
     assert [res["board_nucleo"](SimpleNamespace(device=d)) for d in ("nucleo", "m4")] == [1, 0]
     registered = {}
     workflow = SimpleNamespace(global_resources={}, register_resource=registered.__setitem__)
@@ -90,6 +91,20 @@ def test_physical_boards_are_measured_one_job_at_a_time():
     workflow.global_resources = {"board_nucleo": 2}  # --resources board_nucleo=2 wins
     h.register_board_limits(workflow)
     assert registered == {}
+
+
+def test_measure_jobs_land_where_the_device_entry_says_on_a_cluster():
+    params = yaml.safe_load(yaml.safe_dump(PARAMS))
+    params["devices"]["m4"]["slurm"] = {"partition": "qemu", "constraint": "arm"}
+    res = Helpers.checked(params).measure_resources()
+    assert [(res["slurm_partition"](SimpleNamespace(device=d)), res["constraint"](SimpleNamespace(device=d)))
+            for d in ("m4", "nucleo", "host")] == [("qemu", "arm"), (None, "nucleo-l4r5zi"), (None, None)]
+    for device in params["devices"].values():  # no device names a place: no such resources
+        device.pop("slurm", None)
+    assert list(Helpers.checked(params).measure_resources()) == ["board_nucleo"]
+    params["devices"]["m4"]["slurm"] = {"partition": "a b"}
+    with pytest.raises(cfg.ConfigError, match="devices.m4.slurm.partition"):
+        cfg.validate(params)
 
 
 def test_real_board_arguments_come_from_its_device_entry():

@@ -9,6 +9,10 @@ A combination's params include its bits configuration (config, weight_bits, meth
 option as options.<key>), so MLflow's compare view can plot accuracy against them; the sweep
 figures, the ablation tables and report.html go to one run tagged tinysweep.kind=report,
 logged again only when they change.
+
+A tracking server may be down: with_retries tries again, a bounded number of times with a
+doubling delay (MLflow's own HTTP retries are off, each request has a timeout), and the caller
+records what was not logged; logging again later adds only what is missing.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import logging
 import os
 import re
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -40,8 +45,13 @@ def _quiet():
     warnings.filterwarnings("ignore", module=r"mlflow(\..*)?")
 
 
-def client(tracking_uri: str):
+def client(tracking_uri: str, timeout_s: int | None = None):
+    """An MlflowClient; timeout_s bounds each HTTP request and turns MLflow's own retries off
+    (with_retries retries the whole logging instead)."""
     _quiet()
+    if timeout_s is not None:
+        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(timeout_s))
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
     from mlflow.tracking import MlflowClient
     c = MlflowClient(tracking_uri=tracking_uri)
     _quiet()  # mlflow sets its logger up on import
@@ -161,7 +171,7 @@ def _metric_key(text: str) -> str:
 
 
 def log_report(tracking_uri: str, experiment: str, figures, ablation_tables,
-               html) -> tuple[str, bool]:
+               html, timeout_s: int | None = None) -> tuple[str, bool]:
     """One run holding the sweep figures (PNG), the ablation tables (CSV + markdown beside
     them, their simulated figures as metrics) and report.html; skipped when a run with the
     same content exists. Returns (run id, created?)."""
@@ -171,7 +181,7 @@ def log_report(tracking_uri: str, experiment: str, figures, ablation_tables,
     digest = sha256_bytes(b"".join(
         [name.encode() + base64.b64decode(png) for name, _, png, _ in figures]
         + [p.read_bytes() for p in files]))
-    c = client(tracking_uri)
+    c = client(tracking_uri, timeout_s)
     exp_id = experiment_id(c, experiment)
     found = c.search_runs([exp_id], filter_string=(
         f"tags.`{TAG_KIND}` = 'report' and tags.`{TAG_REPORT_SHA}` = '{digest}'"), max_results=1)
@@ -205,8 +215,36 @@ def log_report(tracking_uri: str, experiment: str, figures, ablation_tables,
     return rid, True
 
 
-def log_results(results, tracking_uri: str, experiment: str):
+def one_line(e: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message; a failed HTTP
+    request as its URL and the network's reason (refused, timed out, unknown host), without
+    urllib3's nested wrappers."""
+    text = (str(e).strip().splitlines() or [""])[0]
+    reason = re.findall(r"\[Errno [^\]]*\][^\"')]*|timed out[^\"')]*", text)
+    if reason and " failed with exception " in text:
+        text = f"{text.split(' failed with exception ')[0]} failed: {reason[-1].strip()}"
+    return f"{type(e).__name__}: {text}".rstrip(": ")
+
+
+def with_retries(action, attempts: int, backoff_s: float, say=print):
+    """action() until it returns, at most `attempts` times, waiting backoff_s, 2 x backoff_s,
+    ... between tries (`say` tells each). A ValueError (a configuration problem, e.g. a deleted
+    experiment) is raised at once: trying again would not help."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except ValueError:
+            raise
+        except Exception as e:  # MLflow raises its own exception types
+            if attempt == attempts:
+                raise
+            delay = backoff_s * 2 ** (attempt - 1)
+            say(f"attempt {attempt} of {attempts} failed ({one_line(e)}); retrying in {delay:g} s")
+            time.sleep(delay)
+
+
+def log_results(results, tracking_uri: str, experiment: str, timeout_s: int | None = None):
     """Log every result; returns [(combination, run id, created?, warnings)]."""
-    c = client(tracking_uri)
+    c = client(tracking_uri, timeout_s)
     exp_id = experiment_id(c, experiment)
     return [(r.combination, *log_result(c, exp_id, r)) for r in results]

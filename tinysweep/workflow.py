@@ -225,8 +225,24 @@ class Helpers:
         (0 otherwise), limited to 1 by register_board_limits: jobs on one board run one at a
         time. Host and emulator jobs take only a core (threads 1): as many run at once as
         --cores allows."""
-        return {self.board_resource(d): functools.partial(self._uses_board, d)
-                for d in self.physical_boards()}
+        resources = {self.board_resource(d): functools.partial(self._uses_board, d)
+                     for d in self.physical_boards()}
+        return resources | self.slurm_placement_resources()
+
+    # Resource names snakemake-executor-plugin-slurm turns into sbatch -p and -C.
+    SLURM_PLACEMENT = {"partition": "slurm_partition", "constraint": "constraint"}
+
+    def slurm_placement_resources(self) -> dict:
+        """On a SLURM cluster (profiles/slurm), a measure job runs where its device's
+        `slurm` entry says: slurm_partition / constraint resources, present only when some
+        device names one (a device without it: None, the cluster's default). Local runs
+        ignore them."""
+        named = {key for d in self.config["devices"].values() for key in d.get("slurm", {})}
+        return {resource: functools.partial(self.slurm_placement, key)
+                for key, resource in self.SLURM_PLACEMENT.items() if key in named}
+
+    def slurm_placement(self, key: str, wildcards) -> str | None:
+        return self.config["devices"][wildcards.device].get("slurm", {}).get(key)
 
     def register_board_limits(self, workflow):
         """Limit every `board_<id>` resource to 1, unless the command line set it
@@ -254,8 +270,35 @@ class Helpers:
               "in this folder)", file=sys.stderr)
 
     def report_args(self, wildcards=None) -> str:
+        """MLFLOW_TRACKING_URI, when set, names the tracking server instead of
+        report.tracking_uri (a shared server of the lab: http://host:5000)."""
         r = self.config["report"]
-        return _args(tracking_uri=r["tracking_uri"], experiment=r["experiment"])
+        retry = r.get("tracking_retry") or {"attempts": 4, "backoff_s": 5, "timeout_s": 30}
+        return _args(tracking_uri=os.environ.get("MLFLOW_TRACKING_URI") or r["tracking_uri"],
+                     experiment=r["experiment"], tracking_attempts=retry["attempts"],
+                     tracking_backoff=retry["backoff_s"], tracking_timeout=retry["timeout_s"])
+
+    @staticmethod
+    def tracking_pending(wildcards=None, summary: str = "results/summary.json") -> str:
+        """When and why the last report's MLflow logging failed, while summary.json says it
+        was not recorded, else "": as a param of the report rule, its change makes the next
+        `snakemake` run the report again, which logs what is missing (once more after it
+        succeeds, logging nothing new)."""
+        try:
+            tracked = json.loads(Path(summary).read_text()).get("tracking") or {}
+        except (OSError, ValueError, AttributeError):
+            return ""
+        if "error" not in tracked:
+            return ""
+        return f"not recorded at {tracked.get('at')}: {tracked['error']}"
+
+    @classmethod
+    def warn_untracked(cls, summary: str = "results/summary.json"):
+        """At the end of a run: one line when MLflow does not hold the results."""
+        pending = cls.tracking_pending(summary=summary)
+        if pending:
+            print(f"tinysweep: MLflow {pending}; the result files are complete; the next "
+                  "`snakemake` logs them", file=sys.stderr)
 
     # -- the PTQ ablation -------------------------------------------------------------------
     def ablation(self) -> dict:
