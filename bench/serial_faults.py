@@ -57,7 +57,7 @@ def main(argv=None):
     inputs = [x.tobytes() for x in
               np.random.default_rng(1).integers(-128, 128, (a.inputs, 490)).astype(np.int8)]
     args = {"inputs": inputs, "num_outputs": 12, "num_results": 12, "timeout": a.timeout}
-    rows = []
+    rows, sizes = [], []
     start = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         tflite = small_kws_tflite(Path(tmp))
@@ -66,6 +66,8 @@ def main(argv=None):
                 proxy.arm([])
                 expected = faults.session(proxy.url, **args)
                 traffic = dict(proxy.traffic)
+                sizes.append(f"{name} {traffic['to-device']} B to the device, "
+                             f"{traffic['from-device']} B from it")
                 for kind in a.kinds.split(","):
                     counts = collections.Counter()
                     t0 = time.monotonic()
@@ -86,8 +88,7 @@ def main(argv=None):
                           file=sys.stderr)
     print(f"Serial faults, {datetime.date.today()}: {a.runs} seeded runs per fault kind and "
           f"device, accuracy pass of {a.inputs} inputs (traffic of a fault-free run: "
-          f"{traffic['to-device']} B to the device, {traffic['from-device']} B from it), "
-          f"{time.monotonic() - start:.0f} s")
+          f"{'; '.join(sizes)}), {time.monotonic() - start:.0f} s")
     print()
     print("| fault | device | runs injected | completed correctly | failed cleanly | "
           "wrong results | unclean errors | not fired | seconds |")

@@ -52,6 +52,7 @@ BOOT_LINES = ("m-timestamp-mode-", "m-init-done")
 _TEXT = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
 NOISE_LIMIT = 32
 ENERGY_BANNER = "m-timestamp-mode-energy"
+SERIAL_RETRIES = 3  # attempts after the first on a real board's line (bench/serial_faults.py)
 
 
 class DeviceError(RuntimeError):
