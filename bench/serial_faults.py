@@ -63,9 +63,7 @@ def main(argv=None):
         tflite = small_kws_tflite(Path(tmp))
         for name in a.devices.split(","):
             with faults.FaultProxy(device(name, tflite, Path(tmp))) as proxy:
-                proxy.arm([])
-                expected = faults.session(proxy.url, **args)
-                traffic = dict(proxy.traffic)
+                expected, traffic = faults.baseline(proxy, **args)
                 sizes.append(f"{name} {traffic['to-device']} B to the device, "
                              f"{traffic['from-device']} B from it")
                 for kind in a.kinds.split(","):

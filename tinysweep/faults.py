@@ -323,6 +323,19 @@ def session(url: str, inputs, num_outputs: int, num_results: int | None, timeout
     return outputs, results
 
 
+def baseline(proxy: FaultProxy, **session_args):
+    """The fault-free session's (outputs, m-results) and its traffic in each direction: the
+    second of two sessions (the first may also carry the boot banner), which must agree."""
+    import numpy as np
+    proxy.arm([])
+    first = session(proxy.url, **session_args)
+    proxy.arm([])
+    expected = session(proxy.url, **session_args)
+    if not (np.array_equal(first[0], expected[0]) and first[1] == expected[1]):
+        raise AssertionError("two fault-free sessions gave different results")
+    return expected, dict(proxy.traffic)
+
+
 def run(proxy: FaultProxy, faults, expected, **session_args) -> tuple[str, str | None, list]:
     """One session under `faults`: (outcome, error text, faults that fired). Outcomes:
     correct (outputs and m-results equal `expected`, the fault-free session's), failed cleanly
