@@ -44,6 +44,20 @@ def device(name: str, tflite: Path, root: Path):
     return faults.QemuDevice(firmware, entry["qemu_machine"])
 
 
+def unguarded_session(url, inputs, num_outputs, num_results, timeout, **_):
+    """The control: the protocol as a plain runner speaks it — `db load`, `db`, `infer 1 0`,
+    `outputs` once each, no retries, no verification, no second read."""
+    from tinysweep.runner import Dut
+    with Dut.from_url(url, timeout=timeout) as dut:
+        dut.resync()
+        outputs, results = [], []
+        for data in inputs:
+            dut.load(data)
+            results.append(dut.infer(1, 0, timeout=timeout, expected=num_results)[0])
+            outputs.append(dut.outputs(expected=num_outputs))
+    return np.stack(outputs), results
+
+
 def main(argv=None):
     from tinysweep import faults
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -53,6 +67,8 @@ def main(argv=None):
     ap.add_argument("--inputs", type=int, default=3, help="inputs of each accuracy pass")
     ap.add_argument("--timeout", type=float, default=2.0, help="seconds per command")
     ap.add_argument("--verbose", action="store_true", help="print every run")
+    ap.add_argument("--unguarded", action="store_true",
+                    help="control: a plain runner without the safeguards (wrong results expected)")
     a = ap.parse_args(argv)
     inputs = [x.tobytes() for x in
               np.random.default_rng(1).integers(-128, 128, (a.inputs, 490)).astype(np.int8)]
@@ -71,12 +87,15 @@ def main(argv=None):
                     t0 = time.monotonic()
                     for seed in range(a.runs):
                         fault = faults.plan(kind, seed, traffic)
-                        outcome, error, fired = faults.run(proxy, [fault], expected, **args)
+                        outcome, error, fired = faults.run(
+                            proxy, [fault], expected,
+                            using=unguarded_session if a.unguarded else faults.session, **args)
                         if not fired:
                             counts["not fired"] += 1
                             continue
                         counts[outcome] += 1
-                        if a.verbose or outcome in ("wrong", "unclean error"):
+                        if a.verbose or (outcome in ("wrong", "unclean error")
+                                         and not a.unguarded):
                             print(f"  {name} {fault}: {outcome}" + (f": {error}" if error else ""),
                                   file=sys.stderr)
                     rows.append((kind, name, sum(counts[o] for o in faults.OUTCOMES),
@@ -84,7 +103,8 @@ def main(argv=None):
                                  time.monotonic() - t0))
                     print(f"  {kind} on {name}: {dict(counts)} in {rows[-1][-1]:.0f} s",
                           file=sys.stderr)
-    print(f"Serial faults, {datetime.date.today()}: {a.runs} seeded runs per fault kind and "
+    print(f"Serial faults{' (UNGUARDED control)' if a.unguarded else ''}, "
+          f"{datetime.date.today()}: {a.runs} seeded runs per fault kind and "
           f"device, accuracy pass of {a.inputs} inputs (traffic of a fault-free run: "
           f"{'; '.join(sizes)}), {time.monotonic() - start:.0f} s")
     print()
@@ -94,7 +114,7 @@ def main(argv=None):
     for kind, name, injected, correct, failed, wrong, unclean, not_fired, seconds in rows:
         print(f"| {kind} | {name} | {injected} | {correct} | {failed} | {wrong} | {unclean} | "
               f"{not_fired} | {seconds:.0f} |")
-    return 1 if any(r[5] or r[6] for r in rows) else 0
+    return 1 if any(r[5] or r[6] for r in rows) and not a.unguarded else 0
 
 
 if __name__ == "__main__":

@@ -336,8 +336,9 @@ def baseline(proxy: FaultProxy, **session_args):
     return expected, dict(proxy.traffic)
 
 
-def run(proxy: FaultProxy, faults, expected, **session_args) -> tuple[str, str | None, list]:
-    """One session under `faults`: (outcome, error text, faults that fired). Outcomes:
+def run(proxy: FaultProxy, faults, expected, using=session, **session_args
+        ) -> tuple[str, str | None, list]:
+    """One session (`using`, default session()) under `faults`: (outcome, error text, faults that fired). Outcomes:
     correct (outputs and m-results equal `expected`, the fault-free session's), failed cleanly
     (a one-line DeviceError naming the port), wrong (other values: must never happen), unclean
     error (any other exception or message: a bug)."""
@@ -345,7 +346,7 @@ def run(proxy: FaultProxy, faults, expected, **session_args) -> tuple[str, str |
     import numpy as np
     proxy.arm(faults)
     try:
-        outputs, results = session(proxy.url, **session_args)
+        outputs, results = using(proxy.url, **session_args)
     except DeviceError as e:
         text = str(e)
         clean = "\n" not in text and proxy.url in text

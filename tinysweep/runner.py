@@ -233,11 +233,7 @@ class Dut:
         if len(text) + 1 > 80:
             raise ValueError(f"command longer than the device's 80-character buffer: {text[:20]}…")
         self._discard_stale()
-        try:
-            self.port.write((text + "%").encode("ascii"))
-            self.port.flush()
-        except (serial.SerialException, OSError) as e:
-            raise DeviceError(f"cannot write to device on {self.name}: {e}") from None
+        self._write((text + "%").encode("ascii"))
         lines = self.read_until_ready(self.timeout if timeout is None else timeout, repr(text))
         errors = [line for line in lines if line.startswith("e-")]
         if errors:
@@ -262,11 +258,7 @@ class Dut:
             lines.append(line)
         saw_name = False
         while True:
-            try:
-                self.port.write(b"name%")
-                self.port.flush()
-            except (serial.SerialException, OSError) as e:
-                raise DeviceError(f"cannot write to device on {self.name}: {e}") from None
+            self._write(b"name%")
             attempt = min(deadline, time.monotonic() + 1.0)
             while (line := self._next_line(attempt)) is not None:
                 lines.append(line)
