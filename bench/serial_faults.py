@@ -10,10 +10,13 @@ random inputs, with one fault (tinysweep.faults.plan: seed = run number) at a by
 the traffic of a fault-free run. A run counts as injected when its fault fired; "correct" means
 outputs and m-results identical to the fault-free run's, "failed cleanly" a one-line DeviceError
 naming the port; "wrong" must stay 0 (as must "unclean": any other exception).
+--kinds mixed: --per-run faults of seeded kinds in each run. --unguarded: the control, a plain
+runner without the safeguards, to show that the faults do produce wrong results there.
 """
 import argparse
 import collections
 import datetime
+import random
 import sys
 import tempfile
 import time
@@ -58,12 +61,24 @@ def unguarded_session(url, inputs, num_outputs, num_results, timeout, **_):
     return np.stack(outputs), results
 
 
+def faults_for(kind: str, seed: int, traffic: dict, per_run: int) -> list:
+    """One fault of `kind`, or for kind "mixed" `per_run` faults of seeded kinds."""
+    from tinysweep import faults
+    if kind != "mixed":
+        return [faults.plan(kind, seed, traffic)]
+    rng = random.Random(f"mixed:{seed}")
+    return [faults.plan(rng.choice(faults.KINDS), seed * 1000 + j, traffic)
+            for j in range(per_run)]
+
+
 def main(argv=None):
     from tinysweep import faults
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=50, help="seeded runs per fault kind and device")
     ap.add_argument("--devices", default="host,m4")
-    ap.add_argument("--kinds", default=",".join(faults.KINDS))
+    ap.add_argument("--kinds", default=",".join(faults.KINDS),
+                    help=f"among {', '.join(faults.KINDS)}, and mixed (--per-run faults of any kind)")
+    ap.add_argument("--per-run", type=int, default=3, help="faults per run of kind mixed")
     ap.add_argument("--inputs", type=int, default=3, help="inputs of each accuracy pass")
     ap.add_argument("--timeout", type=float, default=2.0, help="seconds per command")
     ap.add_argument("--verbose", action="store_true", help="print every run")
@@ -86,9 +101,9 @@ def main(argv=None):
                     counts = collections.Counter()
                     t0 = time.monotonic()
                     for seed in range(a.runs):
-                        fault = faults.plan(kind, seed, traffic)
+                        plan = faults_for(kind, seed, traffic, a.per_run)
                         outcome, error, fired = faults.run(
-                            proxy, [fault], expected,
+                            proxy, plan, expected,
                             using=unguarded_session if a.unguarded else faults.session, **args)
                         if not fired:
                             counts["not fired"] += 1
@@ -96,7 +111,7 @@ def main(argv=None):
                         counts[outcome] += 1
                         if a.verbose or (outcome in ("wrong", "unclean error")
                                          and not a.unguarded):
-                            print(f"  {name} {fault}: {outcome}" + (f": {error}" if error else ""),
+                            print(f"  {name} {', '.join(map(str, plan))}: {outcome}" + (f": {error}" if error else ""),
                                   file=sys.stderr)
                     rows.append((kind, name, sum(counts[o] for o in faults.OUTCOMES),
                                  *(counts[o] for o in faults.OUTCOMES), counts["not fired"],
