@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from tinysweep import faults
-from tinysweep.runner import DeviceError, DeviceReset, Dut, ProtocolError, parse_results
+from tinysweep.runner import (DeviceError, DeviceReset, Dut, ProtocolError, latency_pass,
+                              parse_results)
 
 from helpers import build_board_firmware
 
@@ -101,3 +102,27 @@ def test_a_reset_is_noticed_and_named_without_retries(proxy):
     msg = str(e.value)
     assert msg.startswith(f"device on {proxy.url}") and "\n" not in msg
     assert isinstance(e.value, DeviceReset) or "holds 0 bytes" in msg, msg
+
+
+def test_a_latency_window_cut_short_by_a_reset_is_redone_on_the_reloaded_input(proxy):
+    with Dut.from_url(proxy.url, timeout=2.0, retries=3, retry_time=20.0) as dut:
+        dut.resync()
+        proxy.arm([])
+        dut.load(INPUTS[0])  # what latency_pass sends first: its size in bytes
+        load = proxy.traffic[faults.TO_DEVICE]
+        reset = faults.Fault("reset", faults.TO_DEVICE, load + len("infer 2 0%db crc%") + 3)
+        proxy.arm([reset])  # inside the second window's 'infer 2 0'
+        lat = latency_pass(dut, INPUTS[0], windows=3, inferences=2, warmup=0, timeout=2.0)
+        assert proxy.fired == [reset] and len(lat) == 3 and all(x > 0 for x in lat)
+        dut.check_loaded(INPUTS[0])
+
+
+def test_command_line_faults_and_errors(tmp_path):
+    assert faults.parse_fault("drop:to-device:40:2") == faults.Fault("drop", faults.TO_DEVICE, 40, size=2)
+    assert faults.parse_fault("delay:from-device:7:0.5").seconds == 0.5
+    for bad in ("melt:to-device:1", "drop:sideways:1", "drop:to-device:x", "drop:to-device:-1"):
+        with pytest.raises(ValueError, match=r"expected KIND:DIRECTION:OFFSET\[:AMOUNT\]"):
+            faults.parse_fault(bad)
+    with pytest.raises(SystemExit) as e:
+        faults.main([str(tmp_path / "missing")])
+    assert e.value.code == 1

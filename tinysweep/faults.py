@@ -20,6 +20,7 @@ import contextlib
 import os
 import random
 import selectors
+import signal
 import socket
 import termios
 import threading
@@ -355,3 +356,52 @@ def run(proxy: FaultProxy, faults, expected, using=session, **session_args
         return "unclean error", f"{type(e).__name__}: {e}", list(proxy.fired)
     same = np.array_equal(outputs, expected[0]) and results == expected[1]
     return ("correct" if same else "wrong"), None, list(proxy.fired)
+
+
+# ---- command line ------------------------------------------------------------------------------
+def parse_fault(text: str) -> Fault:
+    """KIND:DIRECTION:OFFSET[:AMOUNT] (AMOUNT: bytes, or seconds for delay), e.g. drop:to-device:40:2."""
+    parts = text.split(":")
+    try:
+        kind, direction, offset = parts[0], parts[1], int(parts[2])
+        amount = parts[3] if len(parts) > 3 else None
+        if kind not in KINDS or direction not in DIRECTIONS or offset < 0 or len(parts) > 4:
+            raise ValueError
+        if kind == "delay":
+            return Fault(kind, direction, offset, seconds=float(amount or 1.0))
+        return Fault(kind, direction, offset, size=int(amount or 1))
+    except (ValueError, IndexError):
+        raise ValueError(f"--fault {text!r}: expected KIND:DIRECTION:OFFSET[:AMOUNT] with KIND one of "
+                         f"{', '.join(KINDS)} and DIRECTION {' or '.join(DIRECTIONS)}") from None
+
+
+def main(argv=None):
+    """`python -m tinysweep.faults FIRMWARE [--machine M] [--fault ...]`: start the device behind
+    the proxy, print its URL, forward until interrupted (e.g. for dut-check.py URL)."""
+    from tinysweep.cli import Parser
+    ap = Parser(prog="faults", description=main.__doc__.splitlines()[0])
+    ap.add_argument("firmware", help="host firmware binary, or a Cortex-M ELF with --machine")
+    ap.add_argument("--machine", help="QEMU machine (e.g. mps2-an386) for an emulated board")
+    ap.add_argument("--fault", action="append", default=[], help="KIND:DIRECTION:OFFSET[:AMOUNT]")
+    a = ap.parse_args(argv)
+    try:
+        plan_ = [parse_fault(f) for f in a.fault]
+    except ValueError as e:
+        ap.error(str(e))
+    from tinysweep.runner import DeviceError
+    try:
+        device = QemuDevice(a.firmware, a.machine) if a.machine else HostDevice(a.firmware)
+    except DeviceError as e:
+        ap.exit(1, f"faults: {e}\n")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C, cleaned up
+    with FaultProxy(device) as proxy:
+        proxy.arm(plan_)
+        print(proxy.url, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                time.sleep(1)
+    print(f"faults fired: {', '.join(map(str, proxy.fired)) or 'none'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -10,12 +10,13 @@ Parsing is strict on purpose: a truncated or malformed `m-results` / `m-outputs`
 missing lap or an out-of-order `infer` sequence is an error, never a result.
 
 A serial line can drop, duplicate, corrupt or delay bytes, be cut, and the device can reset.
-With `retries` > 0 the runner retries only what is safe to repeat (idempotent reads; a `db`
-transfer, restarted from `db load` and checked with `db crc`), accepts a sample only when its
-input was verified before `infer`, its m-results equal a second `results` read, its outputs two
-agreeing `outputs` reads and the device still holds its input afterwards (no reset in between),
-notices a boot banner in the middle of a session, and otherwise fails with one line naming the
-port, the fault and the last line the device said (README "Serial faults").
+The accuracy pass accepts a sample only when its input was verified (`db crc`) before `infer`,
+its m-results equal a second `results` read, its outputs two agreeing `outputs` reads and the
+device still holds its input afterwards (no reset in between); a boot banner in the middle of a
+session is a reset. With `retries` > 0 the runner retries only what is safe to repeat
+(idempotent reads; a `db` transfer, restarted from `db load`; a whole sample) and otherwise
+fails with one line naming the port, the fault and the last line the device said (README
+"Serial faults").
 """
 from __future__ import annotations
 
@@ -106,11 +107,12 @@ class Dut:
     """
 
     def __init__(self, port, timeout: float = 10.0, name: str | None = None, retries: int = 0,
-                 retry_time: float = 60.0):
+                 retry_time: float | None = None):
         self.port = port
         self.timeout = timeout
         self.retries = retries  # attempts after the first, where a retry is safe (0: none)
-        self.retry_time = retry_time  # seconds all attempts of one operation may take
+        # seconds all attempts of one operation may take (default: each may time out once)
+        self.retry_time = max(60.0, (retries + 1) * timeout) if retry_time is None else retry_time
         self._reopen = None  # from_url: reopens the port after the line was cut
         self.name = name or getattr(port, "port", None) or getattr(port, "name", None) or "?"
         self.last_line: str | None = None
@@ -580,7 +582,7 @@ class _Process:
 @contextlib.contextmanager
 def open_device(transport: str, firmware=None, url: str | None = None, baud: int = 115200,
                 timeout: float = 10.0, boot_timeout: float = 10.0, machine: str | None = None,
-                plugin=None, retries: int = 0, retry_time: float = 60.0):
+                plugin=None, retries: int = 0, retry_time: float | None = None):
     """Yield a connected `Dut`.
 
     transport "pty": start the host firmware binary, read its `pty: /dev/pts/N` line, open
