@@ -111,7 +111,8 @@ def main(argv=None):
                         counts[outcome] += 1
                         if a.verbose or (outcome in ("wrong", "unclean error")
                                          and not a.unguarded):
-                            print(f"  {name} {', '.join(map(str, plan))}: {outcome}" + (f": {error}" if error else ""),
+                            print(f"  {name} {', '.join(map(str, plan))}: {outcome}"
+                                  + (f": {error}" if error else ""),
                                   file=sys.stderr)
                     rows.append((kind, name, sum(counts[o] for o in faults.OUTCOMES),
                                  *(counts[o] for o in faults.OUTCOMES), counts["not fired"],

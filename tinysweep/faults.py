@@ -339,7 +339,8 @@ def baseline(proxy: FaultProxy, **session_args):
 
 def run(proxy: FaultProxy, faults, expected, using=session, **session_args
         ) -> tuple[str, str | None, list]:
-    """One session (`using`, default session()) under `faults`: (outcome, error text, faults that fired). Outcomes:
+    """One session (`using`, default session()) under `faults`: (outcome, error text, faults
+    that fired). Outcomes:
     correct (outputs and m-results equal `expected`, the fault-free session's), failed cleanly
     (a one-line DeviceError naming the port), wrong (other values: must never happen), unclean
     error (any other exception or message: a bug)."""
@@ -360,7 +361,8 @@ def run(proxy: FaultProxy, faults, expected, using=session, **session_args
 
 # ---- command line ------------------------------------------------------------------------------
 def parse_fault(text: str) -> Fault:
-    """KIND:DIRECTION:OFFSET[:AMOUNT] (AMOUNT: bytes, or seconds for delay), e.g. drop:to-device:40:2."""
+    """KIND:DIRECTION:OFFSET[:AMOUNT] (AMOUNT: bytes, or seconds for delay), e.g.
+    drop:to-device:40:2."""
     parts = text.split(":")
     try:
         kind, direction, offset = parts[0], parts[1], int(parts[2])
@@ -371,8 +373,9 @@ def parse_fault(text: str) -> Fault:
             return Fault(kind, direction, offset, seconds=float(amount or 1.0))
         return Fault(kind, direction, offset, size=int(amount or 1))
     except (ValueError, IndexError):
-        raise ValueError(f"--fault {text!r}: expected KIND:DIRECTION:OFFSET[:AMOUNT] with KIND one of "
-                         f"{', '.join(KINDS)} and DIRECTION {' or '.join(DIRECTIONS)}") from None
+        raise ValueError(f"--fault {text!r}: expected KIND:DIRECTION:OFFSET[:AMOUNT] with KIND "
+                         f"one of {', '.join(KINDS)} and DIRECTION "
+                         f"{' or '.join(DIRECTIONS)}") from None
 
 
 def main(argv=None):

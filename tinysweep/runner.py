@@ -362,7 +362,8 @@ class Dut:
                 raise
             except DeviceError as e:
                 why = str(e)
-                if self._reopen is not None and ("stopped responding" in why or "cannot write" in why):
+                if self._reopen is not None and ("stopped responding" in why
+                                                 or "cannot write" in why):
                     self.close()  # reopened on the next round
                 time.sleep(0.05)
         self._desynced = True
@@ -402,7 +403,13 @@ class Dut:
     def check_loaded(self, data: bytes):
         """The device holds exactly `data` since its last `db load` (`db crc`: count and
         CRC-32), or ProtocolError; after a reset it holds nothing."""
-        m = self._expect(self.command("db crc"), _CRC.pattern, "db crc")
+        try:
+            lines = self.command("db crc")
+        except DeviceError as e:
+            if "refused" not in str(e):
+                raise
+            raise DeviceError(f"{e} (firmware older than `db crc`: rebuild and flash it)") from None
+        m = self._expect(lines, _CRC.pattern, "db crc")
         count, crc = int(m.group(1)), int(m.group(2), 16)
         if count != len(data) or crc != zlib.crc32(data):
             raise ProtocolError(f"device on {self.name} holds {count} bytes with CRC-32 "
