@@ -40,7 +40,7 @@ from tinysweep.config import COMBINATION
 from tinysweep.io import atomic_dir, git_commit, sha256_file, tool_versions, write_json_atomic
 from tinysweep.evaluation import (anomaly_result, check_classes, check_testset, device_inputs,
                                   device_outputs, oracle_outputs, testset_info)
-from tinysweep.runner import DeviceError, latency_pass, open_device
+from tinysweep.runner import SERIAL_RETRIES, DeviceError, latency_pass, open_device
 
 
 def metric(value, method, detail, **extra):
@@ -163,8 +163,11 @@ def measure(a):
     from tqdm import tqdm
     tty = sys.stderr.isatty()
     counted = a.transport == "qemu"
+    # a real board's line can fail: safe retries there (README "Serial faults"); a started
+    # device's line cannot, and QEMU's instruction log counts every inference, retried or not
     with open_device(a.transport, firmware, url=a.url, baud=a.baud, timeout=a.timeout,
-                     boot_timeout=a.boot_timeout, machine=a.qemu_machine) as dut:
+                     boot_timeout=a.boot_timeout, machine=a.qemu_machine,
+                     retries=SERIAL_RETRIES if a.transport == "serial" else 0) as dut:
         device_name = dut.device_name()
         with tqdm(total=len(inputs), desc=f"{combination} accuracy",
                   unit="window" if prof.windowed else "sample",

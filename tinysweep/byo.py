@@ -30,7 +30,7 @@ from tinysweep.codegen.convert import convert
 from tinysweep.io import write_text_atomic
 from tinysweep.evaluation import (anomaly_result, check_classes, check_testset, device_inputs,
                                   device_outputs, oracle_outputs)
-from tinysweep.runner import DeviceError, open_device
+from tinysweep.runner import SERIAL_RETRIES, DeviceError, open_device
 
 COMMANDS = ("codegen", "evaluate")
 
@@ -61,7 +61,8 @@ def evaluate(model, testset, transport: str = "pty", firmware=None, url=None,
     oracle = oracle_mod.Oracle(model_bytes)
     num_outputs = int(np.prod(oracle.output_shape))
     with open_device(transport, firmware, url=url, baud=baud, timeout=timeout,
-                     boot_timeout=boot_timeout, machine=machine) as dut:
+                     boot_timeout=boot_timeout, machine=machine,
+                     retries=SERIAL_RETRIES if transport == "serial" else 0) as dut:
         prof = er.profile(dut.profile()["model"])
         samples = er.read_folder(testset, None if prof.windowed else prof.input_bytes)
         check_testset(Path(testset), oracle)

@@ -8,6 +8,15 @@ closes and reaps what it started.
 
 Parsing is strict on purpose: a truncated or malformed `m-results` / `m-outputs` line, a
 missing lap or an out-of-order `infer` sequence is an error, never a result.
+
+A serial line can drop, duplicate, corrupt or delay bytes, be cut, and the device can reset.
+The accuracy pass accepts a sample only when its input was verified (`db crc`) before `infer`,
+its m-results equal a second `results` read, its outputs two agreeing `outputs` reads and the
+device still holds its input afterwards (no reset in between); a boot banner in the middle of a
+session is a reset. With `retries` > 0 the runner retries only what is safe to repeat
+(idempotent reads; a `db` transfer, restarted from `db load`; a whole sample) and otherwise
+fails with one line naming the port, the fault and the last line the device said (README
+"Serial faults").
 """
 from __future__ import annotations
 
@@ -15,6 +24,7 @@ import contextlib
 import functools
 import os
 import re
+import zlib
 import selectors
 import shutil
 import signal
@@ -35,11 +45,16 @@ _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _RESULTS = re.compile(rf"m-results-\[({_NUMBER}(?:,{_NUMBER})*)\]")
 _OUTPUTS = re.compile(r"m-outputs-\[(-?\d+(?:,-?\d+)*)\]")
 _LAP = re.compile(r"m-lap-us-(\d+)")
+_CRC = re.compile(r"m-db-crc32-\[(\d+),([0-9a-f]{8})\]")
+_NAME = re.compile(r"m-name-dut-\[(.*)\]")
+# Lines a device prints only when it boots: seen inside a session, the device has reset.
+BOOT_LINES = ("m-timestamp-mode-", "m-init-done")
 # Protocol text is printable ASCII, tab, CR, LF. A wrong baud rate turns every byte into others,
 # mostly outside it: this many such bytes without a protocol line in between stop the command.
 _TEXT = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
 NOISE_LIMIT = 32
 ENERGY_BANNER = "m-timestamp-mode-energy"
+SERIAL_RETRIES = 3  # attempts after the first on a real board's line (bench/serial_faults.py)
 
 
 class DeviceError(RuntimeError):
@@ -54,6 +69,33 @@ class ProtocolError(DeviceError):
     """The device answered, but not as the protocol says."""
 
 
+class NoiseError(ProtocolError):
+    """Bytes that are not protocol text: a wrong baud rate, not a fault that a retry mends."""
+
+
+class DeviceReset(ProtocolError):
+    """The device printed its boot banner in the middle of a session: its state is gone."""
+
+
+def parse_results(lines: list[str], expected: int | None = None, where: str = "?") -> list[float]:
+    """The values of the one complete `m-results-[v,v,...]` line among `lines` (answer lines
+    without their CR LF; a line without its line end never gets here). Anything else — no or
+    several m-results lines, a missing bracket, an empty or non-numeric value, the wrong count
+    — is a ProtocolError, never a result."""
+    found = [line for line in lines if line.startswith("m-results-")]
+    if len(found) != 1:
+        raise ProtocolError(f"device on {where}: expected one m-results line, got "
+                            f"{len(found)} in {lines!r}")
+    m = _RESULTS.fullmatch(found[0])
+    if not m:
+        raise ProtocolError(f"device on {where}: malformed m-results line {found[0]!r}")
+    values = [float(v) for v in m.group(1).split(",")]
+    if expected is not None and len(values) != expected:
+        raise ProtocolError(f"device on {where}: {len(values)} result values, expected "
+                            f"{expected}: {found[0]!r}")
+    return values
+
+
 def _seconds(t: float) -> str:
     return f"{t:.0f} s" if t >= 10 or t == int(t) else f"{t:.2g} s"
 
@@ -65,9 +107,14 @@ class Dut:
     `command()` returns the lines of one answer up to (not including) 'm-ready'.
     """
 
-    def __init__(self, port, timeout: float = 10.0, name: str | None = None):
+    def __init__(self, port, timeout: float = 10.0, name: str | None = None, retries: int = 0,
+                 retry_time: float | None = None):
         self.port = port
         self.timeout = timeout
+        self.retries = retries  # attempts after the first, where a retry is safe (0: none)
+        # seconds all attempts of one operation may take (default: each may time out once)
+        self.retry_time = max(60.0, (retries + 1) * timeout) if retry_time is None else retry_time
+        self._reopen = None  # from_url: reopens the port after the line was cut
         self.name = name or getattr(port, "port", None) or getattr(port, "name", None) or "?"
         self.last_line: str | None = None
         self._buf = b""
@@ -79,12 +126,15 @@ class Dut:
             port.timeout = _POLL  # short reads; deadlines are kept here, not by the port
 
     @classmethod
-    def from_url(cls, url: str, baud: int = 115200, timeout: float = 10.0) -> "Dut":
-        try:
-            port = serial.serial_for_url(url, baudrate=baud, timeout=_POLL)
-        except (serial.SerialException, OSError, ValueError) as e:
-            raise DeviceError(f"cannot open device port {url}: {e}") from None
-        return cls(port, timeout=timeout, name=url)
+    def from_url(cls, url: str, baud: int = 115200, timeout: float = 10.0, **retry) -> "Dut":
+        def open_port():
+            try:
+                return serial.serial_for_url(url, baudrate=baud, timeout=_POLL)
+            except (serial.SerialException, OSError, ValueError) as e:
+                raise DeviceError(f"cannot open device port {url}: {e}") from None
+        dut = cls(open_port(), timeout=timeout, name=url, **retry)
+        dut._reopen = open_port
+        return dut
 
     def close(self):
         with contextlib.suppress(Exception):
@@ -139,19 +189,24 @@ class Dut:
             self._noise += bytes(b for b in data if b not in _TEXT)
             if len(self._noise) >= NOISE_LIMIT:
                 self._desynced = True
-                raise ProtocolError(f"device on {self.name}: {self._noise_report()}")
+                raise NoiseError(f"device on {self.name}: {self._noise_report()}")
             self._buf += data
 
     def _discard_stale(self):
-        """Drop bytes that arrived outside any command (a late answer, line noise)."""
-        self._buf = b""
+        """Drop bytes that arrived outside any command (a late answer, line noise); a boot
+        banner among them means the device reset: DeviceReset."""
+        stale, self._buf = self._buf, b""
         self._noise.clear()
         try:
             waiting = self.port.in_waiting
             if waiting:
-                self.port.read(waiting)
+                stale += self.port.read(waiting)
         except (serial.SerialException, OSError):
             pass
+        for boot in BOOT_LINES:
+            if boot.encode() in stale:
+                raise DeviceReset(f"device on {self.name} reset between commands (it printed "
+                                  f"{boot}…); last line: {self._last()}")
 
     def read_until_ready(self, timeout: float, what: str) -> list[str]:
         deadline = time.monotonic() + timeout
@@ -166,6 +221,10 @@ class Dut:
                                     + (f", then {partial[:60]!r} without a line end" if partial else "")
                                     + (f"; {self._noise_report()}" if self._noise else ""))
             if line == READY:
+                boot = [x for x in lines if x.startswith(BOOT_LINES)]
+                if boot:
+                    raise DeviceReset(f"device on {self.name} reset during {what} (it printed "
+                                      f"{boot[0]!r}); last line: {self._last()}")
                 return lines
             lines.append(line)
 
@@ -177,11 +236,7 @@ class Dut:
         if len(text) + 1 > 80:
             raise ValueError(f"command longer than the device's 80-character buffer: {text[:20]}…")
         self._discard_stale()
-        try:
-            self.port.write((text + "%").encode("ascii"))
-            self.port.flush()
-        except (serial.SerialException, OSError) as e:
-            raise DeviceError(f"cannot write to device on {self.name}: {e}") from None
+        self._write((text + "%").encode("ascii"))
         lines = self.read_until_ready(self.timeout if timeout is None else timeout, repr(text))
         errors = [line for line in lines if line.startswith("e-")]
         if errors:
@@ -206,11 +261,7 @@ class Dut:
             lines.append(line)
         saw_name = False
         while True:
-            try:
-                self.port.write(b"name%")
-                self.port.flush()
-            except (serial.SerialException, OSError) as e:
-                raise DeviceError(f"cannot write to device on {self.name}: {e}") from None
+            self._write(b"name%")
             attempt = min(deadline, time.monotonic() + 1.0)
             while (line := self._next_line(attempt)) is not None:
                 lines.append(line)
@@ -242,18 +293,98 @@ class Dut:
                             f"{lines!r}")
 
     def device_name(self) -> str:
-        return self._expect(self.command("name"), r"m-name-dut-\[(.*)\]", "name").group(1)
+        return self.retrying("'name'", lambda: self._expect(
+            self.command("name"), _NAME.pattern, "name").group(1))
 
     def profile(self) -> dict:
-        lines = self.command("profile")
-        return {"profile": self._expect(lines, r"m-profile-\[(.*)\]", "profile").group(1),
-                "model": self._expect(lines, r"m-model-\[(.*)\]", "model").group(1)}
+        def once():
+            lines = self.command("profile")
+            return {"profile": self._expect(lines, r"m-profile-\[(.*)\]", "profile").group(1),
+                    "model": self._expect(lines, r"m-model-\[(.*)\]", "model").group(1)}
+        return self.retrying("'profile'", once)
 
     def timestamp(self) -> int:
-        return int(self._expect(self.command("timestamp"), _LAP.pattern, "timestamp").group(1))
+        return self.retrying("'timestamp'", lambda: int(self._expect(
+            self.command("timestamp"), _LAP.pattern, "timestamp").group(1)))
+
+    # ---- safe retries ----------------------------------------------------------------------
+    def retrying(self, what: str, attempt):
+        """attempt(), and again after a resync() when a DeviceError broke it — at most
+        `retries` more times and within `retry_time` seconds; only for operations that are
+        safe to repeat. A wrong baud rate, or the same error twice in a row (a device that
+        means it, not a line fault), is not retried. The error that ends it is one line naming
+        the port, the fault and the device's last line."""
+        if self.retries <= 0:
+            return attempt()
+        start = time.monotonic()
+        deadline = start + self.retry_time
+        errors = []
+        for n in range(1, self.retries + 2):
+            try:
+                if n > 1 or self._desynced:
+                    self.resync(deadline)
+                return attempt()
+            except NoiseError:
+                raise
+            except DeviceError as e:
+                errors.append(e)
+                if (n > self.retries or time.monotonic() >= deadline
+                        or (n > 1 and str(e) == str(errors[-2]))):
+                    break
+        first = f" (first fault: {str(errors[0])[:300]})" if len(errors) > 1 else ""
+        last = errors[-1]
+        raise type(last)(f"{last}; gave up on {what} after {len(errors)} attempt"
+                         f"{'s' if len(errors) > 1 else ''} in {_seconds(time.monotonic() - start)}"
+                         f"{first}") from None
+
+    def resync(self, deadline: float | None = None):
+        """Back to a clean command boundary after a fault: reopen a port that was cut, send a
+        lone '%' (ends a command whose '%' was lost), wait for its m-ready (a running command
+        finishes first), then require an exact `name` answer; until `deadline`."""
+        if self._noise and self._desynced and len(self._noise) >= NOISE_LIMIT:
+            raise DeviceError(f"device on {self.name} is out of step: {self._noise_report()}")
+        deadline = time.monotonic() + self.retry_time if deadline is None else deadline
+        why = "no answer"
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                if self._reopen is not None and not getattr(self.port, "is_open", True):
+                    self.port = self._reopen()
+                self._desynced = False
+                self._discard_stale()
+                self._write(b"%")
+                with contextlib.suppress(DeviceTimeout, DeviceReset):
+                    self.read_until_ready(min(left, self.timeout), "a lone '%'")
+                self._desynced = False
+                lines = self.command("name", timeout=min(max(left, 0.1), self.timeout))
+                if len(lines) == 1 and _NAME.fullmatch(lines[0]):
+                    return
+                why = f"'name' answered {lines!r}"
+            except NoiseError:
+                raise
+            except DeviceError as e:
+                why = str(e)
+                if self._reopen is not None and ("stopped responding" in why
+                                                 or "cannot write" in why):
+                    self.close()  # reopened on the next round
+                time.sleep(0.05)
+        self._desynced = True
+        raise DeviceTimeout(f"device on {self.name} did not get back in step: {why}")
+
+    def _write(self, data: bytes):
+        try:
+            self.port.write(data)
+            self.port.flush()
+        except (serial.SerialException, OSError) as e:
+            raise DeviceError(f"cannot write to device on {self.name}: {e}") from None
 
     def load(self, data: bytes, verify: bool = False):
-        """Send an input with `db load N` and `db HEX` lines of 31 bytes (the official way)."""
+        """Send an input with `db load N` and `db HEX` lines of 31 bytes (the official way);
+        `verify`: check it with `db crc`. With retries, a failed transfer is restarted from
+        `db load` and always verified."""
+        data = bytes(data)
+        self.retrying("the db transfer", lambda: self._transfer(data, verify or self.retries > 0))
+
+    def _transfer(self, data: bytes, verify: bool):
         data = bytes(data)
         if not data:
             raise ValueError("nothing to load")
@@ -268,10 +399,22 @@ class Dut:
                 raise ProtocolError(f"device on {self.name} reported m-load-done after "
                                     f"{i + DB_CHUNK} of {len(data)} bytes")
         if verify:
-            got = self.db_print()
-            if got != data:
-                raise ProtocolError(f"device on {self.name} holds {len(got)} bytes that differ "
-                                    f"from the {len(data)} sent")
+            self.check_loaded(data)
+
+    def check_loaded(self, data: bytes):
+        """The device holds exactly `data` since its last `db load` (`db crc`: count and
+        CRC-32), or ProtocolError; after a reset it holds nothing."""
+        try:
+            lines = self.command("db crc")
+        except DeviceError as e:
+            if "refused" not in str(e):
+                raise
+            raise DeviceError(f"{e} (firmware older than `db crc`: rebuild and flash it)") from None
+        m = self._expect(lines, _CRC.pattern, "db crc")
+        count, crc = int(m.group(1)), int(m.group(2), 16)
+        if count != len(data) or crc != zlib.crc32(data):
+            raise ProtocolError(f"device on {self.name} holds {count} bytes with CRC-32 "
+                                f"{crc:08x}, not the {len(data)} sent ({zlib.crc32(data):08x})")
 
     def db_print(self) -> bytes:
         out = bytearray()
@@ -284,18 +427,7 @@ class Dut:
         return bytes(out)
 
     def _parse_results(self, lines, expected: int | None) -> list[float]:
-        found = [line for line in lines if line.startswith("m-results-")]
-        if len(found) != 1:
-            raise ProtocolError(f"device on {self.name}: expected one m-results line, got "
-                                f"{len(found)} in {lines!r}")
-        m = _RESULTS.fullmatch(found[0])
-        if not m:
-            raise ProtocolError(f"device on {self.name}: malformed m-results line {found[0]!r}")
-        values = [float(v) for v in m.group(1).split(",")]
-        if expected is not None and len(values) != expected:
-            raise ProtocolError(f"device on {self.name}: {len(values)} result values, expected "
-                                f"{expected}: {found[0]!r}")
-        return values
+        return parse_results(lines, expected, self.name)
 
     def infer(self, n: int = 1, warmup: int = 0, timeout: float | None = None,
               expected: int | None = None) -> tuple[list[float], list[int]]:
@@ -319,10 +451,16 @@ class Dut:
         return self._parse_results(lines, expected), laps
 
     def results(self, expected: int | None = None) -> list[float]:
+        return self.retrying("'results'", lambda: self._results_once(expected))
+
+    def _results_once(self, expected: int | None = None) -> list[float]:
         return self._parse_results(self.command("results"), expected)
 
     def outputs(self, expected: int | None = None) -> np.ndarray:
         """The raw int8 outputs of the last inference (tinysweep extension `outputs`)."""
+        return self.retrying("'outputs'", lambda: self._outputs_once(expected))
+
+    def _outputs_once(self, expected: int | None = None) -> np.ndarray:
         lines = [line for line in self.command("outputs") if line.startswith("m-outputs-")]
         if len(lines) != 1:
             raise ProtocolError(f"device on {self.name}: expected one m-outputs line, got {lines!r}")
@@ -456,7 +594,7 @@ class _Process:
 @contextlib.contextmanager
 def open_device(transport: str, firmware=None, url: str | None = None, baud: int = 115200,
                 timeout: float = 10.0, boot_timeout: float = 10.0, machine: str | None = None,
-                plugin=None):
+                plugin=None, retries: int = 0, retry_time: float | None = None):
     """Yield a connected `Dut`.
 
     transport "pty": start the host firmware binary, read its `pty: /dev/pts/N` line, open
@@ -466,14 +604,16 @@ def open_device(transport: str, firmware=None, url: str | None = None, baud: int
     counting `plugin` (default: insn_count.so beside the firmware) and connect to its UART;
     `dut.instructions` then reads the exact instruction count of every inference. QEMU is
     stopped and reaped on exit, whatever happens in the block.
-    transport "serial": open `url` (a real board, already flashed and running)."""
+    transport "serial": open `url` (a real board, already flashed and running).
+    `retries`, `retry_time`: the Dut's safe retries after line faults (0: fail at the first)."""
+    retry = {"retries": retries, "retry_time": retry_time}
     if transport == "pty":
         if firmware is None:
             raise ValueError("transport 'pty' needs the firmware binary")
         proc = _Process(firmware, boot_timeout)
         dut = None
         try:
-            dut = Dut.from_url(proc.pty, baud=baud, timeout=timeout)
+            dut = Dut.from_url(proc.pty, baud=baud, timeout=timeout, **retry)
             dut.process = proc.proc  # the firmware's Popen, for diagnostics
             # the banner is printed at once and usually flushed when the port opens: probe soon
             dut.wait_boot(boot_timeout, quiet=0.05)
@@ -498,7 +638,7 @@ def open_device(transport: str, firmware=None, url: str | None = None, baud: int
                 port = emu.connect(baud)
             except (serial.SerialException, OSError) as e:
                 raise DeviceError(f"cannot connect to {emu.url}: {e}") from None
-            dut = Dut(port, timeout=timeout, name=f"{emu.url} (qemu {machine})")
+            dut = Dut(port, timeout=timeout, name=f"{emu.url} (qemu {machine})", **retry)
             dut.process = emu.proc
             dut.instructions = emu.counts
             dut.wait_boot(boot_timeout, quiet=0.2)
@@ -512,7 +652,7 @@ def open_device(transport: str, firmware=None, url: str | None = None, baud: int
     elif transport == "serial":
         if not url:
             raise ValueError("transport 'serial' needs the port URL (e.g. /dev/ttyACM0)")
-        dut = Dut.from_url(url, baud=baud, timeout=timeout)
+        dut = Dut.from_url(url, baud=baud, timeout=timeout, **retry)
         try:
             try:
                 dut.wait_boot(boot_timeout)
@@ -532,17 +672,40 @@ def accuracy_pass(dut: Dut, inputs, num_outputs: int, num_results: int | None = 
                   ) -> np.ndarray:
     """The official accuracy run: for every input, load it, `infer 1 0`, then read the raw
     int8 outputs. Returns an int8 array [samples, num_outputs]; `results`, if given, receives
-    each m-results list. The first input is read back with `db print` to check the transfer."""
+    each m-results list.
+
+    A sample counts only when one attempt shows all of: the input verified (`db crc`) before
+    `infer`, its m-results equal to a second `results` read, two equal `outputs` reads, and the
+    input still there afterwards (a device that reset in between holds nothing). With
+    `dut.retries`, a sample that fails this is redone from `db load`."""
     out = []
-    for i, data in enumerate(inputs):
-        dut.load(data, verify=(i == 0))
-        values, _ = dut.infer(1, 0, timeout=timeout, expected=num_results)
+    for data in inputs:
+        data = bytes(data)
+        values, outputs = dut.retrying("a sample (db load, infer 1 0, results, outputs)",
+                                       lambda: _sample(dut, data, num_outputs, num_results, timeout))
         if results is not None:
             results.append(values)
-        out.append(dut.outputs(expected=num_outputs))
+        out.append(outputs)
         if progress is not None:
             progress.update(1)
     return np.stack(out) if out else np.zeros((0, num_outputs), np.int8)
+
+
+def _sample(dut: Dut, data: bytes, num_outputs: int, num_results: int | None,
+            timeout: float | None) -> tuple[list[float], np.ndarray]:
+    """One attempt at one input of the accuracy pass: every value read twice and compared."""
+    dut._transfer(data, verify=True)
+    values, _ = dut.infer(1, 0, timeout=timeout, expected=num_results)
+    outputs = dut._outputs_once(expected=num_outputs)
+    again = dut._results_once(expected=num_results)
+    if again != values:
+        raise ProtocolError(f"device on {dut.name}: 'results' read {again} after 'infer' "
+                            f"printed {values}; last line: {dut._last()}")
+    if not np.array_equal(dut._outputs_once(expected=num_outputs), outputs):
+        raise ProtocolError(f"device on {dut.name}: two 'outputs' reads differ; last line: "
+                            f"{dut._last()}")
+    dut.check_loaded(data)
+    return values, outputs
 
 
 def latency_pass(dut: Dut, data: bytes, windows: int, inferences: int, warmup: int,
@@ -551,12 +714,28 @@ def latency_pass(dut: Dut, data: bytes, windows: int, inferences: int, warmup: i
     Returns the per-window latencies in microseconds."""
     if windows < 1:
         raise ValueError("windows must be >= 1")
+    data = bytes(data)
     dut.load(data, verify=True)
     lat = []
     for _ in range(windows):
-        _, (t0, t1) = dut.infer(inferences, warmup, timeout=timeout, expected=num_results)
-        if t1 <= t0:
-            raise ProtocolError(f"device on {dut.name}: {inferences} inferences took "
-                                f"{t1 - t0} µs; the timer does not advance")
-        lat.append((t1 - t0) / inferences)
+        attempts = []
+
+        def once():
+            attempts.append(1)  # a retried window reloads the input first
+            return _window(dut, data, inferences, warmup, timeout, num_results, len(attempts) > 1)
+        lat.append(dut.retrying(f"'infer {inferences} {warmup}'", once))
     return lat
+
+
+def _window(dut: Dut, data: bytes, inferences: int, warmup: int, timeout: float | None,
+            num_results: int | None, reload: bool) -> float:
+    """One timed window; the input is checked afterwards (a reset would have replaced it)."""
+    if reload:
+        dut._transfer(data, verify=True)
+    _, (t0, t1) = dut.infer(inferences, warmup, timeout=timeout, expected=num_results)
+    if t1 <= t0:
+        raise ProtocolError(f"device on {dut.name}: {inferences} inferences took "
+                            f"{t1 - t0} µs; the timer does not advance")
+    if dut.retries:
+        dut.check_loaded(data)
+    return (t1 - t0) / inferences

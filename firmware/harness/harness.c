@@ -239,6 +239,7 @@ static void cmd_help(void)
     put("\r\n");
     put_line("  HH[HH]*    : Load 8-bit hex bytes until N bytes");
     put_line("  print      : Print the loaded bytes as hex, 8 a line");
+    put_line("  crc        : Print the count and CRC-32 of the bytes received since 'db load'");
     put_line("infer N [W=10]: Run N inferences after W warmup inferences");
     put_line("results      : Print the last results (dequantized, 3 decimals)");
     put_line("outputs      : Print the last raw int8 outputs");
@@ -288,6 +289,31 @@ static void db_print(void)
             put("\r\n");
         }
     }
+}
+
+/* `db crc`: m-db-crc32-[COUNT,CRC] of the bytes received since `db load` (CRC-32 of zlib,
+ * lowercase hex), so the runner checks a transfer with one short line instead of `db print`.
+ * After a reset it reads 0 bytes: a lost input is noticed before its results are taken. */
+static void db_crc(void)
+{
+    const uint8_t *buf = db_buffer();
+    uint32_t crc = 0xffffffffu;
+    size_t i;
+    int bit;
+    for (i = 0; i < db_pos; ++i) {
+        crc ^= db_byte_received(buf[i]);
+        for (bit = 0; bit < 8; ++bit) {
+            crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
+        }
+    }
+    crc = ~crc;
+    put("m-db-crc32-[");
+    put_u64((uint64_t)db_pos);
+    put(",");
+    for (bit = 24; bit >= 0; bit -= 8) {
+        put_hex2((uint8_t)(crc >> bit));
+    }
+    put_line("]");
 }
 
 /* A complete `db` transfer: ad01 quantizes its float window into the model input, exactly as
@@ -371,6 +397,8 @@ static void cmd_db(int argc, char **argv)
         db_load(argc, argv);
     } else if (strcmp(argv[1], "print") == 0) {
         db_print();
+    } else if (strcmp(argv[1], "crc") == 0) {
+        db_crc();
     } else {
         for (i = 1; i < argc && db_hex(argv[i]) == 0; ++i) {
         }
