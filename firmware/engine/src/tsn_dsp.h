@@ -1246,6 +1246,8 @@ static inline void tsn_dsp_dw_out_row(const tsn_conv_params *params, const tsn_d
     }
 }
 
+#include "tsn_dsp_dw.h"
+
 /* One channel of a depthwise convolution (dilation_w 1). Element (y, x) of the input channel is
  * in[(y * in_w + x) * in_stride], filter tap t is element f_first + t * f_stride of filter (int8,
  * or packed `bits` wide), output (y, x) goes to
@@ -1270,8 +1272,10 @@ static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_d
     const int32_t y_first = -params->pad_top;
     const int32_t plane = (out_h - 1) * params->stride_h + span; /* rows y_first .. */
     const int8_t pad = (int8_t)-params->input_offset; /* input_offset in [-127, 128] */
+    const int dw3 = f_h == 3 && f_w == 3 && params->stride_w == 1; /* tsn_dsp_dw.h */
     int8_t rows[TSN_DSP_DW_STACK_BYTES];
-    uint32_t taps[2 * TSN_DSP_DW_MAX_CHUNKS];
+    uint32_t taps[2 * TSN_DSP_DW_MAX_CHUNKS], w3[5];
+    int32_t t9[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0}, bias3 = 0;
     const int8_t *row_at[TSN_DSP_DW_MAX_CHUNKS];
     int32_t fy, k, x, oy, copied = 0;
 
@@ -1282,10 +1286,17 @@ static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_d
                 const int32_t fx = 4 * k + x;
                 const int32_t e = f_first + (fy * f_w + fx) * f_stride;
                 t4[x] = fx >= f_w ? 0 : bits == 8 ? filter[e] : tsn_packed_at(filter, e, bits);
+                if (dw3 && fx < 3) {
+                    t9[3 * fy + fx] = t4[x];
+                }
             }
             taps[2 * (fy * chunks + k)] = tsn_pair16(t4[0], t4[2]);
             taps[2 * (fy * chunks + k) + 1] = tsn_pair16(t4[1], t4[3]);
         }
+    }
+    if (dw3) { /* raw bytes: input_offset * sum of taps goes into the bias */
+        bias3 = tsn_dsp_i32((uint32_t)bias + (uint32_t)params->input_offset *
+                                                 (uint32_t)tsn_dsp_dw3_taps(t9, w3));
     }
     if (plane * width <= TSN_DSP_DW_STACK_BYTES) {
         for (k = 0; k < plane; ++k) {
@@ -1296,6 +1307,11 @@ static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_d
             } else {
                 tsn_dsp_dw_pad_row(rows + k * width, width, in, in_stride, 0, width, pad);
             }
+        }
+        if (dw3) {
+            tsn_dsp_dw3_channel(params, rq, bias3, in, in_stride, in_h, in_w, rows, width, 1, w3,
+                                out, out_stride, out_h, out_w);
+            return;
         }
         if (f_h == 3 && chunks == 1) {
             tsn_dsp_dw_plane3(params, rq, bias, rows, width, taps, out, out_stride, out_h,
@@ -1309,6 +1325,11 @@ static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_d
             tsn_dsp_dw_out_row(params, rq, bias, row_at, taps, f_h, chunks,
                                out + oy * out_w * out_stride, out_stride, out_w);
         }
+        return;
+    }
+    if (dw3 && span * width <= TSN_DSP_DW_STACK_BYTES) {
+        tsn_dsp_dw3_channel(params, rq, bias3, in, in_stride, in_h, in_w, rows, width, 0, w3, out,
+                            out_stride, out_h, out_w);
         return;
     }
     tsn_dsp_dw_pad_row(rows + ring * width, width, in, in_stride, 0, width, pad);
