@@ -166,23 +166,26 @@ def test_dsp_packed_kernels_random_shapes(engine, bits):
 
 
 @pytest.mark.parametrize("mode", ["plane", "window"])
-def test_dsp_depthwise_3x3_stride1_pairs(engine, mode):
-    """The 3x3 stride-1 path (src/tsn_dsp_dw.h: two outputs a word, input offset in the bias,
-    padded plane on the stack or a sliding window of rows when the plane is over 1 KB): odd and
-    even widths down to 1, dilation_h, rows longer than the 64 outputs requantized at once,
-    multiplier 2, SAME and VALID, full-range (the fast requantization) and clamped outputs."""
-    rng = np.random.default_rng(500 + (mode == "window"))
-    for i in range(10):
+@pytest.mark.parametrize("stride", [(1, 1), (2, 2), (1, 2)])
+def test_dsp_depthwise_3x3_pairs(engine, mode, stride):
+    """The 3x3 stride_w 1 / 2 path (src/tsn_dsp_dw.h: two outputs a pass, input offset in the
+    bias, padded plane on the stack or a sliding window of rows when the plane is over 1 KB):
+    odd and even widths down to 1, dilation_h, rows longer than the 64 outputs requantized at
+    once, multiplier 2, SAME and VALID, full-range (the fast requantization) and clamped
+    outputs."""
+    rng = np.random.default_rng(500 + 10 * stride[0] + stride[1] + 100 * (mode == "window"))
+    for i in range(8):
         dil = (1 + (i % 3 == 2), 1)
         w = int(rng.choice([1, 2, 3, 5, 6, 48, 70, 130]))
+        width = w + 4
         h = int(rng.integers(3 + 2 * (dil[0] - 1), 8)) if mode == "plane" else \
-            int(rng.integers(1100 // (w + 3) + 2, 1100 // (w + 3) + 12))
+            int(rng.integers(1100 // width + 2, 1100 // width + 12))
         c, mult = int(rng.choice([1, 3, 8])), 1 + (i % 4 == 3)
-        oh, ow, pads = _geometry(rng, h, w, 3, 3, (1, 1), dil)
-        if ow < 1:
+        oh, ow, pads = _geometry(rng, h, w, 3, 3, stride, dil)
+        if ow < 1 or oh < 1:
             continue
         per_channel = bool(rng.integers(2))
-        params = _params(rng, (1, 1), pads, dil, mult)
+        params = _params(rng, stride, pads, dil, mult)
         if i % 2:
             params.update(act_min=-128, act_max=127)
         x = rng.integers(-128, 128, (1, h, w, c), dtype=np.int8)

@@ -59,15 +59,21 @@ static inline int32_t tsn_dsp_dw3_taps(const int32_t t[9], uint32_t w[5])
     return sum;
 }
 
-/* acc[k] = the 3x3 window at column k of the rows r, r + d, r + 2d (raw bytes, no input
- * offset: the caller adds input_offset * sum of taps, which padding bytes of -input_offset make
- * exact), k < 2 * pairs. Reads bytes [0, 2 * pairs + 2) of each row. 24 instructions a pair. */
-TSN_DSP_LOOP void tsn_dsp_dw3_pairs(const int8_t *r, int32_t d, const uint32_t *w,
-                                    int32_t pairs, int32_t *acc)
+/* acc[i * a_step + k] = the 3x3 window at column k of the rows r, r + d, r + 2d with
+ * r = r0 + i * r_step (raw bytes, no input offset: the caller adds input_offset * sum of taps,
+ * which padding bytes of -input_offset make exact), k < 2 * pairs, i < nrows (rows in
+ * increasing order: a row's last pair may spill onto the next row's first accumulator).
+ * Reads bytes [0, 2 * pairs + 2) of each row. 24 instructions a pair. */
+TSN_DSP_LOOP void tsn_dsp_dw3_pairs(const int8_t *r0, int32_t d, const uint32_t *w,
+                                    int32_t pairs, int32_t nrows, int32_t r_step,
+                                    int32_t a_step, int32_t *acc0)
 {
     const uint32_t w0 = w[0], w1 = w[1], w2 = w[2], wm = w[3], wm2 = w[4];
+    int32_t i;
+    for (i = 0; i < nrows && pairs > 0; ++i) {
+        const int8_t *r = r0 + i * r_step;
+        int32_t *acc = acc0 + i * a_step;
 #if TSN_DSP_ASM_LOOPS
-    if (pairs > 0) {
         const int32_t *const end = acc + 2 * pairs;
         uint32_t v, e;
         int32_t a0, a1;
@@ -102,30 +108,88 @@ TSN_DSP_LOOP void tsn_dsp_dw3_pairs(const int8_t *r, int32_t d, const uint32_t *
             : [d] "r"(d), [end] "r"(end), [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2),
               [wm] "r"(wm), [wm2] "r"(wm2)
             : "cc", "memory");
-    }
 #else
-    int32_t k;
-    for (k = 0; k < pairs; ++k) {
-        uint32_t v, e, o;
-        int32_t a0, a1;
-        v = tsn_ld4(r + d);
-        e = tsn_sxtb16(v);
-        o = tsn_sxtb16_ror8(v);
-        a0 = tsn_smlabt(o, wm, tsn_smlad(e, w1, 0));
-        a1 = tsn_smlatt(e, wm, tsn_smlad(o, w1, 0));
-        v = tsn_ld4(r + 2 * d);
-        e = tsn_sxtb16(v);
-        o = tsn_sxtb16_ror8(v);
-        a0 = tsn_smlabb(o, wm2, tsn_smlad(e, w2, a0));
-        a1 = tsn_smlatb(e, wm2, tsn_smlad(o, w2, a1));
-        v = tsn_ld4(r);
-        e = tsn_sxtb16(v);
-        o = tsn_sxtb16_ror8(v);
-        acc[2 * k] = tsn_smlabb(o, wm, tsn_smlad(e, w0, a0));
-        acc[2 * k + 1] = tsn_smlatb(e, wm, tsn_smlad(o, w0, a1));
-        r += 2;
-    }
+        int32_t k;
+        for (k = 0; k < pairs; ++k) {
+            uint32_t v, e, o;
+            int32_t a0, a1;
+            v = tsn_ld4(r + d);
+            e = tsn_sxtb16(v);
+            o = tsn_sxtb16_ror8(v);
+            a0 = tsn_smlabt(o, wm, tsn_smlad(e, w1, 0));
+            a1 = tsn_smlatt(e, wm, tsn_smlad(o, w1, 0));
+            v = tsn_ld4(r + 2 * d);
+            e = tsn_sxtb16(v);
+            o = tsn_sxtb16_ror8(v);
+            a0 = tsn_smlabb(o, wm2, tsn_smlad(e, w2, a0));
+            a1 = tsn_smlatb(e, wm2, tsn_smlad(o, w2, a1));
+            v = tsn_ld4(r);
+            e = tsn_sxtb16(v);
+            o = tsn_sxtb16_ror8(v);
+            acc[2 * k] = tsn_smlabb(o, wm, tsn_smlad(e, w0, a0));
+            acc[2 * k + 1] = tsn_smlatb(e, wm, tsn_smlad(o, w0, a1));
+            r += 2;
+        }
 #endif
+    }
+}
+
+/* tsn_dsp_dw3_pairs for stride 2: output k reads the 4 bytes at 2k (e = bytes 0, 2 by (w0, w2),
+ * o bottom = byte 1 by w1). Reads bytes [0, 4 * pairs + 2) of each row. 33 instructions a
+ * pair. */
+TSN_DSP_LOOP void tsn_dsp_dw3_pairs_s2(const int8_t *r0, int32_t d, const uint32_t *w,
+                                       int32_t pairs, int32_t nrows, int32_t r_step,
+                                       int32_t a_step, int32_t *acc0)
+{
+    const uint32_t w0 = w[0], w1 = w[1], w2 = w[2], wm = w[3], wm2 = w[4];
+    int32_t i;
+    for (i = 0; i < nrows && pairs > 0; ++i) {
+        const int8_t *r = r0 + i * r_step;
+        int32_t *acc = acc0 + i * a_step;
+#if TSN_DSP_ASM_LOOPS
+        const int32_t *const end = acc + 2 * pairs;
+        uint32_t v, e;
+        int32_t a0, a1;
+#define TSN_DSP_DW3_S2_ONE(A)                                                                   \
+    "ldr %[v], [%[r], %[d]]\n\t"                                                                \
+    "sxtb16 %[e], %[v]\n\t"                                                                     \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                             \
+    "smuad %[" A "], %[e], %[w1]\n\t"                                                           \
+    "smlabt %[" A "], %[v], %[wm], %[" A "]\n\t"                                                \
+    "ldr %[v], [%[r], %[d], lsl #1]\n\t"                                                        \
+    "sxtb16 %[e], %[v]\n\t"                                                                     \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                             \
+    "smlad %[" A "], %[e], %[w2], %[" A "]\n\t"                                                 \
+    "smlabb %[" A "], %[v], %[wm2], %[" A "]\n\t"                                               \
+    "ldr %[v], [%[r]], #2\n\t"                                                                  \
+    "sxtb16 %[e], %[v]\n\t"                                                                     \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                             \
+    "smlad %[" A "], %[e], %[w0], %[" A "]\n\t"                                                 \
+    "smlabb %[" A "], %[v], %[wm], %[" A "]\n\t"
+        __asm__ volatile(
+            "1:\n\t" TSN_DSP_DW3_S2_ONE("a0") TSN_DSP_DW3_S2_ONE("a1")
+            "strd %[a0], %[a1], [%[acc]], #8\n\t"
+            "cmp %[acc], %[end]\n\t"
+            "bne 1b"
+            : [r] "+r"(r), [acc] "+r"(acc), [v] "=&r"(v), [e] "=&r"(e), [a0] "=&r"(a0),
+              [a1] "=&r"(a1)
+            : [d] "r"(d), [end] "r"(end), [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2),
+              [wm] "r"(wm), [wm2] "r"(wm2)
+            : "cc", "memory");
+#undef TSN_DSP_DW3_S2_ONE
+#else
+        int32_t k;
+        for (k = 0; k < 2 * pairs; ++k) {
+            uint32_t v = tsn_ld4(r + d);
+            int32_t a = tsn_smlabt(tsn_sxtb16_ror8(v), wm, tsn_smlad(tsn_sxtb16(v), w1, 0));
+            v = tsn_ld4(r + 2 * d);
+            a = tsn_smlabb(tsn_sxtb16_ror8(v), wm2, tsn_smlad(tsn_sxtb16(v), w2, a));
+            v = tsn_ld4(r);
+            acc[k] = tsn_smlabb(tsn_sxtb16_ror8(v), wm, tsn_smlad(tsn_sxtb16(v), w0, a));
+            r += 2;
+        }
+#endif
+    }
 }
 
 /* out[p * stride] = clamp(requantize(acc[p] + bias) + output_offset), p < count: the form of
@@ -194,61 +258,82 @@ static inline void tsn_dsp_requant_run2(const tsn_dsp_io *io, const tsn_dsp_rq *
     }
 }
 
-/* A 3x3 stride-1 depthwise channel (tsn_dsp_dw_channel's arguments) from a window of the
- * span = 2 * dilation_h + 1 padded rows an output row reads, width bytes each (width >=
- * out_w + 3): `rows` holds the padded plane (plane != 0: the window of row oy starts at row
- * oy * stride_h), or span * width bytes where the window slides down (rows kept are moved up,
- * new input rows copied in increasing order, when first needed: what the in-place callers
- * rely on). Outputs are requantized TSN_DSP_DW_ACCS at a time (rows are consecutive in the
- * output). bias here includes input_offset * sum of taps. */
+/* rows[k * width ..] = padded input row y_first + k, k < count: tsn_dsp_dw_pad_row's rows
+ * (input bytes from pad_left on, the rest and rows outside the image = pad). */
+static inline void tsn_dsp_dw_fill(int8_t *rows, int32_t width, int32_t count, const int8_t *in,
+                                   int32_t in_stride, int32_t in_h, int32_t in_w,
+                                   int32_t y_first, int32_t pad_left, int8_t pad)
+{
+    const int32_t x0 = pad_left < width ? pad_left : width;
+    const int32_t n = in_w < width - x0 ? in_w : width - x0;
+    int32_t k, x;
+    memset(rows, pad, (size_t)(count * width));
+    for (k = 0; k < count; ++k) {
+        const int32_t y = y_first + k;
+        if (y >= 0 && y < in_h) {
+            const int8_t *src = in + y * in_w * in_stride;
+            int8_t *dst = rows + k * width + x0;
+            for (x = 0; x < n; ++x) {
+                dst[x] = *src;
+                src += in_stride;
+            }
+        }
+    }
+}
+
+/* A 3x3 depthwise channel of stride_w 1 or 2 (tsn_dsp_dw_channel's arguments) from the padded
+ * rows an output row reads, width = (out_w - 1) * stride_w + 4 bytes each: `rows` holds the
+ * padded plane (plane != 0: output row oy reads from row oy * stride_h), or the span =
+ * 2 * dilation_h + 1 rows of a window sliding down (rows kept are moved up, new input rows
+ * copied in increasing order when first needed: what the in-place callers rely on), and 4 more
+ * bytes (the stride-2 pairs read 2 past a row). Whole rows of outputs are requantized together
+ * (up to TSN_DSP_DW_ACCS; rows are consecutive in the output). `bias` includes input_offset *
+ * sum of taps. */
 static inline void tsn_dsp_dw3_channel(const tsn_conv_params *params, const tsn_dsp_rq *rq,
                                        int32_t bias, const int8_t *in, int32_t in_stride,
                                        int32_t in_h, int32_t in_w, int8_t *rows, int32_t width,
                                        int plane, const uint32_t *w, int8_t *out,
                                        int32_t out_stride, int32_t out_h, int32_t out_w)
 {
-    const int32_t step = params->stride_h, dil = params->dilation_h, span = 2 * dil + 1;
+    const int32_t step = params->stride_h * width, span = 2 * params->dilation_h + 1;
+    const int32_t d = params->dilation_h * width;
     const int8_t pad = (int8_t)-params->input_offset;
     const tsn_dsp_io io = tsn_dsp_io_of_conv(params);
+    const int32_t per = plane && out_w <= TSN_DSP_DW_ACCS ? TSN_DSP_DW_ACCS / out_w : 1;
+    const int32_t sw = params->stride_w;
+    void (*const pairs)(const int8_t *, int32_t, const uint32_t *, int32_t, int32_t, int32_t,
+                        int32_t, int32_t *) = sw == 2 ? tsn_dsp_dw3_pairs_s2 : tsn_dsp_dw3_pairs;
     int32_t accs[TSN_DSP_DW_ACCS + 1]; /* + the second of an odd run's last pair */
-    int32_t oy, n = 0, ox, y, have = 0; /* window mode: the window holds rows [top, top+have) */
-    int32_t top = -params->pad_top;
-    for (oy = 0; oy < out_h; ++oy) {
-        const int8_t *r = rows;
-        if (plane) {
-            r = rows + oy * step * width;
-        } else {
-            const int32_t first = oy * step - params->pad_top; /* the window's first row */
-            const int32_t keep = top + have - first; /* rows of the window already there */
-            if (oy > 0 && keep > 0) {
+    int32_t oy, ox, nr, top = 0;
+    memset(rows + (plane ? (out_h - 1) * params->stride_h + span : span) * width, pad, 4);
+    for (oy = 0; oy < out_h; oy += nr) {
+        const int8_t *r = rows + oy * step;
+        nr = out_h - oy < per ? out_h - oy : per;
+        if (!plane) { /* the window: input rows top .. top + span */
+            const int32_t first = oy * params->stride_h - params->pad_top;
+            const int32_t kept = oy > 0 ? top + span - first : 0; /* rows already there */
+            const int32_t keep = kept > 0 ? kept : 0;
+            if (keep > 0) {
                 memmove(rows, rows + (first - top) * width, (size_t)(keep * width));
             }
-            for (y = oy > 0 && keep > 0 ? keep : 0; y < span; ++y) {
-                const int32_t in_y = first + y;
-                if (in_y >= 0 && in_y < in_h) {
-                    tsn_dsp_dw_pad_row(rows + y * width, width, in + in_y * in_w * in_stride,
-                                       in_stride, in_w, params->pad_left, pad);
-                } else {
-                    tsn_dsp_dw_pad_row(rows + y * width, width, in, in_stride, 0, width, pad);
-                }
-            }
+            tsn_dsp_dw_fill(rows + keep * width, width, span - keep, in, in_stride, in_h, in_w,
+                            first + keep, params->pad_left, pad);
             top = first;
-            have = span;
+            r = rows;
         }
-        for (ox = 0; ox < out_w;) {
-            const int32_t room = TSN_DSP_DW_ACCS - n;
-            const int32_t len = out_w - ox < room ? out_w - ox : room;
-            tsn_dsp_dw3_pairs(r + ox, dil * width, w, (len + 1) / 2, accs + n);
-            n += len;
-            ox += len;
-            if (n == TSN_DSP_DW_ACCS) {
-                tsn_dsp_requant_run2(&io, rq, bias, accs, n, out, out_stride);
-                out += n * out_stride;
-                n = 0;
-            }
+        if (out_w <= TSN_DSP_DW_ACCS) {
+            pairs(r, d, w, (out_w + 1) / 2, nr, step, out_w, accs);
+            tsn_dsp_requant_run2(&io, rq, bias, accs, nr * out_w, out, out_stride);
+            out += nr * out_w * out_stride;
+            continue;
+        }
+        for (ox = 0; ox < out_w; ox += TSN_DSP_DW_ACCS) {
+            const int32_t len = out_w - ox < TSN_DSP_DW_ACCS ? out_w - ox : TSN_DSP_DW_ACCS;
+            pairs(r + ox * sw, d, w, (len + 1) / 2, 1, 0, 0, accs);
+            tsn_dsp_requant_run2(&io, rq, bias, accs, len, out, out_stride);
+            out += len * out_stride;
         }
     }
-    tsn_dsp_requant_run2(&io, rq, bias, accs, n, out, out_stride);
 }
 
 #endif /* TSN_DSP_DW_H */
