@@ -540,20 +540,34 @@ static inline void tsn_dsp_requant_run(const tsn_dsp_io *io, const tsn_dsp_rq *r
     }
 }
 
+#include "tsn_dsp_requant.h"
+
 /* out0[k], out1[k] from acc[2k], acc[2k+1] (two pixels), channels oc + k, k < n. */
 static inline void tsn_dsp_requant_pairs(const tsn_dsp_io *io, const tsn_requant *quant,
                                          const int32_t *bias, int32_t oc, int32_t n,
                                          const int32_t *acc, int8_t *out0, int8_t *out1)
 {
     const int32_t off = io->output_offset, lo = io->act_min, hi = io->act_max;
+    const int full = lo == -128 && hi == 127;
     int32_t k;
     for (k = 0; k < n; ++k) {
         const int32_t c = oc + k;
         const int32_t q = quant->per_channel ? c : 0;
-        const tsn_dsp_rq rq = tsn_dsp_rq_of(quant->multiplier[q], quant->shift[q]);
         const int32_t b = bias != NULL ? bias[c] : 0;
-        out0[k] = (int8_t)tsn_clamp(tsn_dsp_rq_apply(&rq, acc[2 * k] + b) + off, lo, hi);
-        out1[k] = (int8_t)tsn_clamp(tsn_dsp_rq_apply(&rq, acc[2 * k + 1] + b) + off, lo, hi);
+        int32_t rs1;
+        uint32_t k_lo, k_hi;
+        if (full && tsn_dsp_rq_fold(quant->multiplier[q], quant->shift[q], off, &rs1, &k_lo,
+                                    &k_hi)) { /* tsn_dsp_requant.h */
+            const int32_t m = quant->multiplier[q];
+            out0[k] = (int8_t)tsn_clamp(tsn_dsp_rq_right(acc[2 * k] + b, m, k_lo, k_hi, rs1),
+                                        -128, 127);
+            out1[k] = (int8_t)tsn_clamp(tsn_dsp_rq_right(acc[2 * k + 1] + b, m, k_lo, k_hi, rs1),
+                                        -128, 127);
+        } else {
+            const tsn_dsp_rq rq = tsn_dsp_rq_of(quant->multiplier[q], quant->shift[q]);
+            out0[k] = (int8_t)tsn_clamp(tsn_dsp_rq_apply(&rq, acc[2 * k] + b) + off, lo, hi);
+            out1[k] = (int8_t)tsn_clamp(tsn_dsp_rq_apply(&rq, acc[2 * k + 1] + b) + off, lo, hi);
+        }
     }
 }
 
@@ -724,13 +738,22 @@ static inline void tsn_dsp_requant_singles(const tsn_dsp_io *io, const tsn_requa
                                            const int32_t *acc, int8_t *out)
 {
     const int32_t off = io->output_offset, lo = io->act_min, hi = io->act_max;
+    const int full = lo == -128 && hi == 127;
     int32_t k;
     for (k = 0; k < n; ++k) {
         const int32_t c = oc + k;
         const int32_t q = quant->per_channel ? c : 0;
-        const tsn_dsp_rq rq = tsn_dsp_rq_of(quant->multiplier[q], quant->shift[q]);
         const int32_t b = bias != NULL ? bias[c] : 0;
-        out[k] = (int8_t)tsn_clamp(tsn_dsp_rq_apply(&rq, acc[k] + b) + off, lo, hi);
+        int32_t rs1;
+        uint32_t k_lo, k_hi;
+        if (full && tsn_dsp_rq_fold(quant->multiplier[q], quant->shift[q], off, &rs1, &k_lo,
+                                    &k_hi)) { /* tsn_dsp_requant.h */
+            out[k] = (int8_t)tsn_clamp(
+                tsn_dsp_rq_right(acc[k] + b, quant->multiplier[q], k_lo, k_hi, rs1), -128, 127);
+        } else {
+            const tsn_dsp_rq rq = tsn_dsp_rq_of(quant->multiplier[q], quant->shift[q]);
+            out[k] = (int8_t)tsn_clamp(tsn_dsp_rq_apply(&rq, acc[k] + b) + off, lo, hi);
+        }
     }
 }
 
@@ -1505,8 +1528,6 @@ static inline void tsn_dsp_row1_s4(const tsn_dsp_io *io, const tsn_requant *quan
     }
 }
 
-#include "tsn_dsp_requant.h"
-
 /* ---- four output pixels at a time from their widened windows (int8 or packed INT4) ------- */
 
 /* The windows of 4 output pixels of a row (whole filter rows over the in-image input rows;
@@ -1747,26 +1768,18 @@ TSN_DSP_LOOP void tsn_dsp_requant_block(const tsn_dsp_io *io, const tsn_requant 
                                         int32_t ashift, int8_t *out, int32_t out_stride)
 {
     const int32_t off = io->output_offset;
-    const int full = io->act_min == -128 && io->act_max == 127;
+    const int fast = io->act_min == -128 && io->act_max == 127 && np == 4;
     const int32_t step = quant->per_channel ? 1 : 0;
     const int32_t *mp = quant->multiplier + oc * step, *shp = quant->shift + oc * step;
-    int32_t k, p;
+    int32_t k;
     for (k = 0; k < n; ++k, mp += step, shp += step) {
         const int32_t b = bias != NULL ? bias[oc + k] : 0;
         int32_t rs1;
         uint32_t k_lo, k_hi;
-        if (full && tsn_dsp_rq_fold(*mp, *shp, off, &rs1, &k_lo, &k_hi)) {
+        if (fast && tsn_dsp_rq_fold(*mp, *shp, off, &rs1, &k_lo, &k_hi)) {
             /* tsn_dsp_rq_run_ok, the constants folded once (tsn_dsp_requant.h) */
-            if (np == 4) {
-                tsn_dsp_rq4(acc + npix * k, ashift, b, *mp, k_lo, k_hi, rs1, out + oc + k,
-                            out_stride);
-                continue;
-            }
-            for (p = 0; p < np; ++p) {
-                const int32_t v = tsn_dsp_rq_right((acc[npix * k + p] >> ashift) + b, *mp, k_lo,
-                                                   k_hi, rs1);
-                out[oc + k + p * out_stride] = (int8_t)tsn_clamp(v, -128, 127);
-            }
+            tsn_dsp_rq4(acc + npix * k, ashift, b, *mp, k_lo, k_hi, rs1, out + oc + k,
+                        out_stride);
         } else {
             tsn_dsp_requant_channel(io, *mp, *shp, b, acc + npix * k, np, ashift,
                                     out + oc + k, out_stride);

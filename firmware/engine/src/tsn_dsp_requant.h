@@ -1,6 +1,7 @@
 /*
  * tsn_dsp_requant.h — internal: the right-shift requantization of tsn_dsp_rq_right_run (see
- * tsn_dsp.h) for four outputs of one channel, straight-line (included by tsn_dsp.h only).
+ * tsn_dsp.h) with its constants folded once per channel, and four outputs of a channel
+ * straight-line (included by tsn_dsp.h only).
  */
 #ifndef TSN_DSP_REQUANT_H
 #define TSN_DSP_REQUANT_H
