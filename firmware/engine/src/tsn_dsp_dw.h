@@ -1,44 +1,50 @@
 /*
- * tsn_dsp_dw.h — internal: the depthwise 3x3 stride-1 inner loop and a requantization loop for
- * accumulators that already hold the bias (part of the DSP path, included by tsn_dsp.h only).
+ * tsn_dsp_dw.h — internal: the 3x3 depthwise path of tsn_dsp_dw_channel (stride_w 1 or 2) and
+ * its requantization loop (part of the DSP path, included by tsn_dsp.h only).
  *
- * 3 taps of a padded row, two outputs (x, x+1) per word of 4 input bytes b0..b3: with
- * e = (b0, b2) and o = (b1, b3) (SXTAB16 with and without ROR #8, input offset added),
- * out x = e.(w0, w2) [SMLAD] + b1*w1 [o bottom], out x+1 = o.(w0, w2) [SMLAD] + b2*w1 [e top]:
- * 6 MACs in 7 instructions. Same terms as the portable kernel, in another order of int32
- * additions (wrapping): bit-identical.
+ * The channel's padded rows on the stack hold raw input bytes, padding = -input_offset, and
+ * input_offset * (sum of the 9 taps) goes into the bias: every tap then adds w * x, and a
+ * padding byte adds -input_offset * w, which with its share of the folded term gives 0, as the
+ * portable kernel's skipped positions. Stride 1, two outputs (x, x+1) per word of 4 bytes
+ * b0..b3: with e = (b0, b2) and o = (b1, b3) (SXTB16 without and with ROR #8),
+ * out x = e.(w0, w2) [SMUAD/SMLAD] + b1*w1 [o bottom], out x+1 = o.(w0, w2) + b2*w1 [e top]:
+ * 6 MACs in 7 instructions. Stride 2, one word per output: 3 MACs in 5. Same terms as the
+ * portable kernel in another order of int32 additions (wrapping): bit-identical.
  */
 #ifndef TSN_DSP_DW_H
 #define TSN_DSP_DW_H
 
 #if defined(TSN_DSP_EMULATE)
 
+/* acc + lane xat of x * lane yat of y, modulo 2^32 */
+static inline int32_t tsn_emu_mla16(uint32_t x, int xat, uint32_t y, int yat, int32_t acc)
+{
+    return tsn_emu_wrap((uint32_t)acc + (uint32_t)(tsn_emu_lane(x, xat) * tsn_emu_lane(y, yat)));
+}
+
 /* SMLABT / SMLATB: acc + bottom*top / top*bottom, modulo 2^32 */
 static inline int32_t tsn_smlabt(uint32_t x, uint32_t y, int32_t acc)
 {
-    return tsn_emu_wrap((uint32_t)acc + (uint32_t)(tsn_emu_lane(x, 0) * tsn_emu_lane(y, 16)));
+    return tsn_emu_mla16(x, 0, y, 16, acc);
 }
 
 static inline int32_t tsn_smlatb(uint32_t x, uint32_t y, int32_t acc)
 {
-    return tsn_emu_wrap((uint32_t)acc + (uint32_t)(tsn_emu_lane(x, 16) * tsn_emu_lane(y, 0)));
+    return tsn_emu_mla16(x, 16, y, 0, acc);
 }
 
 #else
 
-static inline int32_t tsn_smlabt(uint32_t x, uint32_t y, int32_t acc)
-{
-    int32_t r;
-    __asm__("smlabt %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(y), "r"(acc));
-    return r;
-}
-
-static inline int32_t tsn_smlatb(uint32_t x, uint32_t y, int32_t acc)
-{
-    int32_t r;
-    __asm__("smlatb %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(y), "r"(acc));
-    return r;
-}
+#define TSN_DSP_MLA16(name, insn)                                                               \
+    static inline int32_t name(uint32_t x, uint32_t y, int32_t acc)                             \
+    {                                                                                           \
+        int32_t r;                                                                              \
+        __asm__(insn " %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(y), "r"(acc));                   \
+        return r;                                                                               \
+    }
+TSN_DSP_MLA16(tsn_smlabt, "smlabt")
+TSN_DSP_MLA16(tsn_smlatb, "smlatb")
+#undef TSN_DSP_MLA16
 
 #endif
 
@@ -59,14 +65,22 @@ static inline int32_t tsn_dsp_dw3_taps(const int32_t t[9], uint32_t w[5])
     return sum;
 }
 
-/* acc[i * a_step + k] = the 3x3 window at column k of the rows r, r + d, r + 2d with
- * r = r0 + i * r_step (raw bytes, no input offset: the caller adds input_offset * sum of taps,
- * which padding bytes of -input_offset make exact), k < 2 * pairs, i < nrows (rows in
- * increasing order: a row's last pair may spill onto the next row's first accumulator).
- * Reads bytes [0, 2 * pairs + 2) of each row. 24 instructions a pair. */
+/* One row of taps onto accumulator A of the output at the 4 bytes LOAD puts in v: FIRST (SMUAD
+ * or SMLAD of bytes 0, 2 by the row's (w0, w2)), then byte 1 by w1 in lane L ("b" or "t") of
+ * WM (stride 2). */
+#define TSN_DSP_DW3_TAPS(LOAD, FIRST, A, WM, L)                                            \
+    LOAD "sxtb16 %[e], %[v]\n\t"                                                                \
+    "sxtb16 %[v], %[v], ror #8\n\t" FIRST "smlab" L " %[" A "], %[v], %[" WM "], %[" A "]\n\t"
+
+/* acc[i * a_step + k] = the 3x3 window at column k * stride (stride 1 or 2) of the rows r,
+ * r + d, r + 2d with r = r0 + i * r_step (raw bytes, no input offset: the caller adds
+ * input_offset * sum of taps, which padding bytes of -input_offset make exact), k < 2 * pairs,
+ * i < nrows (rows in increasing order: a row's last pair may spill onto the next row's first
+ * accumulator). Reads bytes [0, 2 * stride * pairs + 4 - 2 * stride) of each row. Stride 1: both
+ * outputs from one word (24 instructions a pair), stride 2: one word each (33). */
 TSN_DSP_LOOP void tsn_dsp_dw3_pairs(const int8_t *r0, int32_t d, const uint32_t *w,
-                                    int32_t pairs, int32_t nrows, int32_t r_step,
-                                    int32_t a_step, int32_t *acc0)
+                                    int32_t stride, int32_t pairs, int32_t nrows,
+                                    int32_t r_step, int32_t a_step, int32_t *acc0)
 {
     const uint32_t w0 = w[0], w1 = w[1], w2 = w[2], wm = w[3], wm2 = w[4];
     int32_t i;
@@ -77,6 +91,25 @@ TSN_DSP_LOOP void tsn_dsp_dw3_pairs(const int8_t *r0, int32_t d, const uint32_t 
         const int32_t *const end = acc + 2 * pairs;
         uint32_t v, e;
         int32_t a0, a1;
+#define TSN_DSP_DW3_OPERANDS                                                                    \
+    : [r] "+r"(r), [acc] "+r"(acc), [v] "=&r"(v), [e] "=&r"(e), [a0] "=&r"(a0), [a1] "=&r"(a1) \
+    : [d] "r"(d), [end] "r"(end), [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [wm] "r"(wm),      \
+      [wm2] "r"(wm2)                                                                           \
+    : "cc", "memory"
+#define TSN_DSP_DW3_S2_ONE(A)                                                                   \
+    TSN_DSP_DW3_TAPS("ldr %[v], [%[r], %[d]]\n\t", "smuad %[" A "], %[e], %[w1]\n\t", A, "wm",   \
+                     "t")                                                                 \
+    TSN_DSP_DW3_TAPS("ldr %[v], [%[r], %[d], lsl #1]\n\t",                                      \
+                     "smlad %[" A "], %[e], %[w2], %[" A "]\n\t", A, "wm2", "b")          \
+    TSN_DSP_DW3_TAPS("ldr %[v], [%[r]], #2\n\t", "smlad %[" A "], %[e], %[w0], %[" A "]\n\t", A, \
+                     "wm", "b")
+        if (stride == 2) {
+            __asm__ volatile("1:\n\t" TSN_DSP_DW3_S2_ONE("a0") TSN_DSP_DW3_S2_ONE("a1")
+                             "strd %[a0], %[a1], [%[acc]], #8\n\t"
+                             "cmp %[acc], %[end]\n\t"
+                             "bne 1b" TSN_DSP_DW3_OPERANDS);
+            continue;
+        }
         __asm__ volatile(
             "1:\n\t"
             "ldr %[v], [%[r], %[d]]\n\t"
@@ -102,95 +135,24 @@ TSN_DSP_LOOP void tsn_dsp_dw3_pairs(const int8_t *r0, int32_t d, const uint32_t 
             "smlatb %[a1], %[e], %[wm], %[a1]\n\t"
             "strd %[a0], %[a1], [%[acc]], #8\n\t"
             "cmp %[acc], %[end]\n\t"
-            "bne 1b"
-            : [r] "+r"(r), [acc] "+r"(acc), [v] "=&r"(v), [e] "=&r"(e), [a0] "=&r"(a0),
-              [a1] "=&r"(a1)
-            : [d] "r"(d), [end] "r"(end), [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2),
-              [wm] "r"(wm), [wm2] "r"(wm2)
-            : "cc", "memory");
-#else
-        int32_t k;
-        for (k = 0; k < pairs; ++k) {
-            uint32_t v, e, o;
-            int32_t a0, a1;
-            v = tsn_ld4(r + d);
-            e = tsn_sxtb16(v);
-            o = tsn_sxtb16_ror8(v);
-            a0 = tsn_smlabt(o, wm, tsn_smlad(e, w1, 0));
-            a1 = tsn_smlatt(e, wm, tsn_smlad(o, w1, 0));
-            v = tsn_ld4(r + 2 * d);
-            e = tsn_sxtb16(v);
-            o = tsn_sxtb16_ror8(v);
-            a0 = tsn_smlabb(o, wm2, tsn_smlad(e, w2, a0));
-            a1 = tsn_smlatb(e, wm2, tsn_smlad(o, w2, a1));
-            v = tsn_ld4(r);
-            e = tsn_sxtb16(v);
-            o = tsn_sxtb16_ror8(v);
-            acc[2 * k] = tsn_smlabb(o, wm, tsn_smlad(e, w0, a0));
-            acc[2 * k + 1] = tsn_smlatb(e, wm, tsn_smlad(o, w0, a1));
-            r += 2;
-        }
-#endif
-    }
-}
-
-/* tsn_dsp_dw3_pairs for stride 2: output k reads the 4 bytes at 2k (e = bytes 0, 2 by (w0, w2),
- * o bottom = byte 1 by w1). Reads bytes [0, 4 * pairs + 2) of each row. 33 instructions a
- * pair. */
-TSN_DSP_LOOP void tsn_dsp_dw3_pairs_s2(const int8_t *r0, int32_t d, const uint32_t *w,
-                                       int32_t pairs, int32_t nrows, int32_t r_step,
-                                       int32_t a_step, int32_t *acc0)
-{
-    const uint32_t w0 = w[0], w1 = w[1], w2 = w[2], wm = w[3], wm2 = w[4];
-    int32_t i;
-    for (i = 0; i < nrows && pairs > 0; ++i) {
-        const int8_t *r = r0 + i * r_step;
-        int32_t *acc = acc0 + i * a_step;
-#if TSN_DSP_ASM_LOOPS
-        const int32_t *const end = acc + 2 * pairs;
-        uint32_t v, e;
-        int32_t a0, a1;
-#define TSN_DSP_DW3_S2_ONE(A)                                                                   \
-    "ldr %[v], [%[r], %[d]]\n\t"                                                                \
-    "sxtb16 %[e], %[v]\n\t"                                                                     \
-    "sxtb16 %[v], %[v], ror #8\n\t"                                                             \
-    "smuad %[" A "], %[e], %[w1]\n\t"                                                           \
-    "smlabt %[" A "], %[v], %[wm], %[" A "]\n\t"                                                \
-    "ldr %[v], [%[r], %[d], lsl #1]\n\t"                                                        \
-    "sxtb16 %[e], %[v]\n\t"                                                                     \
-    "sxtb16 %[v], %[v], ror #8\n\t"                                                             \
-    "smlad %[" A "], %[e], %[w2], %[" A "]\n\t"                                                 \
-    "smlabb %[" A "], %[v], %[wm2], %[" A "]\n\t"                                               \
-    "ldr %[v], [%[r]], #2\n\t"                                                                  \
-    "sxtb16 %[e], %[v]\n\t"                                                                     \
-    "sxtb16 %[v], %[v], ror #8\n\t"                                                             \
-    "smlad %[" A "], %[e], %[w0], %[" A "]\n\t"                                                 \
-    "smlabb %[" A "], %[v], %[wm], %[" A "]\n\t"
-        __asm__ volatile(
-            "1:\n\t" TSN_DSP_DW3_S2_ONE("a0") TSN_DSP_DW3_S2_ONE("a1")
-            "strd %[a0], %[a1], [%[acc]], #8\n\t"
-            "cmp %[acc], %[end]\n\t"
-            "bne 1b"
-            : [r] "+r"(r), [acc] "+r"(acc), [v] "=&r"(v), [e] "=&r"(e), [a0] "=&r"(a0),
-              [a1] "=&r"(a1)
-            : [d] "r"(d), [end] "r"(end), [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2),
-              [wm] "r"(wm), [wm2] "r"(wm2)
-            : "cc", "memory");
+            "bne 1b" TSN_DSP_DW3_OPERANDS);
 #undef TSN_DSP_DW3_S2_ONE
+#undef TSN_DSP_DW3_OPERANDS
 #else
         int32_t k;
-        for (k = 0; k < 2 * pairs; ++k) {
+        for (k = 0; k < 2 * pairs; ++k) { /* output k: bytes 0..3 at k * stride */
             uint32_t v = tsn_ld4(r + d);
             int32_t a = tsn_smlabt(tsn_sxtb16_ror8(v), wm, tsn_smlad(tsn_sxtb16(v), w1, 0));
             v = tsn_ld4(r + 2 * d);
             a = tsn_smlabb(tsn_sxtb16_ror8(v), wm2, tsn_smlad(tsn_sxtb16(v), w2, a));
             v = tsn_ld4(r);
             acc[k] = tsn_smlabb(tsn_sxtb16_ror8(v), wm, tsn_smlad(tsn_sxtb16(v), w0, a));
-            r += 2;
+            r += stride;
         }
 #endif
     }
 }
+#undef TSN_DSP_DW3_TAPS
 
 /* out[p * stride] = clamp(requantize(acc[p] + bias) + output_offset), p < count: the form of
  * tsn_dsp_rq_right_run (tsn_dsp_rq_run_ok), two outputs an iteration (10.5 instructions an
@@ -208,22 +170,10 @@ TSN_DSP_LOOP void tsn_dsp_rq_run2(const tsn_dsp_rq *rq, const tsn_dsp_io *io, in
         __asm__ volatile(
             "1:\n\t"
             "ldrd %[x0], %[x1], [%[a]], #8\n\t"
-            "add %[x0], %[x0], %[b]\n\t"
-            "and %[lo], %[x0], #0x80000000\n\t"
-            "subs %[lo], %[klo], %[lo]\n\t"
-            "sbc %[hi], %[khi], #0\n\t"
-            "smlal %[lo], %[hi], %[x0], %[m]\n\t"
-            "asr %[hi], %[hi], %[rs1]\n\t"
-            "ssat %[hi], #8, %[hi]\n\t"
+            "add %[x0], %[x0], %[b]\n\t" TSN_DSP_RQ_ASM("x0")
             "strb %[hi], [%[o]]\n\t"
             "add %[o], %[o], %[s]\n\t"
-            "add %[x1], %[x1], %[b]\n\t"
-            "and %[lo], %[x1], #0x80000000\n\t"
-            "subs %[lo], %[klo], %[lo]\n\t"
-            "sbc %[hi], %[khi], #0\n\t"
-            "smlal %[lo], %[hi], %[x1], %[m]\n\t"
-            "asr %[hi], %[hi], %[rs1]\n\t"
-            "ssat %[hi], #8, %[hi]\n\t"
+            "add %[x1], %[x1], %[b]\n\t" TSN_DSP_RQ_ASM("x1")
             "strb %[hi], [%[o]]\n\t"
             "add %[o], %[o], %[s]\n\t"
             "cmp %[a], %[end]\n\t"
@@ -301,8 +251,7 @@ static inline void tsn_dsp_dw3_channel(const tsn_conv_params *params, const tsn_
     const tsn_dsp_io io = tsn_dsp_io_of_conv(params);
     const int32_t per = plane && out_w <= TSN_DSP_DW_ACCS ? TSN_DSP_DW_ACCS / out_w : 1;
     const int32_t sw = params->stride_w;
-    void (*const pairs)(const int8_t *, int32_t, const uint32_t *, int32_t, int32_t, int32_t,
-                        int32_t, int32_t *) = sw == 2 ? tsn_dsp_dw3_pairs_s2 : tsn_dsp_dw3_pairs;
+
     int32_t accs[TSN_DSP_DW_ACCS + 1]; /* + the second of an odd run's last pair */
     int32_t oy, ox, nr, top = 0;
     memset(rows + (plane ? (out_h - 1) * params->stride_h + span : span) * width, pad, 4);
@@ -322,14 +271,14 @@ static inline void tsn_dsp_dw3_channel(const tsn_conv_params *params, const tsn_
             r = rows;
         }
         if (out_w <= TSN_DSP_DW_ACCS) {
-            pairs(r, d, w, (out_w + 1) / 2, nr, step, out_w, accs);
+            tsn_dsp_dw3_pairs(r, d, w, sw, (out_w + 1) / 2, nr, step, out_w, accs);
             tsn_dsp_requant_run2(&io, rq, bias, accs, nr * out_w, out, out_stride);
             out += nr * out_w * out_stride;
             continue;
         }
         for (ox = 0; ox < out_w; ox += TSN_DSP_DW_ACCS) {
             const int32_t len = out_w - ox < TSN_DSP_DW_ACCS ? out_w - ox : TSN_DSP_DW_ACCS;
-            pairs(r + ox * sw, d, w, (len + 1) / 2, 1, 0, 0, accs);
+            tsn_dsp_dw3_pairs(r + ox * sw, d, w, sw, (len + 1) / 2, 1, 0, 0, accs);
             tsn_dsp_requant_run2(&io, rq, bias, accs, len, out, out_stride);
             out += len * out_stride;
         }

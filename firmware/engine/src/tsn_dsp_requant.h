@@ -24,6 +24,16 @@ static inline int tsn_dsp_rq_fold(int32_t m, int32_t shift, int32_t off, int32_t
     return 1;
 }
 
+/* The right-shift form in asm on operand X (int32: accumulator + bias): result in hi, clamped
+ * to int8 (operands lo, hi, klo, khi, m, rs1 as tsn_dsp_rq_right's). */
+#define TSN_DSP_RQ_ASM(X)                                                                       \
+    "and %[lo], %[" X "], #0x80000000\n\t"                                                      \
+    "subs %[lo], %[klo], %[lo]\n\t"                                                             \
+    "sbc %[hi], %[khi], #0\n\t"                                                                 \
+    "smlal %[lo], %[hi], %[" X "], %[m]\n\t"                                                    \
+    "asr %[hi], %[hi], %[rs1]\n\t"                                                              \
+    "ssat %[hi], #8, %[hi]\n\t"
+
 /* out[p * stride] = ssat8(high word of ((acc[p] >> ashift) + b) * m + K - sign * 2^31, >> rs1),
  * p < 4: tsn_dsp_rq_right_run's arithmetic with constants of tsn_dsp_rq_fold, ashift 0 or 4.
  * 35 instructions. */
@@ -33,40 +43,30 @@ static inline TSN_DSP_INLINE void tsn_dsp_rq4(const int32_t *acc, int ashift, in
 {
 #if TSN_DSP_ASM_LOOPS
     uint32_t x0, x1, lo, hi;
-#define TSN_DSP_RQ4_ONE(X, STORE)                                                               \
-    "and %[lo], %[" X "], #0x80000000\n\t"                                                      \
-    "subs %[lo], %[klo], %[lo]\n\t"                                                             \
-    "sbc %[hi], %[khi], #0\n\t"                                                                 \
-    "smlal %[lo], %[hi], %[" X "], %[m]\n\t"                                                    \
-    "asr %[hi], %[hi], %[rs1]\n\t"                                                              \
-    "ssat %[hi], #8, %[hi]\n\t" STORE
+#define TSN_DSP_RQ4_ONE(X, STORE) TSN_DSP_RQ_ASM(X) STORE
 #define TSN_DSP_RQ4_BODY(ADD0, ADD1, ADD2, ADD3)                                                \
     "ldrd %[x0], %[x1], [%[a]]\n\t" ADD0 TSN_DSP_RQ4_ONE("x0", "strb %[hi], [%[o]]\n\t")        \
     ADD1 TSN_DSP_RQ4_ONE("x1", "strb %[hi], [%[o], %[s]]\n\t")                                  \
     "ldrd %[x0], %[x1], [%[a], #8]\n\t"                                                         \
     "add %[o], %[o], %[s], lsl #1\n\t" ADD2 TSN_DSP_RQ4_ONE("x0", "strb %[hi], [%[o]]\n\t")     \
     ADD3 TSN_DSP_RQ4_ONE("x1", "strb %[hi], [%[o], %[s]]\n\t")
+#define TSN_DSP_RQ4_OPERANDS                                                                    \
+    : [o] "+r"(out), [x0] "=&r"(x0), [x1] "=&r"(x1), [lo] "=&r"(lo), [hi] "=&r"(hi)           \
+    : [a] "r"(acc), [b] "r"(b), [klo] "r"(k_lo), [khi] "r"(k_hi), [m] "r"(m), [rs1] "r"(rs1), \
+      [s] "r"(stride)                                                                          \
+    : "cc", "memory"
     if (ashift) {
         __asm__ volatile(TSN_DSP_RQ4_BODY("add %[x0], %[b], %[x0], asr #4\n\t",
                                           "add %[x1], %[b], %[x1], asr #4\n\t",
                                           "add %[x0], %[b], %[x0], asr #4\n\t",
                                           "add %[x1], %[b], %[x1], asr #4\n\t")
-                         : [o] "+r"(out), [x0] "=&r"(x0), [x1] "=&r"(x1), [lo] "=&r"(lo),
-                           [hi] "=&r"(hi)
-                         : [a] "r"(acc), [b] "r"(b), [klo] "r"(k_lo), [khi] "r"(k_hi),
-                           [m] "r"(m), [rs1] "r"(rs1), [s] "r"(stride)
-                         : "cc", "memory");
+                             TSN_DSP_RQ4_OPERANDS);
     } else {
-        __asm__ volatile(TSN_DSP_RQ4_BODY("add %[x0], %[x0], %[b]\n\t",
-                                          "add %[x1], %[x1], %[b]\n\t",
-                                          "add %[x0], %[x0], %[b]\n\t",
-                                          "add %[x1], %[x1], %[b]\n\t")
-                         : [o] "+r"(out), [x0] "=&r"(x0), [x1] "=&r"(x1), [lo] "=&r"(lo),
-                           [hi] "=&r"(hi)
-                         : [a] "r"(acc), [b] "r"(b), [klo] "r"(k_lo), [khi] "r"(k_hi),
-                           [m] "r"(m), [rs1] "r"(rs1), [s] "r"(stride)
-                         : "cc", "memory");
+        __asm__ volatile(TSN_DSP_RQ4_BODY("add %[x0], %[x0], %[b]\n\t", "add %[x1], %[x1], %[b]\n\t",
+                                          "add %[x0], %[x0], %[b]\n\t", "add %[x1], %[x1], %[b]\n\t")
+                             TSN_DSP_RQ4_OPERANDS);
     }
+#undef TSN_DSP_RQ4_OPERANDS
 #undef TSN_DSP_RQ4_BODY
 #undef TSN_DSP_RQ4_ONE
 #else
