@@ -1759,19 +1759,51 @@ TSN_DSP_LOOP void tsn_dsp_requant_channel(const tsn_dsp_io *io, int32_t mult, in
     }
 }
 
+/* tsn_dsp_requant_block for np < 4 (a row's last one or two pixels): the right-shift form with
+ * its folded constants output by output, the rest by tsn_dsp_requant_channel. */
+TSN_DSP_LOOP void tsn_dsp_requant_short(const tsn_dsp_io *io, const tsn_requant *quant,
+                                        const int32_t *bias, int32_t oc, int32_t n,
+                                        const int32_t *acc, int32_t npix, int32_t np,
+                                        int32_t ashift, int8_t *out, int32_t out_stride)
+{
+    const int full = io->act_min == -128 && io->act_max == 127;
+    int32_t k, p;
+    for (k = 0; k < n; ++k) {
+        const int32_t q = quant->per_channel ? oc + k : 0;
+        const int32_t m = quant->multiplier[q], b = bias != NULL ? bias[oc + k] : 0;
+        const int32_t *a = acc + npix * k;
+        int8_t *o = out + oc + k;
+        int32_t rs1;
+        uint32_t k_lo, k_hi;
+        if (full && tsn_dsp_rq_fold(m, quant->shift[q], io->output_offset, &rs1, &k_lo, &k_hi)) {
+            for (p = 0; p < np; ++p) { /* >> of a negative int: arithmetic here */
+                const int32_t v = tsn_dsp_rq_right((a[p] >> ashift) + b, m, k_lo, k_hi, rs1);
+                o[p * out_stride] = (int8_t)tsn_clamp(v, -128, 127);
+            }
+        } else {
+            tsn_dsp_requant_channel(io, m, quant->shift[q], b, a, np, ashift, o, out_stride);
+        }
+    }
+}
+
 /* out[p * out_stride + oc + k] from acc[npix * k + p] >> ashift (+ bias), k < n, p < np (the
  * sums of INT4 weights are exact multiples of 16: ashift 4): 4 pixels of full-range channels
- * with the right-shift form straight-line (tsn_dsp_rq4), the rest by tsn_dsp_requant_channel. */
+ * with the right-shift form straight-line (tsn_dsp_rq4), the rest by tsn_dsp_requant_channel;
+ * np < 4 by tsn_dsp_requant_short. */
 TSN_DSP_LOOP void tsn_dsp_requant_block(const tsn_dsp_io *io, const tsn_requant *quant,
                                         const int32_t *bias, int32_t oc, int32_t n,
                                         const int32_t *acc, int32_t npix, int32_t np,
                                         int32_t ashift, int8_t *out, int32_t out_stride)
 {
     const int32_t off = io->output_offset;
-    const int fast = io->act_min == -128 && io->act_max == 127 && np == 4;
+    const int fast = io->act_min == -128 && io->act_max == 127;
     const int32_t step = quant->per_channel ? 1 : 0;
     const int32_t *mp = quant->multiplier + oc * step, *shp = quant->shift + oc * step;
     int32_t k;
+    if (np != 4) {
+        tsn_dsp_requant_short(io, quant, bias, oc, n, acc, npix, np, ashift, out, out_stride);
+        return;
+    }
     for (k = 0; k < n; ++k, mp += step, shp += step) {
         const int32_t b = bias != NULL ? bias[oc + k] : 0;
         int32_t rs1;
