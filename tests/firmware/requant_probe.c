@@ -52,7 +52,8 @@ static uint32_t tsn_probe_next(uint32_t *s)
 }
 
 /* n random (x, multiplier, shift) through tsn_dsp_rq_of / tsn_dsp_rq_apply (the DSP path's
- * requantization) against tsn_requantize; returns how many differ. Multipliers: QuantizeMultiplier's
+ * requantization) and, where it applies, tsn_dsp_rq_fold / tsn_dsp_rq4 (with a random output
+ * offset, INT4's >> 4) against tsn_requantize; returns how many differ. Multipliers: QuantizeMultiplier's
  * range [2^30, 2^31), its ends, and any int32; shifts in [-36, 35]; x: any magnitude, ends. */
 int32_t tsn_probe_dsp_requant_mismatches(int32_t n, uint32_t seed)
 {
@@ -73,7 +74,19 @@ int32_t tsn_probe_dsp_requant_mismatches(int32_t n, uint32_t seed)
                           : xk < 4 ? (int32_t)(v >> 1)
                                    : -(int32_t)(v >> 1) - (int32_t)(xk & 1u);
         const tsn_dsp_rq q = tsn_dsp_rq_of(m, shift);
+        const int32_t off = (int32_t)(r2 % 256u) - 128, ashift = (int32_t)(xk & 1u) * 4;
+        int32_t rs1, p;
+        uint32_t k_lo, k_hi;
         bad += tsn_dsp_rq_apply(&q, x) != tsn_requantize(x, m, shift);
+        if (tsn_dsp_rq_fold(m, shift, off, &rs1, &k_lo, &k_hi)) { /* tsn_dsp_requant.h */
+            const int32_t acc[4] = {x, x >> 3, -(x >> 2), x >> 17};
+            int8_t out[8];
+            tsn_dsp_rq4(acc, ashift, 0, m, k_lo, k_hi, rs1, out, 2);
+            for (p = 0; p < 4; ++p) {
+                const int32_t want = tsn_requantize(acc[p] >> ashift, m, shift) + off;
+                bad += out[2 * p] != (int8_t)tsn_clamp(want, -128, 127);
+            }
+        }
     }
     return bad;
 }

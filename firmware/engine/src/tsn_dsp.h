@@ -540,20 +540,34 @@ static inline void tsn_dsp_requant_run(const tsn_dsp_io *io, const tsn_dsp_rq *r
     }
 }
 
+#include "tsn_dsp_requant.h"
+
 /* out0[k], out1[k] from acc[2k], acc[2k+1] (two pixels), channels oc + k, k < n. */
 static inline void tsn_dsp_requant_pairs(const tsn_dsp_io *io, const tsn_requant *quant,
                                          const int32_t *bias, int32_t oc, int32_t n,
                                          const int32_t *acc, int8_t *out0, int8_t *out1)
 {
     const int32_t off = io->output_offset, lo = io->act_min, hi = io->act_max;
+    const int full = lo == -128 && hi == 127;
     int32_t k;
     for (k = 0; k < n; ++k) {
         const int32_t c = oc + k;
         const int32_t q = quant->per_channel ? c : 0;
-        const tsn_dsp_rq rq = tsn_dsp_rq_of(quant->multiplier[q], quant->shift[q]);
         const int32_t b = bias != NULL ? bias[c] : 0;
-        out0[k] = (int8_t)tsn_clamp(tsn_dsp_rq_apply(&rq, acc[2 * k] + b) + off, lo, hi);
-        out1[k] = (int8_t)tsn_clamp(tsn_dsp_rq_apply(&rq, acc[2 * k + 1] + b) + off, lo, hi);
+        int32_t rs1;
+        uint32_t k_lo, k_hi;
+        if (full && tsn_dsp_rq_fold(quant->multiplier[q], quant->shift[q], off, &rs1, &k_lo,
+                                    &k_hi)) { /* tsn_dsp_requant.h */
+            const int32_t m = quant->multiplier[q];
+            out0[k] = (int8_t)tsn_clamp(tsn_dsp_rq_right(acc[2 * k] + b, m, k_lo, k_hi, rs1),
+                                        -128, 127);
+            out1[k] = (int8_t)tsn_clamp(tsn_dsp_rq_right(acc[2 * k + 1] + b, m, k_lo, k_hi, rs1),
+                                        -128, 127);
+        } else {
+            const tsn_dsp_rq rq = tsn_dsp_rq_of(quant->multiplier[q], quant->shift[q]);
+            out0[k] = (int8_t)tsn_clamp(tsn_dsp_rq_apply(&rq, acc[2 * k] + b) + off, lo, hi);
+            out1[k] = (int8_t)tsn_clamp(tsn_dsp_rq_apply(&rq, acc[2 * k + 1] + b) + off, lo, hi);
+        }
     }
 }
 
@@ -724,13 +738,22 @@ static inline void tsn_dsp_requant_singles(const tsn_dsp_io *io, const tsn_requa
                                            const int32_t *acc, int8_t *out)
 {
     const int32_t off = io->output_offset, lo = io->act_min, hi = io->act_max;
+    const int full = lo == -128 && hi == 127;
     int32_t k;
     for (k = 0; k < n; ++k) {
         const int32_t c = oc + k;
         const int32_t q = quant->per_channel ? c : 0;
-        const tsn_dsp_rq rq = tsn_dsp_rq_of(quant->multiplier[q], quant->shift[q]);
         const int32_t b = bias != NULL ? bias[c] : 0;
-        out[k] = (int8_t)tsn_clamp(tsn_dsp_rq_apply(&rq, acc[k] + b) + off, lo, hi);
+        int32_t rs1;
+        uint32_t k_lo, k_hi;
+        if (full && tsn_dsp_rq_fold(quant->multiplier[q], quant->shift[q], off, &rs1, &k_lo,
+                                    &k_hi)) { /* tsn_dsp_requant.h */
+            out[k] = (int8_t)tsn_clamp(
+                tsn_dsp_rq_right(acc[k] + b, quant->multiplier[q], k_lo, k_hi, rs1), -128, 127);
+        } else {
+            const tsn_dsp_rq rq = tsn_dsp_rq_of(quant->multiplier[q], quant->shift[q]);
+            out[k] = (int8_t)tsn_clamp(tsn_dsp_rq_apply(&rq, acc[k] + b) + off, lo, hi);
+        }
     }
 }
 
@@ -1246,6 +1269,8 @@ static inline void tsn_dsp_dw_out_row(const tsn_conv_params *params, const tsn_d
     }
 }
 
+#include "tsn_dsp_dw.h"
+
 /* One channel of a depthwise convolution (dilation_w 1). Element (y, x) of the input channel is
  * in[(y * in_w + x) * in_stride], filter tap t is element f_first + t * f_stride of filter (int8,
  * or packed `bits` wide), output (y, x) goes to
@@ -1270,8 +1295,10 @@ static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_d
     const int32_t y_first = -params->pad_top;
     const int32_t plane = (out_h - 1) * params->stride_h + span; /* rows y_first .. */
     const int8_t pad = (int8_t)-params->input_offset; /* input_offset in [-127, 128] */
+    const int dw3 = f_h == 3 && f_w == 3 && params->stride_w <= 2; /* tsn_dsp_dw.h */
     int8_t rows[TSN_DSP_DW_STACK_BYTES];
-    uint32_t taps[2 * TSN_DSP_DW_MAX_CHUNKS];
+    uint32_t taps[2 * TSN_DSP_DW_MAX_CHUNKS], w3[5];
+    int32_t t9[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0}, bias3 = 0;
     const int8_t *row_at[TSN_DSP_DW_MAX_CHUNKS];
     int32_t fy, k, x, oy, copied = 0;
 
@@ -1282,20 +1309,25 @@ static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_d
                 const int32_t fx = 4 * k + x;
                 const int32_t e = f_first + (fy * f_w + fx) * f_stride;
                 t4[x] = fx >= f_w ? 0 : bits == 8 ? filter[e] : tsn_packed_at(filter, e, bits);
+                if (dw3 && fx < 3) {
+                    t9[3 * fy + fx] = t4[x];
+                }
             }
             taps[2 * (fy * chunks + k)] = tsn_pair16(t4[0], t4[2]);
             taps[2 * (fy * chunks + k) + 1] = tsn_pair16(t4[1], t4[3]);
         }
     }
-    if (plane * width <= TSN_DSP_DW_STACK_BYTES) {
-        for (k = 0; k < plane; ++k) {
-            const int32_t y = y_first + k;
-            if (y >= 0 && y < in_h) {
-                tsn_dsp_dw_pad_row(rows + k * width, width, in + y * in_w * in_stride, in_stride,
-                                   in_w, params->pad_left, pad);
-            } else {
-                tsn_dsp_dw_pad_row(rows + k * width, width, in, in_stride, 0, width, pad);
-            }
+    if (dw3) { /* raw bytes: input_offset * sum of taps goes into the bias */
+        bias3 = tsn_dsp_i32((uint32_t)bias + (uint32_t)params->input_offset *
+                                                 (uint32_t)tsn_dsp_dw3_taps(t9, w3));
+    }
+    if (plane * width + (dw3 ? 4 : 0) <= TSN_DSP_DW_STACK_BYTES) {
+        tsn_dsp_dw_fill(rows, width, plane, in, in_stride, in_h, in_w, y_first, params->pad_left,
+                        pad);
+        if (dw3) {
+            tsn_dsp_dw3_channel(params, rq, bias3, in, in_stride, in_h, in_w, rows, width, 1, w3,
+                                out, out_stride, out_h, out_w);
+            return;
         }
         if (f_h == 3 && chunks == 1) {
             tsn_dsp_dw_plane3(params, rq, bias, rows, width, taps, out, out_stride, out_h,
@@ -1309,6 +1341,11 @@ static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_d
             tsn_dsp_dw_out_row(params, rq, bias, row_at, taps, f_h, chunks,
                                out + oy * out_w * out_stride, out_stride, out_w);
         }
+        return;
+    }
+    if (dw3 && span * width + 4 <= TSN_DSP_DW_STACK_BYTES) {
+        tsn_dsp_dw3_channel(params, rq, bias3, in, in_stride, in_h, in_w, rows, width, 0, w3, out,
+                            out_stride, out_h, out_w);
         return;
     }
     tsn_dsp_dw_pad_row(rows + ring * width, width, in, in_stride, 0, width, pad);
@@ -1696,48 +1733,88 @@ static inline void tsn_dsp_widen_quad(const int8_t *const *rows, int32_t in_w, i
     }
 }
 
-/* out[p * out_stride + oc + k] from acc[npix * k + p] >> ashift (+ bias), k < n, p < np: the
- * requantization of each channel derived once, its usual right-shift form in a loop of its own
- * (the sums of INT4 weights are exact multiples of 16: ashift 4; >> of a negative int is
- * arithmetic wherever this path builds). */
+/* One channel of tsn_dsp_requant_block, any requantization: its usual right-shift form in a
+ * loop of its own (>> of a negative int is arithmetic wherever this path builds). */
+TSN_DSP_LOOP void tsn_dsp_requant_channel(const tsn_dsp_io *io, int32_t mult, int32_t shift,
+                                          int32_t b, const int32_t *a, int32_t np,
+                                          int32_t ashift, int8_t *o, int32_t out_stride)
+{
+    const int32_t off = io->output_offset, lo = io->act_min, hi = io->act_max;
+    const tsn_dsp_rq rq = tsn_dsp_rq_of(mult, shift);
+    int32_t p;
+    if (tsn_dsp_rq_run_ok(&rq, io)) {
+        tsn_dsp_rq_right_run(&rq, io, b, a, np, ashift, o, out_stride);
+    } else if (rq.mode == TSN_DSP_RQ_RIGHT) {
+        const int32_t m = rq.multiplier, rs1 = rq.rs1;
+        const uint32_t k_lo = rq.k_lo, k_hi = rq.k_hi;
+        for (p = 0; p < np; ++p) {
+            const int32_t v = tsn_dsp_rq_right((a[p] >> ashift) + b, m, k_lo, k_hi, rs1);
+            o[p * out_stride] = (int8_t)tsn_clamp(v + off, lo, hi);
+        }
+    } else {
+        for (p = 0; p < np; ++p) {
+            const int32_t v = tsn_dsp_rq_apply(&rq, (a[p] >> ashift) + b);
+            o[p * out_stride] = (int8_t)tsn_clamp(v + off, lo, hi);
+        }
+    }
+}
+
+/* tsn_dsp_requant_block for np < 4 (a row's last one or two pixels): the right-shift form with
+ * its folded constants output by output, the rest by tsn_dsp_requant_channel. */
+TSN_DSP_LOOP void tsn_dsp_requant_short(const tsn_dsp_io *io, const tsn_requant *quant,
+                                        const int32_t *bias, int32_t oc, int32_t n,
+                                        const int32_t *acc, int32_t npix, int32_t np,
+                                        int32_t ashift, int8_t *out, int32_t out_stride)
+{
+    const int full = io->act_min == -128 && io->act_max == 127;
+    int32_t k, p;
+    for (k = 0; k < n; ++k) {
+        const int32_t q = quant->per_channel ? oc + k : 0;
+        const int32_t m = quant->multiplier[q], b = bias != NULL ? bias[oc + k] : 0;
+        const int32_t *a = acc + npix * k;
+        int8_t *o = out + oc + k;
+        int32_t rs1;
+        uint32_t k_lo, k_hi;
+        if (full && tsn_dsp_rq_fold(m, quant->shift[q], io->output_offset, &rs1, &k_lo, &k_hi)) {
+            for (p = 0; p < np; ++p) { /* >> of a negative int: arithmetic here */
+                const int32_t v = tsn_dsp_rq_right((a[p] >> ashift) + b, m, k_lo, k_hi, rs1);
+                o[p * out_stride] = (int8_t)tsn_clamp(v, -128, 127);
+            }
+        } else {
+            tsn_dsp_requant_channel(io, m, quant->shift[q], b, a, np, ashift, o, out_stride);
+        }
+    }
+}
+
+/* out[p * out_stride + oc + k] from acc[npix * k + p] >> ashift (+ bias), k < n, p < np (the
+ * sums of INT4 weights are exact multiples of 16: ashift 4): 4 pixels of full-range channels
+ * with the right-shift form straight-line (tsn_dsp_rq4), the rest by tsn_dsp_requant_channel;
+ * np < 4 by tsn_dsp_requant_short. */
 TSN_DSP_LOOP void tsn_dsp_requant_block(const tsn_dsp_io *io, const tsn_requant *quant,
                                         const int32_t *bias, int32_t oc, int32_t n,
                                         const int32_t *acc, int32_t npix, int32_t np,
                                         int32_t ashift, int8_t *out, int32_t out_stride)
 {
-    const int32_t off = io->output_offset, lo = io->act_min, hi = io->act_max;
-    const int full = lo == -128 && hi == 127;
-    int32_t k, p;
-    for (k = 0; k < n; ++k) {
-        const int32_t c = oc + k;
-        const int32_t qi = quant->per_channel ? c : 0;
-        const int32_t mult = quant->multiplier[qi], shift = quant->shift[qi];
-        const int32_t b = bias != NULL ? bias[c] : 0;
-        const int32_t *a = acc + npix * k;
-        int8_t *o = out + c;
-        tsn_dsp_rq rq;
-        if (full && mult > ((int32_t)1 << 30) && shift <= -1 &&
-            shift >= -1 - TSN_DSP_RQ_FOLD_MAX_RS1) { /* tsn_dsp_rq_run_ok, derived directly */
-            rq.multiplier = mult;
-            rq.rs1 = -shift - 1;
-            rq.k_lo = rq.rs1 == 0 ? 0xC0000000u : 0x40000000u;
-            rq.k_hi = rq.rs1 > 0 ? (uint32_t)1 << (rq.rs1 - 1) : 0u;
-            tsn_dsp_rq_right_run(&rq, io, b, a, np, ashift, o, out_stride);
-            continue;
-        }
-        rq = tsn_dsp_rq_of(mult, shift);
-        if (rq.mode == TSN_DSP_RQ_RIGHT) {
-            const int32_t m = rq.multiplier, rs1 = rq.rs1;
-            const uint32_t k_lo = rq.k_lo, k_hi = rq.k_hi;
-            for (p = 0; p < np; ++p) {
-                const int32_t v = tsn_dsp_rq_right((a[p] >> ashift) + b, m, k_lo, k_hi, rs1);
-                o[p * out_stride] = (int8_t)tsn_clamp(v + off, lo, hi);
-            }
+    const int32_t off = io->output_offset;
+    const int fast = io->act_min == -128 && io->act_max == 127;
+    const int32_t step = quant->per_channel ? 1 : 0;
+    const int32_t *mp = quant->multiplier + oc * step, *shp = quant->shift + oc * step;
+    int32_t k;
+    if (np != 4) {
+        tsn_dsp_requant_short(io, quant, bias, oc, n, acc, npix, np, ashift, out, out_stride);
+        return;
+    }
+    for (k = 0; k < n; ++k, mp += step, shp += step) {
+        const int32_t b = bias != NULL ? bias[oc + k] : 0;
+        int32_t rs1;
+        uint32_t k_lo, k_hi;
+        if (fast && tsn_dsp_rq_fold(*mp, *shp, off, &rs1, &k_lo, &k_hi)) {
+            /* tsn_dsp_rq_run_ok, the constants folded once (tsn_dsp_requant.h) */
+            tsn_dsp_rq4(acc + npix * k, ashift, b, *mp, k_lo, k_hi, rs1, out + oc + k,
+                        out_stride);
         } else {
-            for (p = 0; p < np; ++p) {
-                const int32_t v = tsn_dsp_rq_apply(&rq, (a[p] >> ashift) + b);
-                o[p * out_stride] = (int8_t)tsn_clamp(v + off, lo, hi);
-            }
+            tsn_dsp_requant_channel(io, *mp, *shp, b, acc + npix * k, np, ashift,
+                                    out + oc + k, out_stride);
         }
     }
 }

@@ -1,0 +1,288 @@
+/*
+ * tsn_dsp_dw.h — internal: the 3x3 depthwise path of tsn_dsp_dw_channel (stride_w 1 or 2) and
+ * its requantization loop (part of the DSP path, included by tsn_dsp.h only).
+ *
+ * The channel's padded rows on the stack hold raw input bytes, padding = -input_offset, and
+ * input_offset * (sum of the 9 taps) goes into the bias: every tap then adds w * x, and a
+ * padding byte adds -input_offset * w, which with its share of the folded term gives 0, as the
+ * portable kernel's skipped positions. Stride 1, two outputs (x, x+1) per word of 4 bytes
+ * b0..b3: with e = (b0, b2) and o = (b1, b3) (SXTB16 without and with ROR #8),
+ * out x = e.(w0, w2) [SMUAD/SMLAD] + b1*w1 [o bottom], out x+1 = o.(w0, w2) + b2*w1 [e top]:
+ * 6 MACs in 7 instructions. Stride 2, one word per output: 3 MACs in 5. Same terms as the
+ * portable kernel in another order of int32 additions (wrapping): bit-identical.
+ */
+#ifndef TSN_DSP_DW_H
+#define TSN_DSP_DW_H
+
+#if defined(TSN_DSP_EMULATE)
+
+/* acc + lane xat of x * lane yat of y, modulo 2^32 */
+static inline int32_t tsn_emu_mla16(uint32_t x, int xat, uint32_t y, int yat, int32_t acc)
+{
+    return tsn_emu_wrap((uint32_t)acc + (uint32_t)(tsn_emu_lane(x, xat) * tsn_emu_lane(y, yat)));
+}
+
+/* SMLABT / SMLATB: acc + bottom*top / top*bottom, modulo 2^32 */
+static inline int32_t tsn_smlabt(uint32_t x, uint32_t y, int32_t acc)
+{
+    return tsn_emu_mla16(x, 0, y, 16, acc);
+}
+
+static inline int32_t tsn_smlatb(uint32_t x, uint32_t y, int32_t acc)
+{
+    return tsn_emu_mla16(x, 16, y, 0, acc);
+}
+
+#else
+
+#define TSN_DSP_MLA16(name, insn)                                                               \
+    static inline int32_t name(uint32_t x, uint32_t y, int32_t acc)                             \
+    {                                                                                           \
+        int32_t r;                                                                              \
+        __asm__(insn " %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(y), "r"(acc));                   \
+        return r;                                                                               \
+    }
+TSN_DSP_MLA16(tsn_smlabt, "smlabt")
+TSN_DSP_MLA16(tsn_smlatb, "smlatb")
+#undef TSN_DSP_MLA16
+
+#endif
+
+/* Outputs gathered before one requantization loop runs over them. */
+#define TSN_DSP_DW_ACCS 64
+
+/* Taps of a 3x3 filter t[3 * fy + fx] for tsn_dsp_dw3_pairs: w[0..2] = (w0, w2) of rows 0..2,
+ * w[3] = (w1 of row 0, w1 of row 1), w[4] = (w1 of row 2, 0). Returns the sum of the taps. */
+static inline int32_t tsn_dsp_dw3_taps(const int32_t t[9], uint32_t w[5])
+{
+    int32_t fy, sum = 0;
+    for (fy = 0; fy < 3; ++fy) {
+        w[fy] = tsn_pair16(t[3 * fy], t[3 * fy + 2]);
+        sum += t[3 * fy] + t[3 * fy + 1] + t[3 * fy + 2];
+    }
+    w[3] = tsn_pair16(t[1], t[4]);
+    w[4] = tsn_pair16(t[7], 0);
+    return sum;
+}
+
+/* One row of taps onto accumulator A of the output at the 4 bytes LOAD puts in v: FIRST (SMUAD
+ * or SMLAD of bytes 0, 2 by the row's (w0, w2)), then byte 1 by w1 in lane L ("b" or "t") of
+ * WM (stride 2). */
+#define TSN_DSP_DW3_TAPS(LOAD, FIRST, A, WM, L)                                            \
+    LOAD "sxtb16 %[e], %[v]\n\t"                                                                \
+    "sxtb16 %[v], %[v], ror #8\n\t" FIRST "smlab" L " %[" A "], %[v], %[" WM "], %[" A "]\n\t"
+
+/* acc[i * a_step + k] = the 3x3 window at column k * stride (stride 1 or 2) of the rows r,
+ * r + d, r + 2d with r = r0 + i * r_step (raw bytes, no input offset: the caller adds
+ * input_offset * sum of taps, which padding bytes of -input_offset make exact), k < 2 * pairs,
+ * i < nrows (rows in increasing order: a row's last pair may spill onto the next row's first
+ * accumulator). Reads bytes [0, 2 * stride * pairs + 4 - 2 * stride) of each row. Stride 1: both
+ * outputs from one word (24 instructions a pair), stride 2: one word each (33). */
+TSN_DSP_LOOP void tsn_dsp_dw3_pairs(const int8_t *r0, int32_t d, const uint32_t *w,
+                                    int32_t stride, int32_t pairs, int32_t nrows,
+                                    int32_t r_step, int32_t a_step, int32_t *acc0)
+{
+    const uint32_t w0 = w[0], w1 = w[1], w2 = w[2], wm = w[3], wm2 = w[4];
+    int32_t i;
+    for (i = 0; i < nrows && pairs > 0; ++i) {
+        const int8_t *r = r0 + i * r_step;
+        int32_t *acc = acc0 + i * a_step;
+#if TSN_DSP_ASM_LOOPS
+        const int32_t *const end = acc + 2 * pairs;
+        uint32_t v, e;
+        int32_t a0, a1;
+#define TSN_DSP_DW3_OPERANDS                                                                    \
+    : [r] "+r"(r), [acc] "+r"(acc), [v] "=&r"(v), [e] "=&r"(e), [a0] "=&r"(a0), [a1] "=&r"(a1) \
+    : [d] "r"(d), [end] "r"(end), [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [wm] "r"(wm),      \
+      [wm2] "r"(wm2)                                                                           \
+    : "cc", "memory"
+#define TSN_DSP_DW3_S2_ONE(A)                                                                   \
+    TSN_DSP_DW3_TAPS("ldr %[v], [%[r], %[d]]\n\t", "smuad %[" A "], %[e], %[w1]\n\t", A, "wm",   \
+                     "t")                                                                 \
+    TSN_DSP_DW3_TAPS("ldr %[v], [%[r], %[d], lsl #1]\n\t",                                      \
+                     "smlad %[" A "], %[e], %[w2], %[" A "]\n\t", A, "wm2", "b")          \
+    TSN_DSP_DW3_TAPS("ldr %[v], [%[r]], #2\n\t", "smlad %[" A "], %[e], %[w0], %[" A "]\n\t", A, \
+                     "wm", "b")
+        if (stride == 2) {
+            __asm__ volatile("1:\n\t" TSN_DSP_DW3_S2_ONE("a0") TSN_DSP_DW3_S2_ONE("a1")
+                             "strd %[a0], %[a1], [%[acc]], #8\n\t"
+                             "cmp %[acc], %[end]\n\t"
+                             "bne 1b" TSN_DSP_DW3_OPERANDS);
+            continue;
+        }
+        __asm__ volatile(
+            "1:\n\t"
+            "ldr %[v], [%[r], %[d]]\n\t"
+            "sxtb16 %[e], %[v]\n\t"
+            "sxtb16 %[v], %[v], ror #8\n\t"
+            "smuad %[a0], %[e], %[w1]\n\t"
+            "smlabt %[a0], %[v], %[wm], %[a0]\n\t"
+            "smuad %[a1], %[v], %[w1]\n\t"
+            "smlatt %[a1], %[e], %[wm], %[a1]\n\t"
+            "ldr %[v], [%[r], %[d], lsl #1]\n\t"
+            "sxtb16 %[e], %[v]\n\t"
+            "sxtb16 %[v], %[v], ror #8\n\t"
+            "smlad %[a0], %[e], %[w2], %[a0]\n\t"
+            "smlabb %[a0], %[v], %[wm2], %[a0]\n\t"
+            "smlad %[a1], %[v], %[w2], %[a1]\n\t"
+            "smlatb %[a1], %[e], %[wm2], %[a1]\n\t"
+            "ldr %[v], [%[r]], #2\n\t"
+            "sxtb16 %[e], %[v]\n\t"
+            "sxtb16 %[v], %[v], ror #8\n\t"
+            "smlad %[a0], %[e], %[w0], %[a0]\n\t"
+            "smlabb %[a0], %[v], %[wm], %[a0]\n\t"
+            "smlad %[a1], %[v], %[w0], %[a1]\n\t"
+            "smlatb %[a1], %[e], %[wm], %[a1]\n\t"
+            "strd %[a0], %[a1], [%[acc]], #8\n\t"
+            "cmp %[acc], %[end]\n\t"
+            "bne 1b" TSN_DSP_DW3_OPERANDS);
+#undef TSN_DSP_DW3_S2_ONE
+#undef TSN_DSP_DW3_OPERANDS
+#else
+        int32_t k;
+        for (k = 0; k < 2 * pairs; ++k) { /* output k: bytes 0..3 at k * stride */
+            uint32_t v = tsn_ld4(r + d);
+            int32_t a = tsn_smlabt(tsn_sxtb16_ror8(v), wm, tsn_smlad(tsn_sxtb16(v), w1, 0));
+            v = tsn_ld4(r + 2 * d);
+            a = tsn_smlabb(tsn_sxtb16_ror8(v), wm2, tsn_smlad(tsn_sxtb16(v), w2, a));
+            v = tsn_ld4(r);
+            acc[k] = tsn_smlabb(tsn_sxtb16_ror8(v), wm, tsn_smlad(tsn_sxtb16(v), w0, a));
+            r += stride;
+        }
+#endif
+    }
+}
+#undef TSN_DSP_DW3_TAPS
+
+/* out[p * stride] = clamp(requantize(acc[p] + bias) + output_offset), p < count: the form of
+ * tsn_dsp_rq_right_run (tsn_dsp_rq_run_ok), two outputs an iteration (10.5 instructions an
+ * output). */
+TSN_DSP_LOOP void tsn_dsp_rq_run2(const tsn_dsp_rq *rq, const tsn_dsp_io *io, int32_t bias,
+                                  const int32_t *acc, int32_t count, int8_t *out, int32_t stride)
+{
+    const int32_t m = rq->multiplier, rs1 = rq->rs1;
+    const uint32_t k_lo = rq->k_lo;
+    const uint32_t k_hi = rq->k_hi + ((uint32_t)io->output_offset << rs1);
+#if TSN_DSP_ASM_LOOPS
+    if (count >= 2) {
+        const int32_t *const end = acc + (count & ~1);
+        uint32_t x0, x1, lo, hi;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldrd %[x0], %[x1], [%[a]], #8\n\t"
+            "add %[x0], %[x0], %[b]\n\t" TSN_DSP_RQ_ASM("x0")
+            "strb %[hi], [%[o]]\n\t"
+            "add %[o], %[o], %[s]\n\t"
+            "add %[x1], %[x1], %[b]\n\t" TSN_DSP_RQ_ASM("x1")
+            "strb %[hi], [%[o]]\n\t"
+            "add %[o], %[o], %[s]\n\t"
+            "cmp %[a], %[end]\n\t"
+            "bne 1b"
+            : [a] "+r"(acc), [o] "+r"(out), [x0] "=&r"(x0), [x1] "=&r"(x1), [lo] "=&r"(lo),
+              [hi] "=&r"(hi)
+            : [end] "r"(end), [b] "r"(bias), [klo] "r"(k_lo), [khi] "r"(k_hi), [m] "r"(m),
+              [rs1] "r"(rs1), [s] "r"(stride)
+            : "cc", "memory");
+    }
+    if (count & 1) {
+        *out = (int8_t)tsn_clamp(tsn_dsp_rq_right(*acc + bias, m, k_lo, k_hi, rs1), -128, 127);
+    }
+#else
+    int32_t p;
+    for (p = 0; p < count; ++p) {
+        const int32_t v = tsn_dsp_rq_right(acc[p] + bias, m, k_lo, k_hi, rs1);
+        out[p * stride] = (int8_t)tsn_clamp(v, -128, 127);
+    }
+#endif
+}
+
+/* tsn_dsp_requant_run with tsn_dsp_rq_run2 for its fast form. */
+static inline void tsn_dsp_requant_run2(const tsn_dsp_io *io, const tsn_dsp_rq *rq, int32_t bias,
+                                        const int32_t *acc, int32_t n, int8_t *out,
+                                        int32_t stride)
+{
+    if (tsn_dsp_rq_run_ok(rq, io)) {
+        tsn_dsp_rq_run2(rq, io, bias, acc, n, out, stride);
+    } else {
+        tsn_dsp_requant_run(io, rq, bias, acc, n, out, stride);
+    }
+}
+
+/* rows[k * width ..] = padded input row y_first + k, k < count: tsn_dsp_dw_pad_row's rows
+ * (input bytes from pad_left on, the rest and rows outside the image = pad). */
+static inline void tsn_dsp_dw_fill(int8_t *rows, int32_t width, int32_t count, const int8_t *in,
+                                   int32_t in_stride, int32_t in_h, int32_t in_w,
+                                   int32_t y_first, int32_t pad_left, int8_t pad)
+{
+    const int32_t x0 = pad_left < width ? pad_left : width;
+    const int32_t n = in_w < width - x0 ? in_w : width - x0;
+    int32_t k, x;
+    memset(rows, pad, (size_t)(count * width));
+    for (k = 0; k < count; ++k) {
+        const int32_t y = y_first + k;
+        if (y >= 0 && y < in_h) {
+            const int8_t *src = in + y * in_w * in_stride;
+            int8_t *dst = rows + k * width + x0;
+            for (x = 0; x < n; ++x) {
+                dst[x] = *src;
+                src += in_stride;
+            }
+        }
+    }
+}
+
+/* A 3x3 depthwise channel of stride_w 1 or 2 (tsn_dsp_dw_channel's arguments) from the padded
+ * rows an output row reads, width = (out_w - 1) * stride_w + 4 bytes each: `rows` holds the
+ * padded plane (plane != 0: output row oy reads from row oy * stride_h), or the span =
+ * 2 * dilation_h + 1 rows of a window sliding down (rows kept are moved up, new input rows
+ * copied in increasing order when first needed: what the in-place callers rely on), and 4 more
+ * bytes (the stride-2 pairs read 2 past a row). Whole rows of outputs are requantized together
+ * (up to TSN_DSP_DW_ACCS; rows are consecutive in the output). `bias` includes input_offset *
+ * sum of taps. */
+static inline void tsn_dsp_dw3_channel(const tsn_conv_params *params, const tsn_dsp_rq *rq,
+                                       int32_t bias, const int8_t *in, int32_t in_stride,
+                                       int32_t in_h, int32_t in_w, int8_t *rows, int32_t width,
+                                       int plane, const uint32_t *w, int8_t *out,
+                                       int32_t out_stride, int32_t out_h, int32_t out_w)
+{
+    const int32_t step = params->stride_h * width, span = 2 * params->dilation_h + 1;
+    const int32_t d = params->dilation_h * width;
+    const int8_t pad = (int8_t)-params->input_offset;
+    const tsn_dsp_io io = tsn_dsp_io_of_conv(params);
+    const int32_t per = plane && out_w <= TSN_DSP_DW_ACCS ? TSN_DSP_DW_ACCS / out_w : 1;
+    const int32_t sw = params->stride_w;
+
+    int32_t accs[TSN_DSP_DW_ACCS + 1]; /* + the second of an odd run's last pair */
+    int32_t oy, ox, nr, top = 0;
+    memset(rows + (plane ? (out_h - 1) * params->stride_h + span : span) * width, pad, 4);
+    for (oy = 0; oy < out_h; oy += nr) {
+        const int8_t *r = rows + oy * step;
+        nr = out_h - oy < per ? out_h - oy : per;
+        if (!plane) { /* the window: input rows top .. top + span */
+            const int32_t first = oy * params->stride_h - params->pad_top;
+            const int32_t kept = oy > 0 ? top + span - first : 0; /* rows already there */
+            const int32_t keep = kept > 0 ? kept : 0;
+            if (keep > 0) {
+                memmove(rows, rows + (first - top) * width, (size_t)(keep * width));
+            }
+            tsn_dsp_dw_fill(rows + keep * width, width, span - keep, in, in_stride, in_h, in_w,
+                            first + keep, params->pad_left, pad);
+            top = first;
+            r = rows;
+        }
+        if (out_w <= TSN_DSP_DW_ACCS) {
+            tsn_dsp_dw3_pairs(r, d, w, sw, (out_w + 1) / 2, nr, step, out_w, accs);
+            tsn_dsp_requant_run2(&io, rq, bias, accs, nr * out_w, out, out_stride);
+            out += nr * out_w * out_stride;
+            continue;
+        }
+        for (ox = 0; ox < out_w; ox += TSN_DSP_DW_ACCS) {
+            const int32_t len = out_w - ox < TSN_DSP_DW_ACCS ? out_w - ox : TSN_DSP_DW_ACCS;
+            tsn_dsp_dw3_pairs(r + ox * sw, d, w, sw, (len + 1) / 2, 1, 0, 0, accs);
+            tsn_dsp_requant_run2(&io, rq, bias, accs, len, out, out_stride);
+            out += len * out_stride;
+        }
+    }
+}
+
+#endif /* TSN_DSP_DW_H */
