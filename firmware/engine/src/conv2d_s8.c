@@ -9,6 +9,7 @@
  */
 #include "tsn.h"
 #include "tsn_dsp.h"
+#include "tsn_dsp_mac.h"
 #include "tsn_math.h"
 
 #include <stddef.h>
@@ -60,6 +61,12 @@ tsn_status tsn_conv2d_s8(const tsn_conv_params *params, const tsn_requant *quant
     filters_per_group = out_c / groups;
 
 #if TSN_DSP
+    if (groups == 1 && tsn_dsp_quad_ok(params, f_h, f_w, in_c, 8) &&
+        tsn_dsp_flat_1x1(params, input_dims, filter_dims, output_dims)) {
+        tsn_dsp_conv_row4(params, quant, &input, batches * in_h * in_w, in_c, 1, 1, filter, 8,
+                          bias, batches * in_h * in_w, out_c, out_c, output, 0);
+        return TSN_OK;
+    }
     if (groups == 1 && tsn_dsp_conv_ok(params, f_h, f_w)) {
         const int8_t *rows[TSN_DSP_MAX_SEGS];
         for (b = 0; b < batches; ++b) {
@@ -74,6 +81,10 @@ tsn_status tsn_conv2d_s8(const tsn_conv_params *params, const tsn_requant *quant
                     tsn_dsp_conv_row4(params, quant, rows, in_w, in_c, f_h, f_w, filter, 8, bias,
                                       out_w, out_c, out_c,
                                       output + (b * out_h + oy) * out_w * out_c, 0);
+                } else if (tsn_dsp_gather_ok(f_h, f_w, in_c)) {
+                    tsn_dsp_conv_row_gather(params, quant, rows, in_w, in_c, f_h, f_w, filter,
+                                            bias, out_w, out_c, out_c,
+                                            output + (b * out_h + oy) * out_w * out_c);
                 } else {
                     tsn_dsp_conv_row(params, quant, rows, in_w, in_c, f_h, f_w, filter, bias,
                                      out_w, out_c, out_c,
