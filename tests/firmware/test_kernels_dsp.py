@@ -205,3 +205,23 @@ def test_dsp_packed_kernels_random_shapes(engine, bits):
         status, _ = sub.run_fc(engine, f"tsn_fully_connected_s{bits}", params, x, units,
                                pack(wts, bits), None, mults, shifts, True)
         assert status == 0
+
+
+def test_dsp_add_random_scales(engine):
+    """tsn_add_s8's DSP loops (the larger input halved exactly; the other rescaled or halved
+    too; any activation range and output requantization) equal the portable C."""
+    from firmware.test_kernels_more import More
+    more = More(engine.lib, engine.twin.lib)  # .add repeats every call on the twin
+    rng = np.random.default_rng(500)
+    for _ in range(60):
+        s1 = float(rng.choice([1.0, rng.uniform(0.001, 1.0), rng.uniform(1.0, 300.0)]))
+        s2 = s1 if rng.integers(4) == 0 else float(rng.uniform(0.002, 0.5))
+        so = float(rng.uniform(0.002, 2.0)) * max(s1, s2)
+        fused = str(rng.choice(["NONE", "RELU", "RELU6"]))
+        zps = [int(v) for v in rng.integers(-128, 128, 3)]
+        params = qm.add_params(s1, zps[0], s2, zps[1], so, zps[2], fused)
+        if rng.integers(6) == 0:   # a left shift other than TFLM's 20 (the C loops)
+            params["left_shift"] = int(rng.integers(0, 20))
+        n = int(rng.integers(1, 70))
+        a, b = (rng.integers(-128, 128, n, dtype=np.int8) for _ in range(2))
+        assert more.add(params, a, b)[0] == 0

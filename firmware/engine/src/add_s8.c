@@ -26,10 +26,9 @@ static inline int tsn_add_halves(int32_t multiplier, int32_t shift, int32_t left
  * rescaled in the right-shift form rb, and the output requantization is rb's form too:
  * 2 SMLALs an element at most, the mode tests out of the loop. */
 TSN_DSP_LOOP void tsn_add_halved(const tsn_add_params *params, int b_halves,
-                                                 const int8_t *xa, int32_t off_a,
-                                                 const int8_t *xb, int32_t off_b,
-                                                 const tsn_dsp_rq *rb, const tsn_dsp_rq *ro,
-                                                 int32_t size, int8_t *output)
+                                 const int8_t *xa, int32_t off_a, const int8_t *xb,
+                                 int32_t off_b, const tsn_dsp_rq *rb, const tsn_dsp_rq *ro,
+                                 int32_t size, int8_t *output)
 {
     const int ls = params->left_shift;
     const int32_t mb = rb->multiplier, rsb = rb->rs1, mo = ro->multiplier, rso = ro->rs1;
@@ -38,6 +37,53 @@ TSN_DSP_LOOP void tsn_add_halved(const tsn_add_params *params, int b_halves,
     const int32_t hb = off_b * ((int32_t)1 << (b_halves ? ls - 1 : ls));
     const int32_t off = params->output_offset, lo = params->act_min, hi = params->act_max;
     int32_t i;
+#if TSN_DSP_ASM_LOOPS
+    if (!b_halves && ls == 20 && rso <= TSN_DSP_RQ_FOLD_MAX_RS1 && size > 0) {
+        /* TFLM's int8 left shift: 29 instructions an element; the output offset folded into
+         * the high word of K as in tsn_dsp_rq_right_run, the other constants from k[] */
+        const int32_t k[8] = {hb, ha, (int32_t)klb, (int32_t)khb, (int32_t)klo,
+                              (int32_t)(kho + ((uint32_t)off << rso)), lo, hi};
+        const int8_t *const end = xb + size;
+        int32_t a, b, l, h;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldr %[l], [%[k]]\n\t"
+            "ldrsb %[b], [%[xb]], #1\n\t"
+            "add %[b], %[l], %[b], lsl #20\n\t"
+            "ldrd %[l], %[h], [%[k], #8]\n\t"
+            "and %[a], %[b], #0x80000000\n\t"
+            "subs %[l], %[l], %[a]\n\t"
+            "sbc %[h], %[h], #0\n\t"
+            "smlal %[l], %[h], %[b], %[mb]\n\t"
+            "asr %[h], %[h], %[rsb]\n\t"
+            "ldr %[l], [%[k], #4]\n\t"
+            "ldrsb %[a], [%[xa]], #1\n\t"
+            "add %[a], %[l], %[a], lsl #19\n\t"
+            "add %[a], %[a], %[h]\n\t"
+            "ldrd %[l], %[h], [%[k], #16]\n\t"
+            "and %[b], %[a], #0x80000000\n\t"
+            "subs %[l], %[l], %[b]\n\t"
+            "sbc %[h], %[h], #0\n\t"
+            "smlal %[l], %[h], %[a], %[mo]\n\t"
+            "asr %[h], %[h], %[rso]\n\t"
+            "ldrd %[l], %[b], [%[k], #24]\n\t"
+            "cmp %[h], %[l]\n\t"
+            "it lt\n\t"
+            "movlt %[h], %[l]\n\t"
+            "cmp %[h], %[b]\n\t"
+            "it gt\n\t"
+            "movgt %[h], %[b]\n\t"
+            "strb %[h], [%[o]], #1\n\t"
+            "cmp %[xb], %[end]\n\t"
+            "bne 1b"
+            : [xa] "+r"(xa), [xb] "+r"(xb), [o] "+r"(output), [a] "=&r"(a), [b] "=&r"(b),
+              [l] "=&r"(l), [h] "=&r"(h)
+            : [k] "r"(k), [end] "r"(end), [mb] "r"(mb), [mo] "r"(mo), [rsb] "r"(rsb),
+              [rso] "r"(rso)
+            : "cc", "memory");
+        return;
+    }
+#endif
     for (i = 0; i < size; ++i) {
         const int32_t sa = (int32_t)xa[i] * ((int32_t)1 << (ls - 1)) + ha;
         const int32_t sb = b_halves ? (int32_t)xb[i] * ((int32_t)1 << (ls - 1)) + hb
