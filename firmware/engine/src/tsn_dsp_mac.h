@@ -18,7 +18,7 @@
 #if TSN_DSP
 
 /* Window elements (f_h * f_w * in_c) at most: q holds 4 windows of 2 words per 4 elements. */
-#define TSN_DSP_GATHER_MAX 128
+#define TSN_DSP_GATHER_MAX 64
 
 /* Whether tsn_dsp_conv_row_gather handles a one-group int8 convolution (any strides,
  * dilations, padding). */
