@@ -77,6 +77,19 @@ static inline void tsn_dsp_gather_tail(const int8_t *w, int32_t rem, int32_t (*x
     }
 }
 
+/* tsn_dsp_requant_block for the gathered rows, kept from constant-propagating into it (a clone
+ * with constant arguments has too few registers for its asm loop at gcc -O3 on Cortex-M55). */
+#if defined(__GNUC__) && !defined(__clang__) && TSN_DSP_ASM_LOOPS
+__attribute__((noclone))
+#endif
+TSN_DSP_LOOP void tsn_dsp_gather_requant(const tsn_dsp_io *io, const tsn_requant *quant,
+                                         const int32_t *bias, int32_t oc, int32_t n,
+                                         const int32_t *acc, int32_t npix, int32_t np,
+                                         int8_t *out, int32_t out_stride)
+{
+    tsn_dsp_requant_block(io, quant, bias, oc, n, acc, npix, np, 0, out, out_stride);
+}
+
 /* Output row `out` (out_w pixels of out_c, out_stride apart) of a one-group int8 convolution
  * (tsn_dsp_gather_ok) whose input rows are rows[0 .. f_h) (NULL outside the image): 4 pixels a
  * group (the last 3 as a group of 4, the last repeated and written once), the last 1 or 2 one
@@ -148,8 +161,8 @@ TSN_DSP_LOOP void tsn_dsp_conv_row_gather(const tsn_conv_params *params,
                     }
                 }
             }
-            tsn_dsp_requant_block(&io, quant, bias, oc, n, accs, npix, np, 0,
-                                  out + done * out_stride, out_stride);
+            tsn_dsp_gather_requant(&io, quant, bias, oc, n, accs, npix, np,
+                                   out + done * out_stride, out_stride);
         }
         done += np;
     }
