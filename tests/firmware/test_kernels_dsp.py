@@ -10,6 +10,7 @@ shifts), and its requantization on millions of random values. Real Cortex-M inst
 checked in QEMU (firmware/engine/README.md).
 """
 import ctypes as C
+import zlib
 
 import numpy as np
 import pytest
@@ -69,6 +70,47 @@ def test_dsp_conv2d_random_shapes(engine, seed):
         mults, shifts = _requant(rng, oc, per_channel)
         status, _ = engine.conv2d(_params(rng, stride, pads, dil), x, filt, bias, mults, shifts,
                                   (n, oh, ow, oc), per_channel=per_channel)  # twin: bit-equal
+        assert status == 0
+
+
+# n, h, w, in_c, out_c, kh, kw, stride, dilation: stems (in_c not a multiple of 4: windows
+# gathered, f_size % 4 = 0..3, the last filter's tail, out_w % 4 = 1..3, > 32 filters) and
+# flat 1x1 convolutions (stride 1, unpadded: all pixels one row, h * w not a multiple of 4)
+STEM_AND_FLAT = [
+    (1, 9, 7, 3, 16, 3, 3, (2, 2), (1, 1)), (2, 12, 6, 1, 37, 10, 4, (2, 1), (1, 1)),
+    (1, 6, 9, 3, 5, 3, 3, (1, 1), (1, 1)), (1, 8, 5, 1, 3, 3, 3, (1, 2), (2, 2)),
+    (1, 5, 10, 5, 7, 5, 5, (1, 1), (1, 1)), (1, 4, 3, 2, 33, 2, 2, (1, 1), (1, 1)),
+    (1, 7, 7, 3, 4, 1, 1, (1, 1), (1, 1)), (2, 3, 5, 8, 9, 1, 1, (1, 1), (1, 1)),
+    (1, 5, 7, 4, 33, 1, 1, (1, 1), (1, 1)), (2, 1, 3, 16, 2, 1, 1, (1, 1), (1, 1)),
+]
+
+
+@pytest.mark.parametrize("case", STEM_AND_FLAT, ids=lambda c: "x".join(map(str, c[:7])))
+def test_dsp_conv2d_stems_and_flat_1x1(engine, case):
+    from tinysweep.codegen.packing import RANGE, pack
+    n, h, w, ic, oc, kh, kw, stride, dil = case
+    rng = np.random.default_rng(zlib.crc32(repr(case).encode()))
+    for same in (True, False):
+        if same:
+            (oh, pt), (ow, pl) = (qm.same_padding(h, kh, stride[0], dil[0]),
+                                  qm.same_padding(w, kw, stride[1], dil[1]))
+        else:
+            oh, ow, pt, pl = (qm.valid_output(h, kh, stride[0], dil[0]),
+                              qm.valid_output(w, kw, stride[1], dil[1]), 0, 0)
+        per_channel = same
+        mults, shifts = _requant(rng, oc, per_channel)
+        params = _params(rng, stride, (pt, pl), dil)
+        x = rng.integers(-128, 128, (n, h, w, ic), dtype=np.int8)
+        bias = rng.integers(-20000, 20000, oc).astype(np.int32) if same else None
+        filt = rng.integers(-127, 128, (oc, kh, kw, ic), dtype=np.int8)
+        status, _ = engine.conv2d(params, x, filt, bias, mults, shifts, (n, oh, ow, oc),
+                                  per_channel=per_channel)  # twin: bit-equal
+        assert status == 0
+        lo, hi = RANGE[4]
+        filt4 = rng.integers(lo, hi + 1, (oc, kh, kw, ic))
+        status, _ = _subbyte().run_conv(engine, "tsn_conv2d_s4", params, x, filt4.shape,
+                                        pack(filt4, 4), bias, mults, shifts, per_channel,
+                                        (n, oh, ow, oc))
         assert status == 0
 
 
@@ -196,3 +238,23 @@ def test_dsp_depthwise_3x3_pairs(engine, mode, stride):
         status, _ = engine.depthwise_conv2d(params, x, filt, bias, mults, shifts,
                                             (1, oh, ow, c * mult), per_channel=per_channel)
         assert status == 0
+
+
+def test_dsp_add_random_scales(engine):
+    """tsn_add_s8's DSP loops (the larger input halved exactly; the other rescaled or halved
+    too; any activation range and output requantization) equal the portable C."""
+    from firmware.test_kernels_more import More
+    more = More(engine.lib, engine.twin.lib)  # .add repeats every call on the twin
+    rng = np.random.default_rng(500)
+    for _ in range(60):
+        s1 = float(rng.choice([1.0, rng.uniform(0.001, 1.0), rng.uniform(1.0, 300.0)]))
+        s2 = s1 if rng.integers(4) == 0 else float(rng.uniform(0.002, 0.5))
+        so = float(rng.uniform(0.002, 2.0)) * max(s1, s2)
+        fused = str(rng.choice(["NONE", "RELU", "RELU6"]))
+        zps = [int(v) for v in rng.integers(-128, 128, 3)]
+        params = qm.add_params(s1, zps[0], s2, zps[1], so, zps[2], fused)
+        if rng.integers(6) == 0:   # a left shift other than TFLM's 20 (the C loops)
+            params["left_shift"] = int(rng.integers(0, 20))
+        n = int(rng.integers(1, 70))
+        a, b = (rng.integers(-128, 128, n, dtype=np.int8) for _ in range(2))
+        assert more.add(params, a, b)[0] == 0

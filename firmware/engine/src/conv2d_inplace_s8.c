@@ -14,6 +14,7 @@
  */
 #include "tsn.h"
 #include "tsn_dsp.h"
+#include "tsn_dsp_mac.h"
 #include "tsn_math.h"
 
 #include <stddef.h>
@@ -105,6 +106,10 @@ tsn_status tsn_conv2d_inplace_s8(const tsn_conv_params *params, const tsn_requan
                 if (tsn_dsp_quad_ok(params, f_h, f_w, in_c, 8)) {
                     tsn_dsp_conv_row4(params, quant, rows, in_w, in_c, f_h, f_w, filter, 8, bias,
                                       out_w, out_c, out_c, out_plane + oy * out_w * out_c, 0);
+                } else if (tsn_dsp_gather_ok(f_h, f_w, in_c)) {
+                    tsn_dsp_conv_row_gather(params, quant, rows, in_w, in_c, f_h, f_w, filter,
+                                            bias, out_w, out_c, out_c,
+                                            out_plane + oy * out_w * out_c);
                 } else {
                     tsn_dsp_conv_row(params, quant, rows, in_w, in_c, f_h, f_w, filter, bias,
                                      out_w, out_c, out_c, out_plane + oy * out_w * out_c);

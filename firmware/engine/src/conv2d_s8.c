@@ -9,6 +9,7 @@
  */
 #include "tsn.h"
 #include "tsn_dsp.h"
+#include "tsn_dsp_mac.h"
 #include "tsn_math.h"
 
 #include <stddef.h>
@@ -61,9 +62,15 @@ tsn_status tsn_conv2d_s8(const tsn_conv_params *params, const tsn_requant *quant
 
 #if TSN_DSP
     if (groups == 1 && tsn_dsp_conv_ok(params, f_h, f_w)) {
+        /* a flat 1x1 convolution: one row of all pixels (one call site: the row functions
+         * stay inlined, the stack one frame deep) */
+        const int flat = tsn_dsp_quad_ok(params, f_h, f_w, in_c, 8) &&
+                         tsn_dsp_flat_1x1(params, input_dims, filter_dims, output_dims);
+        const int32_t row_in = flat ? batches * in_h * in_w : in_w;
+        const int32_t row_out = flat ? row_in : out_w;
         const int8_t *rows[TSN_DSP_MAX_SEGS];
-        for (b = 0; b < batches; ++b) {
-            for (oy = 0; oy < out_h; ++oy) {
+        for (b = 0; b < (flat ? 1 : batches); ++b) {
+            for (oy = 0; oy < (flat ? 1 : out_h); ++oy) {
                 for (fy = 0; fy < f_h; ++fy) {
                     const int32_t in_y = oy * params->stride_h - params->pad_top +
                                          params->dilation_h * fy;
@@ -71,9 +78,13 @@ tsn_status tsn_conv2d_s8(const tsn_conv_params *params, const tsn_requant *quant
                                                         : input + (b * in_h + in_y) * in_w * in_c;
                 }
                 if (tsn_dsp_quad_ok(params, f_h, f_w, in_c, 8)) {
-                    tsn_dsp_conv_row4(params, quant, rows, in_w, in_c, f_h, f_w, filter, 8, bias,
-                                      out_w, out_c, out_c,
+                    tsn_dsp_conv_row4(params, quant, rows, row_in, in_c, f_h, f_w, filter, 8,
+                                      bias, row_out, out_c, out_c,
                                       output + (b * out_h + oy) * out_w * out_c, 0);
+                } else if (tsn_dsp_gather_ok(f_h, f_w, in_c)) {
+                    tsn_dsp_conv_row_gather(params, quant, rows, in_w, in_c, f_h, f_w, filter,
+                                            bias, out_w, out_c, out_c,
+                                            output + (b * out_h + oy) * out_w * out_c);
                 } else {
                     tsn_dsp_conv_row(params, quant, rows, in_w, in_c, f_h, f_w, filter, bias,
                                      out_w, out_c, out_c,

@@ -1432,44 +1432,44 @@ TSN_DSP_LOOP void tsn_dsp_mac_s4_1x2(const uint32_t *q, int32_t groups, const in
     int32_t a0 = acc[0], a1 = acc[1];
     const int8_t *w0 = w, *w1 = w + ws;
 #if TSN_DSP_ASM_LOOPS
-    /* 28 instructions for 16 MACs */
+    /* 26 instructions for 16 MACs: both rows' words loaded first, the mask in a register
+     * (AND with a shifted operand: no LSL), each pair of widened inputs loaded once */
     if (groups > 0) {
         const uint32_t *const end = q + 4 * groups;
-        uint32_t x0, x1, x2, x3, t, lo, u;
+        const uint32_t mask = 0xF0F0F0F0u;
+        uint32_t x0, x1, t0, t1, lo, u;
         __asm__ volatile(
             "1:\n\t"
+            "ldr %[t0], [%[w0]], #4\n\t"
+            "ldr %[t1], [%[w1]], #4\n\t"
             "ldrd %[x0], %[x1], [%[q]], #8\n\t"
-            "ldrd %[x2], %[x3], [%[q]], #8\n\t"
-            "ldr %[t], [%[w0]], #4\n\t"
-            "lsl %[lo], %[t], #4\n\t"
-            "and %[lo], %[lo], #0xF0F0F0F0\n\t"
-            "and %[t], %[t], #0xF0F0F0F0\n\t"
-            "sxtb16 %[u], %[lo]\n\t"
-            "smlad %[a0], %[u], %[x0], %[a0]\n\t"
+            "and %[lo], %[mask], %[t0], lsl #4\n\t"
             "sxtb16 %[u], %[lo], ror #8\n\t"
+            "sxtb16 %[lo], %[lo]\n\t"
+            "smlad %[a0], %[lo], %[x0], %[a0]\n\t"
             "smlad %[a0], %[u], %[x1], %[a0]\n\t"
-            "sxtb16 %[u], %[t]\n\t"
-            "smlad %[a0], %[u], %[x2], %[a0]\n\t"
-            "sxtb16 %[u], %[t], ror #8\n\t"
-            "smlad %[a0], %[u], %[x3], %[a0]\n\t"
-            "ldr %[t], [%[w1]], #4\n\t"
-            "lsl %[lo], %[t], #4\n\t"
-            "and %[lo], %[lo], #0xF0F0F0F0\n\t"
-            "and %[t], %[t], #0xF0F0F0F0\n\t"
-            "sxtb16 %[u], %[lo]\n\t"
-            "smlad %[a1], %[u], %[x0], %[a1]\n\t"
+            "and %[lo], %[mask], %[t1], lsl #4\n\t"
             "sxtb16 %[u], %[lo], ror #8\n\t"
+            "sxtb16 %[lo], %[lo]\n\t"
+            "smlad %[a1], %[lo], %[x0], %[a1]\n\t"
             "smlad %[a1], %[u], %[x1], %[a1]\n\t"
-            "sxtb16 %[u], %[t]\n\t"
-            "smlad %[a1], %[u], %[x2], %[a1]\n\t"
-            "sxtb16 %[u], %[t], ror #8\n\t"
-            "smlad %[a1], %[u], %[x3], %[a1]\n\t"
+            "ldrd %[x0], %[x1], [%[q]], #8\n\t"
+            "and %[t0], %[t0], %[mask]\n\t"
+            "sxtb16 %[u], %[t0], ror #8\n\t"
+            "sxtb16 %[t0], %[t0]\n\t"
+            "smlad %[a0], %[t0], %[x0], %[a0]\n\t"
+            "smlad %[a0], %[u], %[x1], %[a0]\n\t"
+            "and %[t1], %[t1], %[mask]\n\t"
+            "sxtb16 %[u], %[t1], ror #8\n\t"
+            "sxtb16 %[t1], %[t1]\n\t"
+            "smlad %[a1], %[t1], %[x0], %[a1]\n\t"
+            "smlad %[a1], %[u], %[x1], %[a1]\n\t"
             "cmp %[q], %[end]\n\t"
             "bne 1b"
             : [a0] "+r"(a0), [a1] "+r"(a1), [q] "+r"(q), [w0] "+r"(w0), [w1] "+r"(w1),
-              [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [t] "=&r"(t),
-              [lo] "=&r"(lo), [u] "=&r"(u)
-            : [end] "r"(end)
+              [x0] "=&r"(x0), [x1] "=&r"(x1), [t0] "=&r"(t0), [t1] "=&r"(t1), [lo] "=&r"(lo),
+              [u] "=&r"(u)
+            : [end] "r"(end), [mask] "r"(mask)
             : "cc", "memory");
     }
 #else
@@ -1547,45 +1547,65 @@ TSN_DSP_LOOP void tsn_dsp_mac_4x1(const uint32_t *q, int32_t groups, const int8_
                                    int32_t *acc)
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t k, singles = groups; /* groups one at a time, in C */
 #if TSN_DSP_ASM_LOOPS
-    /* 17 instructions for 16 MACs */
-    if (groups > 0) {
-        const uint32_t *const end = q + 8 * groups;
-        uint32_t t, we, xe, xo;
-        __asm__ volatile(
-            "1:\n\t"
-            "ldr %[t], [%[w]], #4\n\t"
-            "sxtb16 %[we], %[t]\n\t"
-            "sxtb16 %[t], %[t], ror #8\n\t"
-            "ldrd %[xe], %[xo], [%[q]], #8\n\t"
-            "smlad %[a0], %[we], %[xe], %[a0]\n\t"
-            "smlad %[a0], %[t], %[xo], %[a0]\n\t"
-            "ldrd %[xe], %[xo], [%[q]], #8\n\t"
-            "smlad %[a1], %[we], %[xe], %[a1]\n\t"
-            "smlad %[a1], %[t], %[xo], %[a1]\n\t"
-            "ldrd %[xe], %[xo], [%[q]], #8\n\t"
-            "smlad %[a2], %[we], %[xe], %[a2]\n\t"
-            "smlad %[a2], %[t], %[xo], %[a2]\n\t"
-            "ldrd %[xe], %[xo], [%[q]], #8\n\t"
-            "smlad %[a3], %[we], %[xe], %[a3]\n\t"
-            "smlad %[a3], %[t], %[xo], %[a3]\n\t"
-            "cmp %[q], %[end]\n\t"
-            "bne 1b"
-            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [q] "+r"(q),
-              [w] "+r"(w), [t] "=&r"(t), [we] "=&r"(we), [xe] "=&r"(xe), [xo] "=&r"(xo)
-            : [end] "r"(end)
-            : "cc", "memory");
-    }
-#else
-    int32_t k;
-    for (k = 0; k < groups; ++k) {
-        const uint32_t v = tsn_ld4(w + 4 * k);
+    /* 31 instructions for 32 MACs: two groups a pass, their 8 weights in one LDRD (which
+     * needs a word-aligned w: the generated constants are; other callers take the C loop) */
+    singles = ((uintptr_t)w & 3) != 0 ? groups : groups & 1;
+#endif
+    for (k = 0; k < singles; ++k) {
+        const uint32_t v = tsn_ld4(w);
         const uint32_t we = tsn_sxtb16(v), wo = tsn_sxtb16_ror8(v);
         a0 = tsn_smlad(wo, q[1], tsn_smlad(we, q[0], a0));
         a1 = tsn_smlad(wo, q[3], tsn_smlad(we, q[2], a1));
         a2 = tsn_smlad(wo, q[5], tsn_smlad(we, q[4], a2));
         a3 = tsn_smlad(wo, q[7], tsn_smlad(we, q[6], a3));
         q += 8;
+        w += 4;
+    }
+#if TSN_DSP_ASM_LOOPS
+    groups -= singles;
+    if (groups > 0) {
+        const uint32_t *const end = q + 8 * groups;
+        uint32_t t0, t1, we0, we1, xe, xo;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldrd %[t0], %[t1], [%[w]], #8\n\t"
+            "sxtb16 %[we0], %[t0]\n\t"
+            "sxtb16 %[t0], %[t0], ror #8\n\t"
+            "sxtb16 %[we1], %[t1]\n\t"
+            "sxtb16 %[t1], %[t1], ror #8\n\t"
+            "ldrd %[xe], %[xo], [%[q]], #8\n\t"
+            "smlad %[a0], %[we0], %[xe], %[a0]\n\t"
+            "smlad %[a0], %[t0], %[xo], %[a0]\n\t"
+            "ldrd %[xe], %[xo], [%[q]], #8\n\t"
+            "smlad %[a1], %[we0], %[xe], %[a1]\n\t"
+            "smlad %[a1], %[t0], %[xo], %[a1]\n\t"
+            "ldrd %[xe], %[xo], [%[q]], #8\n\t"
+            "smlad %[a2], %[we0], %[xe], %[a2]\n\t"
+            "smlad %[a2], %[t0], %[xo], %[a2]\n\t"
+            "ldrd %[xe], %[xo], [%[q]], #8\n\t"
+            "smlad %[a3], %[we0], %[xe], %[a3]\n\t"
+            "smlad %[a3], %[t0], %[xo], %[a3]\n\t"
+            "ldrd %[xe], %[xo], [%[q]], #8\n\t"
+            "smlad %[a0], %[we1], %[xe], %[a0]\n\t"
+            "smlad %[a0], %[t1], %[xo], %[a0]\n\t"
+            "ldrd %[xe], %[xo], [%[q]], #8\n\t"
+            "smlad %[a1], %[we1], %[xe], %[a1]\n\t"
+            "smlad %[a1], %[t1], %[xo], %[a1]\n\t"
+            "ldrd %[xe], %[xo], [%[q]], #8\n\t"
+            "smlad %[a2], %[we1], %[xe], %[a2]\n\t"
+            "smlad %[a2], %[t1], %[xo], %[a2]\n\t"
+            "ldrd %[xe], %[xo], [%[q]], #8\n\t"
+            "smlad %[a3], %[we1], %[xe], %[a3]\n\t"
+            "smlad %[a3], %[t1], %[xo], %[a3]\n\t"
+            "cmp %[q], %[end]\n\t"
+            "bne 1b"
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [q] "+r"(q),
+              [w] "+r"(w), [t0] "=&r"(t0), [t1] "=&r"(t1), [we0] "=&r"(we0), [we1] "=&r"(we1),
+              [xe] "=&r"(xe), [xo] "=&r"(xo)
+            : [end] "r"(end)
+            : "cc", "memory");
     }
 #endif
     acc[0] = a0;
@@ -1600,50 +1620,51 @@ TSN_DSP_LOOP void tsn_dsp_mac_s4_4x1(const uint32_t *q, int32_t groups, const in
 {
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
 #if TSN_DSP_ASM_LOOPS
-    /* 34 instructions for 32 MACs */
+    /* 33 instructions for 32 MACs: the mask in a register (AND with a shifted operand), the
+     * high nibbles' lanes of the 4 pixels first, the pointer stepped by the last LDRD */
     if (groups > 0) {
         const uint32_t *const end = q + 16 * groups;
-        uint32_t t, lo, u0, u1, u2, u3;
+        const uint32_t mask = 0xF0F0F0F0u;
+        uint32_t t, u0, u1, x, y;
         __asm__ volatile(
             "1:\n\t"
             "ldr %[t], [%[w]], #4\n\t"
-            "lsl %[lo], %[t], #4\n\t"
-            "and %[lo], %[lo], #0xF0F0F0F0\n\t"
-            "and %[t], %[t], #0xF0F0F0F0\n\t"
-            "sxtb16 %[u0], %[lo]\n\t"
-            "sxtb16 %[u1], %[lo], ror #8\n\t"
-            "sxtb16 %[u2], %[t]\n\t"
-            "sxtb16 %[u3], %[t], ror #8\n\t"
-            "ldrd %[lo], %[t], [%[q]], #8\n\t"
-            "smlad %[a0], %[u0], %[lo], %[a0]\n\t"
-            "smlad %[a0], %[u1], %[t], %[a0]\n\t"
-            "ldrd %[lo], %[t], [%[q]], #8\n\t"
-            "smlad %[a0], %[u2], %[lo], %[a0]\n\t"
-            "smlad %[a0], %[u3], %[t], %[a0]\n\t"
-            "ldrd %[lo], %[t], [%[q]], #8\n\t"
-            "smlad %[a1], %[u0], %[lo], %[a1]\n\t"
-            "smlad %[a1], %[u1], %[t], %[a1]\n\t"
-            "ldrd %[lo], %[t], [%[q]], #8\n\t"
-            "smlad %[a1], %[u2], %[lo], %[a1]\n\t"
-            "smlad %[a1], %[u3], %[t], %[a1]\n\t"
-            "ldrd %[lo], %[t], [%[q]], #8\n\t"
-            "smlad %[a2], %[u0], %[lo], %[a2]\n\t"
-            "smlad %[a2], %[u1], %[t], %[a2]\n\t"
-            "ldrd %[lo], %[t], [%[q]], #8\n\t"
-            "smlad %[a2], %[u2], %[lo], %[a2]\n\t"
-            "smlad %[a2], %[u3], %[t], %[a2]\n\t"
-            "ldrd %[lo], %[t], [%[q]], #8\n\t"
-            "smlad %[a3], %[u0], %[lo], %[a3]\n\t"
-            "smlad %[a3], %[u1], %[t], %[a3]\n\t"
-            "ldrd %[lo], %[t], [%[q]], #8\n\t"
-            "smlad %[a3], %[u2], %[lo], %[a3]\n\t"
-            "smlad %[a3], %[u3], %[t], %[a3]\n\t"
+            "and %[u1], %[t], %[mask]\n\t"
+            "sxtb16 %[u0], %[u1]\n\t"
+            "sxtb16 %[u1], %[u1], ror #8\n\t"
+            "ldrd %[x], %[y], [%[q], #8]\n\t"
+            "smlad %[a0], %[u0], %[x], %[a0]\n\t"
+            "smlad %[a0], %[u1], %[y], %[a0]\n\t"
+            "ldrd %[x], %[y], [%[q], #24]\n\t"
+            "smlad %[a1], %[u0], %[x], %[a1]\n\t"
+            "smlad %[a1], %[u1], %[y], %[a1]\n\t"
+            "ldrd %[x], %[y], [%[q], #40]\n\t"
+            "smlad %[a2], %[u0], %[x], %[a2]\n\t"
+            "smlad %[a2], %[u1], %[y], %[a2]\n\t"
+            "ldrd %[x], %[y], [%[q], #56]\n\t"
+            "smlad %[a3], %[u0], %[x], %[a3]\n\t"
+            "smlad %[a3], %[u1], %[y], %[a3]\n\t"
+            "and %[u1], %[mask], %[t], lsl #4\n\t"
+            "sxtb16 %[u0], %[u1]\n\t"
+            "sxtb16 %[u1], %[u1], ror #8\n\t"
+            "ldrd %[x], %[y], [%[q], #16]\n\t"
+            "smlad %[a1], %[u0], %[x], %[a1]\n\t"
+            "smlad %[a1], %[u1], %[y], %[a1]\n\t"
+            "ldrd %[x], %[y], [%[q], #32]\n\t"
+            "smlad %[a2], %[u0], %[x], %[a2]\n\t"
+            "smlad %[a2], %[u1], %[y], %[a2]\n\t"
+            "ldrd %[x], %[y], [%[q], #48]\n\t"
+            "smlad %[a3], %[u0], %[x], %[a3]\n\t"
+            "smlad %[a3], %[u1], %[y], %[a3]\n\t"
+            "ldrd %[x], %[y], [%[q]], #64\n\t"
+            "smlad %[a0], %[u0], %[x], %[a0]\n\t"
+            "smlad %[a0], %[u1], %[y], %[a0]\n\t"
             "cmp %[q], %[end]\n\t"
             "bne 1b"
             : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [q] "+r"(q),
-              [w] "+r"(w), [t] "=&r"(t), [lo] "=&r"(lo), [u0] "=&r"(u0), [u1] "=&r"(u1),
-              [u2] "=&r"(u2), [u3] "=&r"(u3)
-            : [end] "r"(end)
+              [w] "+r"(w), [t] "=&r"(t), [u0] "=&r"(u0), [u1] "=&r"(u1), [x] "=&r"(x),
+              [y] "=&r"(y)
+            : [end] "r"(end), [mask] "r"(mask)
             : "cc", "memory");
     }
 #else
@@ -1693,10 +1714,20 @@ static inline void tsn_dsp_widen_quad(const int8_t *const *rows, int32_t in_w, i
     while (e < e0 + count) {
         const int32_t fy = e / row_len, rem = e - fy * row_len, fx = rem / in_c;
         const int32_t ic = rem - fx * in_c;
-        const int32_t run = in_c - ic < e0 + count - e ? in_c - ic : e0 + count - e;
-        const int32_t groups = run / per;
-        uint32_t *const base = q + (e - e0) / per * step;
-        int32_t p, k;
+        int32_t run = in_c - ic < e0 + count - e ? in_c - ic : e0 + count - e;
+        int32_t groups, p, k;
+        uint32_t *base;
+        if (dilation_w == 1) { /* the rest of the filter row at once where no pixel leaves the image */
+            const int32_t to_end = row_len - rem < e0 + count - e ? row_len - rem : e0 + count - e;
+            const int32_t last_fx = (rem + to_end - 1) / in_c;
+            int inside = 1;
+            for (p = 0; p < npix; ++p) {
+                inside = inside && x0[p] + fx >= 0 && x0[p] + last_fx < in_w;
+            }
+            run = inside ? to_end : run;
+        }
+        groups = run / per;
+        base = q + (e - e0) / per * step;
         for (p = 0; p < npix; ++p) {
             const int32_t in_x = x0[p] + fx * dilation_w;
             uint32_t *d = base + p * lanes;
@@ -1722,6 +1753,23 @@ static inline void tsn_dsp_widen_quad(const int8_t *const *rows, int32_t in_w, i
                 }
             } else {
                 const int8_t *x = rows[fy] + in_x * in_c + ic;
+#if TSN_DSP_ASM_LOOPS
+                if (step == 8 && groups > 0) { /* 4 pixels: 6 instructions a group */
+                    uint32_t *const end = d + 8 * groups;
+                    uint32_t t, u;
+                    __asm__ volatile("1:\n\t"
+                                     "ldr %[t], [%[x]], #4\n\t"
+                                     "sxtab16 %[u], %[off2], %[t]\n\t"
+                                     "sxtab16 %[t], %[off2], %[t], ror #8\n\t"
+                                     "strd %[u], %[t], [%[d]], #32\n\t"
+                                     "cmp %[d], %[end]\n\t"
+                                     "bne 1b"
+                                     : [x] "+r"(x), [d] "+r"(d), [t] "=&r"(t), [u] "=&r"(u)
+                                     : [off2] "r"(off2), [end] "r"(end)
+                                     : "cc", "memory");
+                    continue;
+                }
+#endif
                 for (k = 0; k < groups; ++k, d += step, x += 4) {
                     const uint32_t v = tsn_ld4(x);
                     d[0] = tsn_sxtab16(off2, v);

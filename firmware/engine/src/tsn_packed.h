@@ -15,6 +15,7 @@
 
 #include "tsn.h"
 #include "tsn_dsp.h"
+#include "tsn_dsp_mac.h"
 #include "tsn_math.h"
 
 #include <stddef.h>
@@ -56,17 +57,21 @@ static inline tsn_status tsn_conv2d_packed(const tsn_conv_params *params,
 #if TSN_DSP
     if (groups == 1 && bits == 4 && tsn_dsp_quad_ok(params, f_h, f_w, in_c, bits)) {
         /* straight from the nibbles, four output pixels at a time */
+        /* a flat 1x1 convolution: one row of all pixels (one call site, as tsn_conv2d_s8) */
+        const int flat = tsn_dsp_flat_1x1(params, input_dims, filter_dims, output_dims);
+        const int32_t row_in = flat ? batches * in_h * in_w : in_w;
+        const int32_t row_out = flat ? row_in : out_w;
         const int8_t *rows[TSN_DSP_MAX_SEGS];
-        for (b = 0; b < batches; ++b) {
-            for (oy = 0; oy < out_h; ++oy) {
+        for (b = 0; b < (flat ? 1 : batches); ++b) {
+            for (oy = 0; oy < (flat ? 1 : out_h); ++oy) {
                 for (fy = 0; fy < f_h; ++fy) {
                     const int32_t in_y = oy * params->stride_h - params->pad_top +
                                          params->dilation_h * fy;
                     rows[fy] = in_y < 0 || in_y >= in_h
                                    ? NULL : input + (b * in_h + in_y) * in_w * in_c;
                 }
-                tsn_dsp_conv_row4(params, quant, rows, in_w, in_c, f_h, f_w, filter, bits, bias,
-                                  out_w, out_c, out_c,
+                tsn_dsp_conv_row4(params, quant, rows, row_in, in_c, f_h, f_w, filter, bits,
+                                  bias, row_out, out_c, out_c,
                                   output + (b * out_h + oy) * out_w * out_c, 0);
             }
         }
@@ -77,7 +82,8 @@ static inline tsn_status tsn_conv2d_packed(const tsn_conv_params *params,
         /* chunks of filters unpacked to int8 on the stack, then the s8 DSP rows */
         const int32_t f_size = f_h * f_w * f_c;
         const int32_t chunk = TSN_DSP_UNPACK_BYTES / f_size;
-        int8_t unpacked[TSN_DSP_UNPACK_BYTES];
+        uint32_t words[TSN_DSP_UNPACK_BYTES / 4]; /* word-aligned filters for the LDRD loops */
+        int8_t *const unpacked = (int8_t *)words;
         const int8_t *rows[TSN_DSP_MAX_SEGS];
         int32_t oc0;
         for (oc0 = 0; oc0 < out_c; oc0 += chunk) {
@@ -91,6 +97,13 @@ static inline tsn_status tsn_conv2d_packed(const tsn_conv_params *params,
                                              params->dilation_h * fy;
                         rows[fy] = in_y < 0 || in_y >= in_h
                                        ? NULL : input + (b * in_h + in_y) * in_w * in_c;
+                    }
+                    if (tsn_dsp_gather_ok(f_h, f_w, in_c)) {
+                        tsn_dsp_conv_row_gather(params, &q, rows, in_w, in_c, f_h, f_w, unpacked,
+                                                bias != NULL ? bias + oc0 : NULL, out_w, n,
+                                                out_c,
+                                                output + (b * out_h + oy) * out_w * out_c + oc0);
+                        continue;
                     }
                     tsn_dsp_conv_row(params, &q, rows, in_w, in_c, f_h, f_w, unpacked,
                                      bias != NULL ? bias + oc0 : NULL, out_w, n, out_c,
