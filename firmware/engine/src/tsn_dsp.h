@@ -732,10 +732,11 @@ TSN_DSP_LOOP void tsn_dsp_mac_1x4(const uint32_t *q, int32_t groups, const int8_
     acc[3] = a3;
 }
 
-/* out[k] from acc[k] (+ bias), channels oc + k, k < n. */
+/* out[k] from (acc[k] >> ashift) (+ bias), channels oc + k, k < n (ashift 4: the INT4 rows'
+ * sums, exactly 16 times the true ones; >> of a negative int is arithmetic where this builds). */
 static inline void tsn_dsp_requant_singles(const tsn_dsp_io *io, const tsn_requant *quant,
                                            const int32_t *bias, int32_t oc, int32_t n,
-                                           const int32_t *acc, int8_t *out)
+                                           const int32_t *acc, int ashift, int8_t *out)
 {
     const int32_t off = io->output_offset, lo = io->act_min, hi = io->act_max;
     const int full = lo == -128 && hi == 127;
@@ -749,10 +750,11 @@ static inline void tsn_dsp_requant_singles(const tsn_dsp_io *io, const tsn_requa
         if (full && tsn_dsp_rq_fold(quant->multiplier[q], quant->shift[q], off, &rs1, &k_lo,
                                     &k_hi)) { /* tsn_dsp_requant.h */
             out[k] = (int8_t)tsn_clamp(
-                tsn_dsp_rq_right(acc[k] + b, quant->multiplier[q], k_lo, k_hi, rs1), -128, 127);
+                tsn_dsp_rq_right((acc[k] >> ashift) + b, quant->multiplier[q], k_lo, k_hi, rs1),
+                -128, 127);
         } else {
             const tsn_dsp_rq rq = tsn_dsp_rq_of(quant->multiplier[q], quant->shift[q]);
-            out[k] = (int8_t)tsn_clamp(tsn_dsp_rq_apply(&rq, acc[k] + b) + off, lo, hi);
+            out[k] = (int8_t)tsn_clamp(tsn_dsp_rq_apply(&rq, (acc[k] >> ashift) + b) + off, lo, hi);
         }
     }
 }
@@ -790,7 +792,7 @@ static inline void tsn_dsp_row1(const tsn_dsp_io *io, const tsn_requant *quant,
                 accs[k] += w[k * depth + i] * xs;
             }
         }
-        tsn_dsp_requant_singles(io, quant, bias, oc, n, accs, out + oc);
+        tsn_dsp_requant_singles(io, quant, bias, oc, n, accs, 0, out + oc);
     }
 }
 
@@ -1516,15 +1518,19 @@ static inline void tsn_dsp_row1_s4(const tsn_dsp_io *io, const tsn_requant *quan
                 tsn_dsp_mac_s4_1x2(q, len >> 3, w, k + 1 < n ? row_bytes : 0, accs + k);
             }
         }
-        for (k = 0; k < n; ++k) {
-            /* exact: a multiple of 16; >> of a negative int is arithmetic where this builds */
-            int32_t acc = accs[k] >> 4;
-            for (i = body; i < depth; ++i) {
-                acc += tsn_s4_at(weights, (oc + k) * depth + i) * (x[i] + io->input_offset);
+        int ashift = 4; /* the sums are 16 times the true ones: shifted back in the requant */
+        if (body < depth) { /* a tail in C: back to 1x first */
+            for (k = 0; k < n; ++k) {
+                /* exact: a multiple of 16; >> of a negative int is arithmetic where this builds */
+                int32_t acc = accs[k] >> 4;
+                for (i = body; i < depth; ++i) {
+                    acc += tsn_s4_at(weights, (oc + k) * depth + i) * (x[i] + io->input_offset);
+                }
+                accs[k] = acc;
             }
-            accs[k] = acc;
+            ashift = 0;
         }
-        tsn_dsp_requant_singles(io, quant, bias, oc, n, accs, out + oc);
+        tsn_dsp_requant_singles(io, quant, bias, oc, n, accs, ashift, out + oc);
     }
 }
 
