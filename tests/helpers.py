@@ -168,3 +168,12 @@ def wait_group_gone(pgid: int, timeout: float = 20.0) -> list[str]:
     while (left := group_members(pgid)) and time.monotonic() < deadline:
         time.sleep(0.1)
     return left
+
+
+def interruptible():
+    """Popen preexec_fn: SIGINT back to its default, as in a terminal's foreground job. A suite
+    started in the background without job control (`make test &`) hands its children SIGINT
+    ignored, and a Python started so never raises KeyboardInterrupt: a Ctrl-C test would wait
+    in vain."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

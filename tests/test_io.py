@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from helpers import interruptible
+
 # A stage's writer (every stage writes through atomic_path: bytes, json, npz, .keras; or
 # atomic_dir: folders), with a stage's SIGTERM handling armed, stopped while it writes.
 WRITER = """
@@ -36,7 +38,7 @@ def test_a_killed_writer_leaves_no_output_and_the_next_one_sweeps_its_leftovers(
     from tinysweep.io import atomic_dir, write_text_atomic
     target = tmp_path / "out" / ("metrics.json" if kind == "file" else "kws_host_w8")
     p = subprocess.Popen([sys.executable, "-c", WRITER, kind, str(target)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     assert p.stdout.readline() == "writing\n"
     p.send_signal(sig)
     _, err = p.communicate(timeout=10)

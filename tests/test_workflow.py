@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers import group_members, wait_group_gone
+from helpers import group_members, interruptible, wait_group_gone
 
 REPO = Path(__file__).resolve().parents[1]
 COPIED = ["Snakefile", "rules", "schemas", "stages", "tinysweep", "firmware", "envs", "dvc.yaml",
@@ -217,7 +217,7 @@ def start_and_kill(cmd, ws, sig, whole_group, stage, delay):
     """Start `cmd` in its own process group; `delay` s after stages/<stage>.py starts, send `sig`."""
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", DVC_NO_ANALYTICS="1")
     p = subprocess.Popen(cmd, cwd=ws, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         text=True, start_new_session=True)
+                         text=True, start_new_session=True, preexec_fn=interruptible)
     while p.poll() is None and not any(f"stages/{stage}.py" in m for m in group_members(p.pid)):
         time.sleep(0.01)
     time.sleep(delay)

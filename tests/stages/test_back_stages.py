@@ -11,7 +11,7 @@ import pytest
 from tinysweep import energyrunner as er
 from tinysweep import oracle
 
-from helpers import run_stage
+from helpers import interruptible, run_stage
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -264,7 +264,8 @@ def test_measure_stopped_reaps_the_device_and_a_rerun_gives_the_same_outputs(tmp
     argv = [sys.executable, str(REPO / "stages" / args[0]), *map(str, args[1:])]
     if whom == "parent":  # a job shell that execs nothing: measure is its child
         argv = ["bash", "-c", f'{sys.executable} "$@"; true', "job", *argv[1:]]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            preexec_fn=interruptible)
     stage_pid = proc.pid
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
