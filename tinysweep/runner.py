@@ -61,6 +61,10 @@ class DeviceError(RuntimeError):
     """The device answered with an error (`e-[...]`) or could not be reached."""
 
 
+class LineLost(DeviceError):
+    """The port itself failed (cut, closed, unplugged): a reopen may mend it."""
+
+
 class DeviceTimeout(DeviceError):
     """The device did not close a command with 'm-ready' in time."""
 
@@ -157,7 +161,7 @@ class Dut:
                     data += self.port.read(waiting)
             return data
         except (serial.SerialException, OSError) as e:
-            raise DeviceError(f"device on {self.name} stopped responding "
+            raise LineLost(f"device on {self.name} stopped responding "
                               f"(last line: {self._last()}): {e}") from None
 
     def _last(self) -> str:
@@ -363,8 +367,7 @@ class Dut:
                 raise
             except DeviceError as e:
                 why = str(e)
-                if self._reopen is not None and ("stopped responding" in why
-                                                 or "cannot write" in why):
+                if self._reopen is not None and isinstance(e, LineLost):
                     self.close()  # reopened on the next round
                 time.sleep(0.05)
         self._desynced = True
@@ -375,7 +378,7 @@ class Dut:
             self.port.write(data)
             self.port.flush()
         except (serial.SerialException, OSError) as e:
-            raise DeviceError(f"cannot write to device on {self.name}: {e}") from None
+            raise LineLost(f"cannot write to device on {self.name}: {e}") from None
 
     def load(self, data: bytes, verify: bool = False):
         """Send an input with `db load N` and `db HEX` lines of 31 bytes (the official way);
