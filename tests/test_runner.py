@@ -90,8 +90,8 @@ def test_real_device_timeout_names_port_and_last_line(host_firmware):
 def test_serial_transport_drives_a_running_device_by_url(host_firmware, small_kws_tflite):
     """Transport "serial" (a real board's path: open a URL, nothing started) against the host
     device, already running, reached by its pty path as a board by /dev/ttyACM0."""
-    from tinysweep.runner import _Process
-    board = _Process(host_firmware, boot_timeout=10)
+    from tinysweep.runner import HostProcess
+    board = HostProcess(host_firmware, boot_timeout=10)
     try:
         with open_device("serial", url=board.pty, baud=115200, timeout=10) as d:
             assert d.name == board.pty and d.process is None
@@ -321,6 +321,14 @@ def test_error_line_raises(peer):
     p, d = peer(lambda cmd: lines("e-[Insufficent number of hex digits]", "m-ready"))
     with pytest.raises(DeviceError, match=r"refused 'db 123': e-\[Insufficent"):
         d.command("db 123")
+
+
+def test_firmware_without_db_crc_is_told_to_rebuild(peer):
+    # an error line answering `db crc` is old firmware; other failures pass through unchanged
+    p, d = peer(lambda cmd: lines("e-[Unknown command: db crc]", "m-ready"))
+    with pytest.raises(DeviceError, match=r"refused 'db crc'.*firmware older than `db crc`: "
+                                          r"rebuild and flash it"):
+        d.check_loaded(b"abc")
 
 
 def test_load_chunks_like_the_official_runner(peer):

@@ -61,7 +61,7 @@ def plan(kind: str, seed: int, traffic: dict[str, int], max_delay: float = 3.0) 
 
 
 class HostDevice:
-    """The host firmware (runner._Process) and a raw fd on its pty."""
+    """The host firmware (runner.HostProcess) and a raw fd on its pty."""
 
     def __init__(self, firmware, boot_timeout: float = 10.0):
         self.firmware, self.boot_timeout = firmware, boot_timeout
@@ -69,8 +69,8 @@ class HostDevice:
         self.start()
 
     def start(self):
-        from tinysweep.runner import _Process
-        self.proc = _Process(self.firmware, self.boot_timeout)
+        from tinysweep.runner import HostProcess
+        self.proc = HostProcess(self.firmware, self.boot_timeout)
         self.fd = os.open(self.proc.pty, os.O_RDWR | os.O_NOCTTY)
         tty.setraw(self.fd, termios.TCSANOW)  # TCSANOW: keep the boot banner already queued
         os.set_blocking(self.fd, False)

@@ -65,6 +65,10 @@ class LineLost(DeviceError):
     """The port itself failed (cut, closed, unplugged): a reopen may mend it."""
 
 
+class CommandRefused(DeviceError):
+    """The device answered a command with an error line (`e-[...]`)."""
+
+
 class DeviceTimeout(DeviceError):
     """The device did not close a command with 'm-ready' in time."""
 
@@ -233,7 +237,7 @@ class Dut:
             lines.append(line)
 
     def command(self, text: str, timeout: float | None = None) -> list[str]:
-        """Send `text%`; return the answer's lines. An `e-[...]` line raises DeviceError."""
+        """Send `text%`; return the answer's lines. An `e-[...]` line raises CommandRefused."""
         if self._desynced:
             raise DeviceError(f"device on {self.name} is out of step after an earlier timeout; "
                               f"restart it")
@@ -244,7 +248,7 @@ class Dut:
         lines = self.read_until_ready(self.timeout if timeout is None else timeout, repr(text))
         errors = [line for line in lines if line.startswith("e-")]
         if errors:
-            raise DeviceError(f"device on {self.name} refused {text[:40]!r}: {errors[0]}")
+            raise CommandRefused(f"device on {self.name} refused {text[:40]!r}: {errors[0]}")
         return lines
 
     def wait_boot(self, timeout: float, quiet: float = 0.5) -> list[str]:
@@ -409,9 +413,7 @@ class Dut:
         CRC-32), or ProtocolError; after a reset it holds nothing."""
         try:
             lines = self.command("db crc")
-        except DeviceError as e:
-            if "refused" not in str(e):
-                raise
+        except CommandRefused as e:
             raise DeviceError(f"{e} (firmware older than `db crc`: rebuild and flash it)") from None
         m = self._expect(lines, _CRC.pattern, "db crc")
         count, crc = int(m.group(1)), int(m.group(2), 16)
@@ -501,7 +503,7 @@ def _tail(path, limit=2000) -> str:
     return text[-limit:]
 
 
-class _Process:
+class HostProcess:
     """The host firmware as a child process: its pty path, stderr file and shutdown."""
 
     def __init__(self, firmware, boot_timeout: float):
@@ -613,7 +615,7 @@ def open_device(transport: str, firmware=None, url: str | None = None, baud: int
     if transport == "pty":
         if firmware is None:
             raise ValueError("transport 'pty' needs the firmware binary")
-        proc = _Process(firmware, boot_timeout)
+        proc = HostProcess(firmware, boot_timeout)
         dut = None
         try:
             dut = Dut.from_url(proc.pty, baud=baud, timeout=timeout, **retry)

@@ -139,8 +139,8 @@ def test_measure_a_running_board_over_serial(tmp_path, device, testset):
     """A real board's path (transport serial: a URL, nothing started; the device's own µs
     timer; an energy estimate from the board's power, labelled so), here against the host
     device already running, as a flashed board is."""
-    from tinysweep.runner import _Process
-    board = _Process(device["firmware"], boot_timeout=10)
+    from tinysweep.runner import HostProcess
+    board = HostProcess(device["firmware"], boot_timeout=10)
     try:
         out = tmp_path / "kws_nucleo_w8"
         run = stage(*measure_args(device, testset, out, **{
