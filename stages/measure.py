@@ -178,6 +178,11 @@ def measure(a):
                             a.timeout, 1 if prof.windowed else prof.num_classes)
         latency_counts = (dut.instructions.take(a.windows * (a.warmup + a.inferences))
                           if counted else None)
+        stack = dut.stack_peak()
+    if stack is not None and stack[0] >= stack[1]:
+        raise RuntimeError(f"the firmware on {device_name} used all {stack[1]} bytes of its "
+                           f"reserved stack (its RAM below may be overwritten): reserve more "
+                           f"(STACK_BYTES in firmware/ports/cortex-m/cortex-m.mk)")
 
     dev_pred, ora_pred = device_out.argmax(axis=1), oracle_out.argmax(axis=1)
     n = len(samples)
@@ -214,7 +219,10 @@ def measure(a):
                              + (" (its first window)" if prof.windowed else ""),
                              windows_ms=[x / 1000.0 for x in laps],
                              window_seconds=[x * a.inferences / 1e6 for x in laps]),
-        "memory": _memory(codegen, build, model_bytes),
+        "memory": {**_memory(codegen, build, model_bytes), **({"ram_stack_peak_bytes": metric(
+            stack[0], "measured", "the most stack the firmware used, after every inference of "
+            "this run: its painted stack's high-water mark (`stack` command)",
+            reserved_bytes=stack[1])} if stack else {})},
         "provenance": {
             "model": {"path": str(model_path), "sha256": model_sha},
             "firmware": ({"path": str(firmware), "sha256": firmware_sha} if firmware

@@ -1,4 +1,5 @@
 """Helpers shared by test modules (tests/ is on sys.path, see pyproject.toml)."""
+import functools
 import shlex
 import subprocess
 import sys
@@ -28,6 +29,14 @@ def build_host_firmware(tflite, root, profile: str = "kws01", weight_bits: int =
     return firmware
 
 
+@functools.lru_cache(maxsize=None)
+def reference_int8(name: str) -> bytes:
+    """tinysweep.benchmarks.reference_models.reference_int8(name), built once per test session
+    (its Keras build and PTQ take seconds; several test files use the same models)."""
+    from tinysweep.benchmarks import reference_models
+    return reference_models.reference_int8(name)
+
+
 def tflm_outputs(buf: bytes, xs):
     """tflite-micro's int8 outputs, one flattened row per input of xs."""
     import numpy as np
@@ -54,7 +63,7 @@ def host_outputs(firmware, xs, n_out):
     return np.stack(outs)
 
 
-def build_board_firmware(tflite, root, device: str, profile: str = "kws01"):
+def build_board_firmware(tflite, root, device: str, profile: str = "kws01", weight_bits: int = 8):
     """convert + build_firmware for a device of params.yaml (its port, flags and board):
     root/c, root/build/firmware; returns the device entry and the firmware path."""
     import yaml
@@ -65,7 +74,8 @@ def build_board_firmware(tflite, root, device: str, profile: str = "kws01"):
     args = Helpers.checked(params).build_args(SimpleNamespace(bench="kws", device=device, bits="8"))
     firmware = root / "build" / "firmware"
     if not firmware.is_file():
-        for stage_args in (("convert.py", "--model", tflite, "--profile", profile, "--out", root / "c"),
+        for stage_args in (("convert.py", "--model", tflite, "--profile", profile, "--out", root / "c",
+                            "--weight-bits", weight_bits),
                            ("build_firmware.py", *shlex.split(args), "--model-dir", root / "c",
                             "--out", root / "build")):
             run = run_stage(*stage_args)
@@ -77,7 +87,8 @@ def assert_device_equals_tflm(firmware, buf: bytes, xs, label: str, **device):
     """Every output of the device over the serial protocol (`db load`, `infer 1 0`,
     `outputs`) for every input of xs equals tflite-micro's on the .tflite `buf`. The first input
     runs 2 warm-ups and 3 inferences on one load: in-place kernels must never overwrite the
-    model input. `device`: open_device's keywords (default: the host firmware over its pty).
+    model input. A board that tells its stack's high-water mark must not have used all of it.
+    `device`: open_device's keywords (default: the host firmware over its pty).
     Returns the device's instruction counts (emulated boards) or None."""
     import numpy as np
     from tinysweep.codegen import read_tflite_bytes
@@ -104,6 +115,8 @@ def assert_device_equals_tflm(firmware, buf: bytes, xs, label: str, **device):
             assert diff.size == 0, (f"{label} input {k}: {diff.size} of {n_out} outputs differ "
                                     f"from tflite-micro, first at {diff[0]}: "
                                     f"{got[diff[0]]} vs {expected[k][diff[0]]}")
+        stack = dut.stack_peak()
+        assert stack is None or stack[0] < stack[1], f"{label}: all {stack[1]} stack bytes used"
         return dut.instructions.take(5 + len(xs) - 1) if dut.instructions else None
 
 

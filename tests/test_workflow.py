@@ -328,6 +328,9 @@ def test_emulated_board_gives_the_host_accuracy_with_exact_counts(clone):
     assert "not measured" in m["latency_ms"]["detail"] and "MLPerf Tiny" in m["energy_uj"]["detail"]
     assert m["memory"]["flash_weights_bytes"]["value"] == m["memory"]["weights_bytes"]["value"]
     assert m["memory"]["ram_bytes"]["value"] <= m["memory"]["ram_bytes"]["board_bytes"]
+    stack = m["memory"]["ram_stack_peak_bytes"]
+    assert stack["method"] == "measured" and 0 < stack["value"] < stack["reserved_bytes"]
+    assert "ram_stack_peak_bytes" not in json.loads((host / "metrics.json").read_text())["memory"]
 
 
 # The bit-width sweep, tiny: w4 by PTQ with mixed precision (first/last layers 8 bits, one

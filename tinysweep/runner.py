@@ -46,6 +46,7 @@ _RESULTS = re.compile(rf"m-results-\[({_NUMBER}(?:,{_NUMBER})*)\]")
 _OUTPUTS = re.compile(r"m-outputs-\[(-?\d+(?:,-?\d+)*)\]")
 _LAP = re.compile(r"m-lap-us-(\d+)")
 _CRC = re.compile(r"m-db-crc32-\[(\d+),([0-9a-f]{8})\]")
+_STACK = re.compile(r"m-stack-\[(?:(\d+),(\d+)|unknown)\]")
 _NAME = re.compile(r"m-name-dut-\[(.*)\]")
 # Lines a device prints only when it boots: seen inside a session, the device has reset.
 BOOT_LINES = ("m-timestamp-mode-", "m-init-done")
@@ -420,6 +421,16 @@ class Dut:
         if count != len(data) or crc != zlib.crc32(data):
             raise ProtocolError(f"device on {self.name} holds {count} bytes with CRC-32 "
                                 f"{crc:08x}, not the {len(data)} sent ({zlib.crc32(data):08x})")
+
+    def stack_peak(self) -> tuple[int, int] | None:
+        """(most stack used since boot, bytes reserved) by the firmware's `stack` command, or
+        None where the port cannot tell (the host) or the firmware predates the command."""
+        try:
+            lines = self.command("stack")
+        except CommandRefused:
+            return None
+        m = self._expect(lines, _STACK.pattern, "stack")
+        return None if m.group(1) is None else (int(m.group(1)), int(m.group(2)))
 
     def db_print(self) -> bytes:
         out = bytearray()

@@ -241,6 +241,7 @@ static void cmd_help(void)
     put_line("  print      : Print the loaded bytes as hex, 8 a line");
     put_line("  crc        : Print the count and CRC-32 of the bytes received since 'db load'");
     put_line("infer N [W=10]: Run N inferences after W warmup inferences");
+    put_line("stack        : Print the most stack used since boot and the bytes reserved");
     put_line("results      : Print the last results (dequantized, 3 decimals)");
     put_line("outputs      : Print the last raw int8 outputs");
 }
@@ -516,6 +517,23 @@ static void cmd_infer(int argc, char **argv)
     print_results();
 }
 
+/* `stack`: m-stack-[USED,RESERVED] bytes (the port's painted high-water mark: USED equal to
+ * RESERVED means the stack reached its end, or overflowed), or m-stack-[unknown]. */
+static void cmd_stack(void)
+{
+    long reserved;
+    const long used = port_stack_peak(&reserved);
+    if (used < 0) {
+        put_line("m-stack-[unknown]");
+        return;
+    }
+    put("m-stack-[");
+    put_u64((uint64_t)used);
+    put(",");
+    put_u64((uint64_t)reserved);
+    put_line("]");
+}
+
 static void execute(char *line)
 {
     char *argv[MAX_TOKENS];
@@ -541,6 +559,8 @@ static void execute(char *line)
         print_results();
     } else if (strcmp(argv[0], "outputs") == 0) {
         print_outputs();
+    } else if (strcmp(argv[0], "stack") == 0) {
+        cmd_stack();
     } else {
         put("e-[Unknown command: ");
         put_sanitized(argv[0]);

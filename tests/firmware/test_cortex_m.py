@@ -68,6 +68,18 @@ def test_memory_figures_come_from_the_elf(boards):
     assert build["board"]["name"] == entry["board"]["name"]
 
 
+def test_stack_high_water_mark_is_measured(boards, small_kws_tflite, host_firmware):
+    entry, firmware = boards("m4")
+    with open_device("qemu", firmware, machine=entry["qemu_machine"], timeout=20) as dut:
+        before = dut.stack_peak()
+        dut.load(inputs(1, seed=5)[0].tobytes())
+        dut.infer(1, 0, expected=12)
+        used, reserved = dut.stack_peak()
+    assert reserved == 8192 and 0 < before[0] < used < reserved  # inference went deeper
+    with open_device("pty", host_firmware, timeout=20) as dut:
+        assert dut.stack_peak() is None  # the host's OS grows its stack: nothing to paint
+
+
 def test_board_passes_the_protocol_checker(boards, tmp_path):
     if not DUT_CHECK.is_file():
         pytest.skip(f"{DUT_CHECK} not available")

@@ -13,9 +13,9 @@ import re
 
 import numpy as np
 import pytest
-from helpers import assert_device_equals_tflm, build_host_firmware
+from helpers import assert_device_equals_tflm, build_host_firmware, reference_int8
 
-from tinysweep.benchmarks.reference_models import MODELS, reference_int8, seed_of
+from tinysweep.benchmarks.reference_models import MODELS, seed_of
 from tinysweep.weight_grid import onto_grid
 
 pytestmark = [

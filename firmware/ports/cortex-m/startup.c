@@ -10,7 +10,7 @@
 #include "harness.h"
 #include "port.h"
 
-extern uint32_t __stack_top;
+extern uint32_t __stack_bottom, __stack_top;
 extern uint32_t __data_load, __data_start, __data_end, __bss_start, __bss_end;
 
 int main(void);
@@ -20,6 +20,10 @@ void Fault_Handler(void);
 void SysTick_Handler(void) __attribute__((weak, alias("Fault_Handler")));
 
 #define CPACR (*(volatile uint32_t *)0xE000ED88u)
+
+/* Every word of the reserved stack below the reset handler's frame holds this until the stack
+ * grows over it: port_stack_peak reads the high-water mark. */
+#define STACK_PAINT 0x5AC4C0DEu
 
 /* The init loops must not become memcpy/memset calls before .data exists (-O2 would). */
 __attribute__((optimize("no-tree-loop-distribute-patterns")))
@@ -37,7 +41,24 @@ void Reset_Handler(void)
     for (dst = &__bss_start; dst < &__bss_end;) {
         *dst++ = 0u;
     }
+    { /* paint up to 64 bytes below this frame's stack pointer */
+        uint32_t *sp;
+        __asm volatile("mov %0, sp" : "=r"(sp));
+        for (dst = &__stack_bottom; dst < sp - 16;) {
+            *dst++ = STACK_PAINT;
+        }
+    }
     cortex_m_stop(main());
+}
+
+long port_stack_peak(long *reserved)
+{
+    const uint32_t *w = &__stack_bottom;
+    while (w < &__stack_top && *w == STACK_PAINT) {
+        ++w;
+    }
+    *reserved = (long)((&__stack_top - &__stack_bottom) * 4);
+    return (long)((&__stack_top - w) * 4); /* all of it: overflowed, or at least reached */
 }
 
 /* HardFault, MemManage, BusFault, UsageFault, SecureFault, unexpected exceptions: say so on
