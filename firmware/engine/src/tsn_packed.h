@@ -19,6 +19,7 @@
 #include "tsn_math.h"
 
 #include <stddef.h>
+#include <string.h>
 
 static inline tsn_status tsn_conv2d_packed(const tsn_conv_params *params,
                                            const tsn_requant *quant,
@@ -331,6 +332,59 @@ static inline tsn_status tsn_fully_connected_packed(const tsn_fc_params *params,
             acc += params->output_offset;
             acc = tsn_clamp(acc, params->act_min, params->act_max);
             output[b * output_depth + o] = (int8_t)acc;
+        }
+    }
+    return TSN_OK;
+}
+
+/* tsn_conv2d_1x1_inplace_s4/_s2 (`bits` 4 or 2; description in conv2d_1x1_inplace_s4.c). */
+static inline tsn_status tsn_conv2d_1x1_inplace_packed(
+    const tsn_conv_params *params, const tsn_requant *quant, const tsn_dims *input_dims,
+    const tsn_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+    const tsn_dims *output_dims, int8_t *data, int8_t *scratch, int bits)
+{
+    int32_t rows, in_w, in_c, out_c, r;
+
+    if (!tsn_conv_args_valid(params, quant, input_dims, filter_dims, filter, output_dims) ||
+        data == NULL || scratch == NULL) {
+        return TSN_ERROR_ARGUMENT;
+    }
+    in_w = input_dims->w;
+    in_c = input_dims->c;
+    out_c = output_dims->c;
+    if (output_dims->h != input_dims->h || output_dims->w != in_w || filter_dims->n != out_c ||
+        filter_dims->h != 1 || filter_dims->w != 1 || filter_dims->c != in_c ||
+        params->stride_h != 1 || params->stride_w != 1 || params->pad_top != 0 ||
+        params->pad_left != 0) {
+        return TSN_ERROR_ARGUMENT;
+    }
+    rows = input_dims->n * input_dims->h;
+
+#if TSN_DSP
+    if (bits == 4 && tsn_dsp_quad_ok(params, 1, 1, in_c, bits) &&
+        in_c <= TSN_DSP_QUAD_WORDS / 2) {
+        /* as tsn_conv2d_1x1_inplace_s8: the pixels as one row, 4 at a time, a group's inputs
+         * widened (in one piece: in_c elements of 4 words per 8, for 4 pixels) before its
+         * outputs are written, in the order below; `scratch` is not needed */
+        const int8_t *row = data;
+        tsn_dsp_conv_row4(params, quant, &row, rows * in_w, in_c, 1, 1, filter, bits, bias,
+                          rows * in_w, out_c, out_c, data, out_c > in_c);
+        return TSN_OK;
+    }
+#endif
+
+    for (r = 0; r < rows; ++r) {
+        /* rows in increasing order when out_c <= in_c, else decreasing; each copied to scratch
+         * and computed from there (any path of the out-of-place kernel) */
+        const int32_t y = out_c <= in_c ? r : rows - 1 - r;
+        const tsn_dims row_in = {1, 1, in_w, in_c};
+        const tsn_dims row_out = {1, 1, in_w, out_c};
+        tsn_status status;
+        memcpy(scratch, data + (size_t)y * in_w * in_c, (size_t)in_w * in_c);
+        status = tsn_conv2d_packed(params, quant, &row_in, scratch, filter_dims, filter, bias,
+                                   &row_out, data + (size_t)y * in_w * out_c, bits);
+        if (status != TSN_OK) {
+            return status;
         }
     }
     return TSN_OK;
