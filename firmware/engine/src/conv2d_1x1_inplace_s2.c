@@ -20,5 +20,5 @@ tsn_status tsn_conv2d_1x1_inplace_s2(const tsn_conv_params *params, const tsn_re
                                      const tsn_dims *output_dims, int8_t *data, int8_t *scratch)
 {
     return tsn_conv2d_1x1_inplace_packed(params, quant, input_dims, filter_dims, filter, bias,
-                                         output_dims, data, scratch, 2);
+                                         output_dims, data, scratch, 2, tsn_conv2d_s2);
 }
