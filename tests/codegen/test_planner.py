@@ -464,7 +464,9 @@ def test_inplace_convolutions_on_a_mobilenet_block():
     assert what_if.arena_bytes == -(-what_if.plan.lower_bound // 16) * 16
     # an INT4 filter: the packed 1x1 kernel, in place too, with one input row of scratch
     int4 = tensors[:5] + (_w(5, (16, 1, 1, 8), "INT4"),) + tensors[6:]
-    packed = plan_model(Model("0" * 64, 3, "", int4, ops, (0,), (10,), 1))
+    int4_model = Model("0" * 64, 3, "", int4, ops, (0,), (10,), 1)
+    packed = plan_model(int4_model)
+    simulate(int4_model, packed)
     assert packed.inplace[2][1] == 8 * 8
     # not in place: a tensor read again later
     reread = ops[:4] + (Operator(4, "ADD", 1, (8, 6), (10,), None),)
