@@ -462,9 +462,13 @@ def test_inplace_convolutions_on_a_mobilenet_block():
     # the shared buffer is 512 bytes until the pw 8->16, so the peak is 1024 + a 24-byte scratch
     assert sorted(what_if.inplace) == [1, 2, 3, 4] and what_if.arena_bytes == 1024 + 32
     assert what_if.arena_bytes == -(-what_if.plan.lower_bound // 16) * 16
-    # not in place: an INT4 filter (no packed in-place kernel), a tensor read again later
+    # an INT4 filter: the packed 1x1 kernel, in place too, with one input row of scratch
     int4 = tensors[:5] + (_w(5, (16, 1, 1, 8), "INT4"),) + tensors[6:]
-    assert 2 not in plan_model(Model("0" * 64, 3, "", int4, ops, (0,), (10,), 1)).inplace
+    int4_model = Model("0" * 64, 3, "", int4, ops, (0,), (10,), 1)
+    packed = plan_model(int4_model)
+    simulate(int4_model, packed)
+    assert packed.inplace[2][1] == 8 * 8
+    # not in place: a tensor read again later
     reread = ops[:4] + (Operator(4, "ADD", 1, (8, 6), (10,), None),)
     tensors2 = tensors[:10] + (_t(10, (1, 4, 4, 16)),)
     mp2 = plan_model(Model("0" * 64, 3, "", tensors2, reread, (0,), (10,), 1))

@@ -30,7 +30,8 @@ def lib(engine):
     for lib in (engine.lib, engine.twin.lib):
         for name in ("tsn_conv2d_1x1_inplace_s8", "tsn_depthwise_conv2d_inplace_s8",
                      "tsn_conv2d_inplace_s8", "tsn_depthwise_conv2d_inplace_s4",
-                     "tsn_depthwise_conv2d_inplace_s2"):
+                     "tsn_depthwise_conv2d_inplace_s2", "tsn_conv2d_1x1_inplace_s4",
+                     "tsn_conv2d_1x1_inplace_s2"):
             fn = getattr(lib, name)
             fn.argtypes = [C.POINTER(ConvParams), C.c_void_p, C.POINTER(Dims), C.POINTER(Dims),
                            _p_i8, _p_i32, C.POINTER(Dims), _p_i8, _p_i8]
@@ -55,7 +56,7 @@ def run_inplace(engine, lib, depthwise, params, x, filt, bias, mults, shifts, pe
 
 def _run_inplace(engine, lib, depthwise, params, x, filt, bias, mults, shifts, per_channel,
                  out_shape, packed=None):
-    """packed: (bits, packed filter bytes) for the depthwise _s4/_s2 kernels."""
+    """packed: (bits, packed filter bytes) for the _s4/_s2 kernels."""
     x, filt = _i8(x), _i8(filt)
     bias = None if bias is None else _i32a(bias)
     in_bytes, out_bytes = x.size, int(np.prod(out_shape))
@@ -64,15 +65,15 @@ def _run_inplace(engine, lib, depthwise, params, x, filt, bias, mults, shifts, p
         span = (filt.shape[1] - 1) * params["dilation_h"] + 1
         scratch_bytes = min(span, x.shape[1]) * x.shape[2] * (x.shape[3] if depthwise == "conv"
                                                               else 1)
-    else:
-        scratch_bytes = out_shape[3]
+    else:   # packed: one input row
+        scratch_bytes = x.shape[2] * x.shape[3] if packed else out_shape[3]
     buf = np.full(GUARD + data_bytes + GUARD, SENTINEL, np.int8)
     buf[GUARD:GUARD + in_bytes] = x.reshape(-1)
     scratch = np.full(GUARD + scratch_bytes + GUARD, SENTINEL, np.int8)
     rq, keep = engine._requant(mults, shifts, per_channel)
     fn = (lib.tsn_conv2d_inplace_s8 if depthwise == "conv" else
           getattr(lib, f"tsn_depthwise_conv2d_inplace_s{packed[0] if packed else 8}") if depthwise
-          else lib.tsn_conv2d_1x1_inplace_s8)
+          else getattr(lib, f"tsn_conv2d_1x1_inplace_s{packed[0] if packed else 8}"))
     weights = filt if packed is None else np.frombuffer(packed[1], np.int8)
     data_ptr = C.cast(C.c_void_p(buf.ctypes.data + GUARD), _p_i8)
     scratch_ptr = C.cast(C.c_void_p(scratch.ctypes.data + GUARD), _p_i8)
@@ -346,3 +347,33 @@ def test_packed_depthwise_inplace_equals_int8(engine, lib, bits):
                                        packed=(bits, pack(filt.reshape(-1), bits)))
         assert st == st4 == 0 and guards
         assert np.array_equal(out, ref)
+
+
+# INT4's DSP path (in_c a multiple of 8, at most 256: one flat row over the buffer) both ways
+# and with odd out_c; in_c 12 and 260 take the row-by-row path through the scratch row
+PACKED_POINTWISE_SHAPES = POINTWISE_SHAPES + [
+    (1, 5, 5, 64, 64), (1, 3, 6, 16, 40), (2, 3, 5, 48, 13), (1, 3, 3, 256, 264),
+    (1, 2, 3, 260, 9), (1, 4, 5, 12, 20),
+]
+
+
+@pytest.mark.parametrize("bits", (4, 2))
+def test_packed_pointwise_inplace_equals_int8(engine, lib, bits):
+    """tsn_conv2d_1x1_inplace_s4/_s2 give the s8 kernel's bytes on the same weights over the
+    packed range, portable and DSP twin, channels shrinking and growing."""
+    from tinysweep.codegen.packing import pack
+    rng = np.random.default_rng(40 + bits)
+    for n, h, w, ic, oc in PACKED_POINTWISE_SHAPES:
+        per_channel = bool(rng.integers(2))
+        x = rng.integers(-128, 128, (n, h, w, ic), dtype=np.int8)
+        filt = rng.integers(-(1 << (bits - 1)), 1 << (bits - 1), (oc, 1, 1, ic), dtype=np.int8)
+        bias = rng.integers(-5000, 5000, oc).astype(np.int32) if per_channel else None
+        mults, shifts = random_requant(rng, oc, per_channel)
+        params, out_shape = random_params(rng), (n, h, w, oc)
+        st, ref = engine.conv2d(params, x, filt, bias, mults, shifts, out_shape,
+                                per_channel=per_channel)
+        st_p, out, guards = run_inplace(engine, lib, False, params, x, filt, bias, mults, shifts,
+                                        per_channel, out_shape,
+                                        packed=(bits, pack(filt.reshape(-1), bits)))
+        assert st == st_p == 0 and guards
+        assert np.array_equal(out, ref), (n, h, w, ic, oc)

@@ -122,6 +122,36 @@ def run_conv(engine, name, params, x, fshape, packed, bias, mults, shifts, per_c
     return status, out
 
 
+GUARD, SENTINEL = 32, 0x5A
+
+
+@_with_twin
+def run_conv_1x1_inplace(engine, name, params, x, fshape, packed, bias, mults, shifts,
+                         per_channel, out_shape):
+    """The in-place 1x1 kernel on x in a buffer of max(in, out) bytes (scratch one input row),
+    both between guard bytes that must stay intact; returns (status, output)."""
+    x = _arr(x, np.int8)
+    f = np.frombuffer(packed, np.int8).copy()
+    b = None if bias is None else _arr(bias, np.int32)
+    data_bytes, out_bytes = max(x.size, int(np.prod(out_shape))), int(np.prod(out_shape))
+    buf = np.full(2 * GUARD + data_bytes, SENTINEL, np.int8)
+    buf[GUARD:GUARD + x.size] = x.reshape(-1)
+    scratch = np.full(2 * GUARD + x.shape[2] * x.shape[3], SENTINEL, np.int8)
+    rq, keep = _rq(mults, shifts, per_channel)
+    fn = getattr(engine.lib, name)
+    fn.argtypes = [C.POINTER(ConvParams), C.POINTER(Requant), C.POINTER(Dims), C.POINTER(Dims),
+                   _p_i8, _p_i32, C.POINTER(Dims), _p_i8, _p_i8]
+    fn.restype = C.c_int
+    at = lambda a: C.cast(C.c_void_p(a.ctypes.data + GUARD), _p_i8)  # noqa: E731
+    status = fn(C.byref(ConvParams(**params)), C.byref(rq), C.byref(Dims(*x.shape)),
+                C.byref(Dims(*fshape)), _ptr(f, C.c_int8), _ptr(b, C.c_int32),
+                C.byref(Dims(*out_shape)), at(buf), at(scratch))
+    del keep
+    assert all(np.all(a[:GUARD] == SENTINEL) and np.all(a[a.size - GUARD:] == SENTINEL)
+               for a in (buf, scratch)), f"{name} wrote outside its buffers"
+    return status, buf[GUARD:GUARD + out_bytes].reshape(out_shape).copy()
+
+
 @_with_twin
 def run_fc(engine, name, params, x, out_depth, packed, bias, mults, shifts, per_channel):
     x = _arr(x, np.int8)
@@ -189,6 +219,8 @@ CONV_CASES = [
     # id, input HWC, filters, kernel, strides, padding, activation
     ("1x1_s1_valid_c3", (7, 9, 3), 5, (1, 1), (1, 1), "valid", "NONE"),
     ("1x1_s2_same_c16_relu6", (9, 8, 16), 3, (1, 1), (2, 2), "same", "RELU6"),
+    ("1x1_s1_same_c16_to_40_relu", (5, 7, 16), 40, (1, 1), (1, 1), "same", "RELU"),
+    ("1x1_s1_valid_c64_to_24_relu6", (6, 5, 64), 24, (1, 1), (1, 1), "valid", "RELU6"),
     ("3x3_s1_same_c5_relu", (8, 7, 5), 7, (3, 3), (1, 1), "same", "RELU"),
     ("3x3_s2_same_c7", (11, 10, 7), 4, (3, 3), (2, 2), "same", "NONE"),
     ("3x3_s2_valid_c3", (12, 9, 3), 5, (3, 3), (2, 2), "valid", "NONE"),
@@ -221,6 +253,12 @@ def test_conv2d_packed_matches_tflm(engine, tfmods, case, bits):
         assert status == 0
         outs.append(out[0])
     check_case("CONV_2D", buf, bits, xs, np.stack(outs))
+    if kernel == strides == (1, 1):  # the in-place 1x1 kernel too (channels grow or shrink)
+        for xi, out in zip(xs, outs):
+            status, ours = run_conv_1x1_inplace(engine, f"tsn_conv2d_1x1_inplace_s{bits}",
+                                                params, xi[None], w.shape, packed, b, mults,
+                                                shifts, per_channel, (1, *op.output.shape[1:]))
+            assert status == 0 and np.array_equal(ours[0], out)
 
 
 DW_CASES = [

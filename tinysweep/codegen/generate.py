@@ -541,7 +541,8 @@ class _Lowering:
             kernel, scratch = inplace_kernel(self.model, op, self.weight_bits != 8)
             assert scratch == scratch_bytes
             if kernel != "tsn_conv_chain_s8":  # (the chain kernel calls `function` per row)
-                assert bits == 8 or kernel == "tsn_depthwise_conv2d_inplace_s8"
+                assert bits == 8 or kernel in ("tsn_depthwise_conv2d_inplace_s8",
+                                               "tsn_conv2d_1x1_inplace_s8")
                 function = kernel.replace("_s8", f"_s{bits}")
         return ConvStep(
             node=op.index, opcode=op.opcode, function=function,
@@ -848,7 +849,7 @@ def generate(model: Model, profile: str, weight_bits: int | str = 8) -> Generate
     for op in model.operators:
         probe.precheck(op)
     # plan on consecutive operator indices (edge removal leaves gaps); lowering keeps node numbers
-    # packed weights: in-place convolutions through the chain kernel (a window of input rows)
+    # packed weights: in-place convolutions through the packed kernels (inplace_kernel)
     plan = plan_model(dataclasses.replace(model, operators=tuple(
         dataclasses.replace(op, index=k) for k, op in enumerate(model.operators))), ARENA_ALIGNMENT,
         packed=weight_bits != 8)

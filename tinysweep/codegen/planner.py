@@ -240,11 +240,13 @@ def _ring_fits(o, h: int, w: int, c: int, fh: int, oh: int, ow: int, oc: int) ->
 
 def inplace_kernel(model: Model, op, packed: bool = False) -> tuple[str, int] | None:
     """(tsn function, scratch bytes) of op's in-place kernel, or None when it has none.
-    CONV_2D with packed weights (`packed`, or an INT4/INT2 filter): tsn_conv_chain_s8 with a
-    window of min(span, in_h) whole input rows, for a chain layer (_layer) whose output rows
-    never overtake the input rows copied. Otherwise all need int8 input and output and a constant
-    filter, 4-D (DEPTHWISE_CONV_2D: int8, INT4 or INT2, the _s4/_s2 kernel taking packed ones):
-    - CONV_2D 1x1, stride 1, one group: tsn_conv2d_1x1_inplace_s8, scratch out_c bytes;
+    All need int8 input and output and a constant filter, 4-D (int8, INT4 or INT2: with packed
+    weights, `packed` or an INT4/INT2 filter, the _s4/_s2 kernel):
+    - CONV_2D 1x1, stride 1, one group: tsn_conv2d_1x1_inplace_s8, scratch out_c bytes (packed:
+      one input row, in_w*in_c bytes);
+    - other CONV_2D with packed weights: tsn_conv_chain_s8 with a window of min(span, in_h)
+      whole input rows, for a chain layer (_layer) whose output rows never overtake the input
+      rows copied;
     - other CONV_2D (one group) whose output rows never overtake the input rows read
       (e.g. SAME/VALID, out_w <= in_w, out_c <= in_c): tsn_conv2d_inplace_s8, scratch a ring of
       min(span, in_h) rows of in_w*in_c bytes, span = (kh - 1) * dilation_h + 1;
@@ -253,13 +255,6 @@ def inplace_kernel(model: Model, op, packed: bool = False) -> tuple[str, int] | 
     if op.opcode not in INPLACE_CONV_OPS or len(op.inputs) < 2 or len(op.outputs) != 1:
         return None
     sub_byte = packed or (op.inputs[1] >= 0 and model.tensor(op.inputs[1]).type in ("INT4", "INT2"))
-    if sub_byte and op.opcode == "CONV_2D":
-        if not _layer(model, op):
-            return None
-        _, h, w, c = model.tensor(op.inputs[0]).shape
-        _, oh, ow, oc = model.tensor(op.outputs[0]).shape
-        rows = _ring_fits(op.options, h, w, c, model.tensor(op.inputs[1]).shape[1], oh, ow, oc)
-        return None if rows is None else ("tsn_conv_chain_s8", rows * w * c)
     x, f, y = op.inputs[0], op.inputs[1], op.outputs[0]
     if x < 0 or f < 0 or y < 0:
         return None
@@ -273,7 +268,10 @@ def inplace_kernel(model: Model, op, packed: bool = False) -> tuple[str, int] | 
         if not (fc == c and fn == oc and on == n and o is not None):
             return None
         if fh == fw == 1 and o.stride_h == o.stride_w == 1 and (oh, ow) == (h, w):
-            return "tsn_conv2d_1x1_inplace_s8", oc
+            return "tsn_conv2d_1x1_inplace_s8", w * c if sub_byte else oc
+        if sub_byte:
+            rows = _ring_fits(o, h, w, c, fh, oh, ow, oc) if _layer(model, op) else None
+            return None if rows is None else ("tsn_conv_chain_s8", rows * w * c)
         rows = _ring_fits(o, h, w, c, fh, oh, ow, oc)
         return None if rows is None else ("tsn_conv2d_inplace_s8", rows * w * c)
     if not (fn == 1 and fc == oc == c and on == n and oh <= h and ow <= w):
@@ -384,13 +382,13 @@ def _rows_overwritable(model: Model, chain: Chain) -> bool:
 def plan_model(model: Model, alignment: int = 16, inplace_convs: bool = True,
                keep_input: bool = True, fuse: bool = True, packed: bool = False) -> ModelPlan:
     """Arena plan for the model's activation (non-constant) tensors. inplace_convs: let the
-    in-place convolutions share their input's buffer (the generator turns it off when weights
-    are packed to fewer bits: there are no packed in-place kernels). keep_input=False: a
+    in-place convolutions share their input's buffer. keep_input=False: a
     what-if (see the module docstring); generated code always keeps the input.
     fuse: run chains (chain_candidates) with tsn_conv_chain_s8: every conv + residual ADD, and
     each producer -> consumer chain that makes the arena smaller (greedy, in op order).
-    packed: the generator will pack the weights (in-place convolutions then use the chain
-    kernel, see inplace_kernel)."""
+    packed: the generator will pack the weights (in-place convolutions then use the packed
+    kernels: the 1x1 and depthwise _s4/_s2 ones, the chain kernel for others, see
+    inplace_kernel)."""
     args = (model, alignment, inplace_convs, keep_input, packed)
     if not fuse:
         return _plan_model(*args, ())

@@ -205,6 +205,18 @@ tsn_status tsn_conv2d_1x1_inplace_s8(const tsn_conv_params *params, const tsn_re
                                      const tsn_dims *filter_dims, const int8_t *filter,
                                      const int32_t *bias, /* may be NULL */
                                      const tsn_dims *output_dims, int8_t *data, int8_t *scratch);
+/* The same with packed INT4 / INT2 filters (TFLite's packing, as tsn_conv2d_s4/_s2); scratch
+ * one input row, in_w*in_c bytes. */
+tsn_status tsn_conv2d_1x1_inplace_s4(const tsn_conv_params *params, const tsn_requant *quant,
+                                     const tsn_dims *input_dims,
+                                     const tsn_dims *filter_dims, const int8_t *filter,
+                                     const int32_t *bias, /* may be NULL */
+                                     const tsn_dims *output_dims, int8_t *data, int8_t *scratch);
+tsn_status tsn_conv2d_1x1_inplace_s2(const tsn_conv_params *params, const tsn_requant *quant,
+                                     const tsn_dims *input_dims,
+                                     const tsn_dims *filter_dims, const int8_t *filter,
+                                     const int32_t *bias, /* may be NULL */
+                                     const tsn_dims *output_dims, int8_t *data, int8_t *scratch);
 
 /* Any other one-group convolution whose output rows never overtake the input rows read (checked:
  * for every output row oy, (oy+1)*out_w*out_c <= rows_needed(oy)*in_w*in_c with

@@ -1748,6 +1748,30 @@ static inline void tsn_dsp_widen_quad(const int8_t *const *rows, int32_t in_w, i
                 }
             } else if (bits == 4) {
                 const int8_t *x = rows[fy] + in_x * in_c + ic;
+#if TSN_DSP_ASM_LOOPS
+                if (step == 16 && groups > 0) { /* 4 pixels: 12 instructions a group */
+                    uint32_t *const end = d + 16 * groups;
+                    uint32_t a, b, c, u;
+                    __asm__ volatile("1:\n\t"
+                                     "ldr %[a], [%[x]], #4\n\t"
+                                     "ldr %[b], [%[x]], #4\n\t"
+                                     "pkhbt %[c], %[a], %[b], lsl #16\n\t"
+                                     "pkhtb %[b], %[b], %[a], asr #16\n\t"
+                                     "sxtab16 %[a], %[off2], %[c], ror #8\n\t"
+                                     "sxtab16 %[u], %[off2], %[b], ror #8\n\t"
+                                     "strd %[a], %[u], [%[d], #8]\n\t"
+                                     "sxtab16 %[a], %[off2], %[c]\n\t"
+                                     "sxtab16 %[u], %[off2], %[b]\n\t"
+                                     "strd %[a], %[u], [%[d]], #64\n\t"
+                                     "cmp %[d], %[end]\n\t"
+                                     "bne 1b"
+                                     : [x] "+r"(x), [d] "+r"(d), [a] "=&r"(a), [b] "=&r"(b),
+                                       [c] "=&r"(c), [u] "=&r"(u)
+                                     : [off2] "r"(off2), [end] "r"(end)
+                                     : "cc", "memory");
+                    continue;
+                }
+#endif
                 for (k = 0; k < groups; ++k, d += step, x += 8) {
                     const uint32_t a = tsn_ld4(x), b = tsn_ld4(x + 4);
                     const uint32_t c = (a & 0xFFFFu) | (b << 16);

@@ -19,6 +19,105 @@
 #include "tsn_math.h"
 
 #include <stddef.h>
+#include <string.h>
+
+#if TSN_DSP
+/* The two DSP paths of tsn_conv2d_packed, each out of line (TSN_DSP_LOOP) so that the stack of
+ * one (tsn_dsp_conv_row4's widened windows, the unpacked filters) is not reserved on top of the
+ * other's. */
+
+/* Filter bytes unpacked at once (word-aligned on the stack): enough for a 64-filter stem with
+ * windows of up to 48 elements (KWS's 10x4x1 x 64), whose windows are then gathered once, not
+ * once per chunk of filters. */
+#define TSN_PACKED_UNPACK_BYTES 3072
+
+/* tsn_dsp_conv_row out of line: its stack is not reserved on top of the unpacked filters' while
+ * the gathered rows run. */
+TSN_DSP_LOOP void tsn_conv2d_packed_row(const tsn_conv_params *params, const tsn_requant *quant,
+                                        const int8_t *const *rows, int32_t in_w, int32_t in_c,
+                                        int32_t f_h, int32_t f_w, const int8_t *filter,
+                                        const int32_t *bias, int32_t out_w, int32_t out_c,
+                                        int32_t out_stride, int8_t *out)
+{
+    tsn_dsp_conv_row(params, quant, rows, in_w, in_c, f_h, f_w, filter, bias, out_w, out_c,
+                     out_stride, out);
+}
+
+/* Packed INT4 straight from the nibbles, four output pixels at a time (tsn_dsp_quad_ok). */
+TSN_DSP_LOOP void tsn_conv2d_packed_quads(const tsn_conv_params *params,
+                                          const tsn_requant *quant, const tsn_dims *input_dims,
+                                          const int8_t *input, const tsn_dims *filter_dims,
+                                          const int8_t *filter, const int32_t *bias,
+                                          const tsn_dims *output_dims, int8_t *output, int bits)
+{
+    const int32_t batches = input_dims->n, in_h = input_dims->h, in_w = input_dims->w;
+    const int32_t in_c = input_dims->c, f_h = filter_dims->h, f_w = filter_dims->w;
+    const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
+    /* a flat 1x1 convolution: one row of all pixels (one call site, as tsn_conv2d_s8) */
+    const int flat = tsn_dsp_flat_1x1(params, input_dims, filter_dims, output_dims);
+    const int32_t row_in = flat ? batches * in_h * in_w : in_w;
+    const int32_t row_out = flat ? row_in : out_w;
+    const int8_t *rows[TSN_DSP_MAX_SEGS];
+    int32_t b, oy, fy;
+    for (b = 0; b < (flat ? 1 : batches); ++b) {
+        for (oy = 0; oy < (flat ? 1 : out_h); ++oy) {
+            for (fy = 0; fy < f_h; ++fy) {
+                const int32_t in_y = oy * params->stride_h - params->pad_top +
+                                     params->dilation_h * fy;
+                rows[fy] = in_y < 0 || in_y >= in_h
+                               ? NULL : input + (b * in_h + in_y) * in_w * in_c;
+            }
+            tsn_dsp_conv_row4(params, quant, rows, row_in, in_c, f_h, f_w, filter, bits, bias,
+                              row_out, out_c, out_c,
+                              output + (b * out_h + oy) * out_w * out_c, 0);
+        }
+    }
+}
+
+/* Chunks of filters (f_size <= TSN_PACKED_UNPACK_BYTES) unpacked to int8 on the stack, then
+ * the s8 DSP rows. */
+TSN_DSP_LOOP void tsn_conv2d_packed_unpacked(const tsn_conv_params *params,
+                                             const tsn_requant *quant,
+                                             const tsn_dims *input_dims, const int8_t *input,
+                                             const tsn_dims *filter_dims, const int8_t *filter,
+                                             const int32_t *bias, const tsn_dims *output_dims,
+                                             int8_t *output, int bits)
+{
+    const int32_t batches = input_dims->n, in_h = input_dims->h, in_w = input_dims->w;
+    const int32_t in_c = input_dims->c, f_h = filter_dims->h, f_w = filter_dims->w;
+    const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
+    const int32_t f_size = f_h * f_w * filter_dims->c;
+    const int32_t chunk = TSN_PACKED_UNPACK_BYTES / f_size;
+    uint32_t words[TSN_PACKED_UNPACK_BYTES / 4]; /* word-aligned filters for the LDRD loops */
+    int8_t *const unpacked = (int8_t *)words;
+    const int8_t *rows[TSN_DSP_MAX_SEGS];
+    int32_t oc0, b, oy, fy;
+    for (oc0 = 0; oc0 < out_c; oc0 += chunk) {
+        const int32_t n = out_c - oc0 < chunk ? out_c - oc0 : chunk;
+        const tsn_requant q = tsn_dsp_quant_from(quant, oc0);
+        tsn_dsp_unpack(filter, oc0 * f_size, n * f_size, bits, unpacked);
+        for (b = 0; b < batches; ++b) {
+            for (oy = 0; oy < out_h; ++oy) {
+                for (fy = 0; fy < f_h; ++fy) {
+                    const int32_t in_y = oy * params->stride_h - params->pad_top +
+                                         params->dilation_h * fy;
+                    rows[fy] = in_y < 0 || in_y >= in_h
+                                   ? NULL : input + (b * in_h + in_y) * in_w * in_c;
+                }
+                if (tsn_dsp_gather_ok(f_h, f_w, in_c)) {
+                    tsn_dsp_conv_row_gather(params, &q, rows, in_w, in_c, f_h, f_w, unpacked,
+                                            bias != NULL ? bias + oc0 : NULL, out_w, n, out_c,
+                                            output + (b * out_h + oy) * out_w * out_c + oc0);
+                    continue;
+                }
+                tsn_conv2d_packed_row(params, &q, rows, in_w, in_c, f_h, f_w, unpacked,
+                                      bias != NULL ? bias + oc0 : NULL, out_w, n, out_c,
+                                      output + (b * out_h + oy) * out_w * out_c + oc0);
+            }
+        }
+    }
+}
+#endif
 
 static inline tsn_status tsn_conv2d_packed(const tsn_conv_params *params,
                                            const tsn_requant *quant,
@@ -56,61 +155,14 @@ static inline tsn_status tsn_conv2d_packed(const tsn_conv_params *params,
 
 #if TSN_DSP
     if (groups == 1 && bits == 4 && tsn_dsp_quad_ok(params, f_h, f_w, in_c, bits)) {
-        /* straight from the nibbles, four output pixels at a time */
-        /* a flat 1x1 convolution: one row of all pixels (one call site, as tsn_conv2d_s8) */
-        const int flat = tsn_dsp_flat_1x1(params, input_dims, filter_dims, output_dims);
-        const int32_t row_in = flat ? batches * in_h * in_w : in_w;
-        const int32_t row_out = flat ? row_in : out_w;
-        const int8_t *rows[TSN_DSP_MAX_SEGS];
-        for (b = 0; b < (flat ? 1 : batches); ++b) {
-            for (oy = 0; oy < (flat ? 1 : out_h); ++oy) {
-                for (fy = 0; fy < f_h; ++fy) {
-                    const int32_t in_y = oy * params->stride_h - params->pad_top +
-                                         params->dilation_h * fy;
-                    rows[fy] = in_y < 0 || in_y >= in_h
-                                   ? NULL : input + (b * in_h + in_y) * in_w * in_c;
-                }
-                tsn_dsp_conv_row4(params, quant, rows, row_in, in_c, f_h, f_w, filter, bits,
-                                  bias, row_out, out_c, out_c,
-                                  output + (b * out_h + oy) * out_w * out_c, 0);
-            }
-        }
+        tsn_conv2d_packed_quads(params, quant, input_dims, input, filter_dims, filter, bias,
+                                output_dims, output, bits);
         return TSN_OK;
     }
     if (groups == 1 && tsn_dsp_conv_ok(params, f_h, f_w) &&
-        f_h * f_w * f_c <= TSN_DSP_UNPACK_BYTES) {
-        /* chunks of filters unpacked to int8 on the stack, then the s8 DSP rows */
-        const int32_t f_size = f_h * f_w * f_c;
-        const int32_t chunk = TSN_DSP_UNPACK_BYTES / f_size;
-        uint32_t words[TSN_DSP_UNPACK_BYTES / 4]; /* word-aligned filters for the LDRD loops */
-        int8_t *const unpacked = (int8_t *)words;
-        const int8_t *rows[TSN_DSP_MAX_SEGS];
-        int32_t oc0;
-        for (oc0 = 0; oc0 < out_c; oc0 += chunk) {
-            const int32_t n = out_c - oc0 < chunk ? out_c - oc0 : chunk;
-            const tsn_requant q = tsn_dsp_quant_from(quant, oc0);
-            tsn_dsp_unpack(filter, oc0 * f_size, n * f_size, bits, unpacked);
-            for (b = 0; b < batches; ++b) {
-                for (oy = 0; oy < out_h; ++oy) {
-                    for (fy = 0; fy < f_h; ++fy) {
-                        const int32_t in_y = oy * params->stride_h - params->pad_top +
-                                             params->dilation_h * fy;
-                        rows[fy] = in_y < 0 || in_y >= in_h
-                                       ? NULL : input + (b * in_h + in_y) * in_w * in_c;
-                    }
-                    if (tsn_dsp_gather_ok(f_h, f_w, in_c)) {
-                        tsn_dsp_conv_row_gather(params, &q, rows, in_w, in_c, f_h, f_w, unpacked,
-                                                bias != NULL ? bias + oc0 : NULL, out_w, n,
-                                                out_c,
-                                                output + (b * out_h + oy) * out_w * out_c + oc0);
-                        continue;
-                    }
-                    tsn_dsp_conv_row(params, &q, rows, in_w, in_c, f_h, f_w, unpacked,
-                                     bias != NULL ? bias + oc0 : NULL, out_w, n, out_c,
-                                     output + (b * out_h + oy) * out_w * out_c + oc0);
-                }
-            }
-        }
+        f_h * f_w * f_c <= TSN_PACKED_UNPACK_BYTES) {
+        tsn_conv2d_packed_unpacked(params, quant, input_dims, input, filter_dims, filter, bias,
+                                   output_dims, output, bits);
         return TSN_OK;
     }
 #endif
@@ -331,6 +383,63 @@ static inline tsn_status tsn_fully_connected_packed(const tsn_fc_params *params,
             acc += params->output_offset;
             acc = tsn_clamp(acc, params->act_min, params->act_max);
             output[b * output_depth + o] = (int8_t)acc;
+        }
+    }
+    return TSN_OK;
+}
+
+/* tsn_conv2d_1x1_inplace_s4/_s2 (`bits` 4 or 2; description in conv2d_1x1_inplace_s4.c);
+ * `rows_of` is tsn_conv2d_s4 / _s2, which computes a row from its copy in scratch (called, not
+ * inlined: its code is linked once). */
+static inline tsn_status tsn_conv2d_1x1_inplace_packed(
+    const tsn_conv_params *params, const tsn_requant *quant, const tsn_dims *input_dims,
+    const tsn_dims *filter_dims, const int8_t *filter, const int32_t *bias,
+    const tsn_dims *output_dims, int8_t *data, int8_t *scratch, int bits,
+    tsn_conv_kernel rows_of)
+{
+    int32_t rows, in_w, in_c, out_c, r;
+
+    if (!tsn_conv_args_valid(params, quant, input_dims, filter_dims, filter, output_dims) ||
+        data == NULL || scratch == NULL) {
+        return TSN_ERROR_ARGUMENT;
+    }
+    in_w = input_dims->w;
+    in_c = input_dims->c;
+    out_c = output_dims->c;
+    if (output_dims->h != input_dims->h || output_dims->w != in_w || filter_dims->n != out_c ||
+        filter_dims->h != 1 || filter_dims->w != 1 || filter_dims->c != in_c ||
+        params->stride_h != 1 || params->stride_w != 1 || params->pad_top != 0 ||
+        params->pad_left != 0) {
+        return TSN_ERROR_ARGUMENT;
+    }
+    rows = input_dims->n * input_dims->h;
+    (void)bits; /* read by the DSP path only */
+
+#if TSN_DSP
+    if (bits == 4 && tsn_dsp_quad_ok(params, 1, 1, in_c, bits) &&
+        in_c <= TSN_DSP_QUAD_WORDS / 2) {
+        /* as tsn_conv2d_1x1_inplace_s8: the pixels as one row, 4 at a time, a group's inputs
+         * widened (in one piece: in_c elements of 4 words per 8, for 4 pixels) before its
+         * outputs are written, in the order below; `scratch` is not needed */
+        const int8_t *row = data;
+        tsn_dsp_conv_row4(params, quant, &row, rows * in_w, in_c, 1, 1, filter, bits, bias,
+                          rows * in_w, out_c, out_c, data, out_c > in_c);
+        return TSN_OK;
+    }
+#endif
+
+    for (r = 0; r < rows; ++r) {
+        /* rows in increasing order when out_c <= in_c, else decreasing; each copied to scratch
+         * and computed from there (any path of the out-of-place kernel, `rows_of`) */
+        const int32_t y = out_c <= in_c ? r : rows - 1 - r;
+        const tsn_dims row_in = {1, 1, in_w, in_c};
+        const tsn_dims row_out = {1, 1, in_w, out_c};
+        tsn_status status;
+        memcpy(scratch, data + (size_t)y * in_w * in_c, (size_t)in_w * in_c);
+        status = rows_of(params, quant, &row_in, scratch, filter_dims, filter, bias, &row_out,
+                         data + (size_t)y * in_w * out_c);
+        if (status != TSN_OK) {
+            return status;
         }
     }
     return TSN_OK;
