@@ -1548,11 +1548,11 @@ static inline void tsn_dsp_row1_s4(const tsn_dsp_io *io, const tsn_requant *quan
 #define TSN_DSP_QUAD_WORDS 512
 #define TSN_DSP_S4_MAX_DEPTH 65536
 
-/* acc[p] += int8 weights w (4 a group) . pixel p's widened inputs, p < 4. */
-TSN_DSP_LOOP void tsn_dsp_mac_4x1(const uint32_t *q, int32_t groups, const int8_t *w,
-                                   int32_t *acc)
+/* a_p + int8 weights w (4 a group) . pixel p's widened inputs, p < 4. */
+static inline TSN_DSP_INLINE tsn_dsp_acc4 tsn_dsp_mac_4x1_regs(tsn_dsp_acc4 a, const uint32_t *q,
+                                                               int32_t groups, const int8_t *w)
 {
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t a0 = a.a0, a1 = a.a1, a2 = a.a2, a3 = a.a3;
     int32_t k, singles = groups; /* groups one at a time, in C */
 #if TSN_DSP_ASM_LOOPS
     /* 31 instructions for 32 MACs: two groups a pass, their 8 weights in one LDRD (which
@@ -1614,17 +1614,20 @@ TSN_DSP_LOOP void tsn_dsp_mac_4x1(const uint32_t *q, int32_t groups, const int8_
             : "cc", "memory");
     }
 #endif
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
+    a.a0 = a0;
+    a.a1 = a1;
+    a.a2 = a2;
+    a.a3 = a3;
+    return a;
 }
 
-/* acc[p] += 16 * (packed INT4 weights w, 8 a group) . pixel p's widened inputs, p < 4. */
-TSN_DSP_LOOP void tsn_dsp_mac_s4_4x1(const uint32_t *q, int32_t groups, const int8_t *w,
-                                      int32_t *acc)
+/* a_p + 16 * (packed INT4 weights w, 8 a group) . pixel p's widened inputs, p < 4. */
+static inline TSN_DSP_INLINE tsn_dsp_acc4 tsn_dsp_mac_s4_4x1_regs(tsn_dsp_acc4 a,
+                                                                  const uint32_t *q,
+                                                                  int32_t groups,
+                                                                  const int8_t *w)
 {
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t a0 = a.a0, a1 = a.a1, a2 = a.a2, a3 = a.a3;
 #if TSN_DSP_ASM_LOOPS
     /* 33 instructions for 32 MACs: the mask in a register (AND with a shifted operand), the
      * high nibbles' lanes of the 4 pixels first, the pointer stepped by the last LDRD */
@@ -1690,10 +1693,25 @@ TSN_DSP_LOOP void tsn_dsp_mac_s4_4x1(const uint32_t *q, int32_t groups, const in
         q += 16;
     }
 #endif
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
+    a.a0 = a0;
+    a.a1 = a1;
+    a.a2 = a2;
+    a.a3 = a3;
+    return a;
+}
+
+/* acc[p] += int8 weights w (4 a group) . pixel p's widened inputs, p < 4. */
+TSN_DSP_LOOP void tsn_dsp_mac_4x1(const uint32_t *q, int32_t groups, const int8_t *w,
+                                   int32_t *acc)
+{
+    tsn_dsp_acc4_store(tsn_dsp_mac_4x1_regs(tsn_dsp_acc4_load(acc), q, groups, w), acc);
+}
+
+/* acc[p] += 16 * (packed INT4 weights w, 8 a group) . pixel p's widened inputs, p < 4. */
+TSN_DSP_LOOP void tsn_dsp_mac_s4_4x1(const uint32_t *q, int32_t groups, const int8_t *w,
+                                      int32_t *acc)
+{
+    tsn_dsp_acc4_store(tsn_dsp_mac_s4_4x1_regs(tsn_dsp_acc4_load(acc), q, groups, w), acc);
 }
 
 /* Whether tsn_dsp_conv_row4 handles a one-group convolution with weights of `bits` (8 or 4). */
@@ -1873,6 +1891,86 @@ TSN_DSP_LOOP void tsn_dsp_requant_block(const tsn_dsp_io *io, const tsn_requant 
     }
 }
 
+/* Whether tsn_dsp_conv4_fused requantizes this layer: full activation range and every
+ * channel's requantization folds (tsn_dsp_rq_fold); else tsn_dsp_requant_block. */
+static inline int tsn_dsp_fuse_ok(const tsn_dsp_io *io, const tsn_requant *quant, int32_t out_c)
+{
+    const int32_t count = quant->per_channel ? out_c : 1;
+    int32_t c, rs1;
+    uint32_t k_lo, k_hi;
+    if (io->act_min != -128 || io->act_max != 127) {
+        return 0;
+    }
+    for (c = 0; c < count; ++c) {
+        if (!tsn_dsp_rq_fold(quant->multiplier[c], quant->shift[c], io->output_offset, &rs1,
+                             &k_lo, &k_hi)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* tsn_dsp_mac_4x1 (bits 8) or tsn_dsp_mac_s4_4x1 (bits 4) then tsn_dsp_requant_block's
+ * tsn_dsp_rq4 for channels oc + k, k < n, filter k at w + k * ws, 4 pixels, in one loop: the
+ * accumulators stay in registers from the first MAC to the output byte (starting from acc[4k ..]
+ * when acc != NULL, else 0; for int8 from the bias too, added first: int32 addition wraps, so
+ * the order does not matter). Only for layers of tsn_dsp_fuse_ok. */
+static inline TSN_DSP_INLINE void tsn_dsp_conv4_fused(const tsn_dsp_io *io,
+                                                      const tsn_requant *quant,
+                                                      const int32_t *bias, int32_t oc, int32_t n,
+                                                      const uint32_t *q, int32_t groups,
+                                                      const int8_t *w, int32_t ws, int bits,
+                                                      const int32_t *acc, int8_t *out,
+                                                      int32_t out_stride)
+{
+    const int32_t step = quant->per_channel ? 1 : 0;
+    const int32_t *mp = quant->multiplier + oc * step, *shp = quant->shift + oc * step;
+    int32_t k;
+    for (k = 0; k < n; ++k, mp += step, shp += step, w += ws) {
+        const int32_t b = bias != NULL ? bias[oc + k] : 0, start = bits == 4 ? 0 : b;
+        tsn_dsp_acc4 a = {start, start, start, start};
+        int32_t rs1;
+        uint32_t k_lo, k_hi;
+        if (acc != NULL) {
+            a.a0 = tsn_dsp_i32((uint32_t)acc[4 * k] + (uint32_t)start);
+            a.a1 = tsn_dsp_i32((uint32_t)acc[4 * k + 1] + (uint32_t)start);
+            a.a2 = tsn_dsp_i32((uint32_t)acc[4 * k + 2] + (uint32_t)start);
+            a.a3 = tsn_dsp_i32((uint32_t)acc[4 * k + 3] + (uint32_t)start);
+        }
+        a = bits == 4 ? tsn_dsp_mac_s4_4x1_regs(a, q, groups, w)
+                      : tsn_dsp_mac_4x1_regs(a, q, groups, w);
+        tsn_dsp_rq_folded(*shp, io->output_offset, &rs1, &k_lo, &k_hi);
+        tsn_dsp_rq4_regs(a, bits == 4 ? 4 : 0, bits != 4, b, *mp, k_lo, k_hi, rs1, out + oc + k,
+                         out_stride);
+    }
+}
+
+/* tsn_dsp_conv4_fused for int8 and for INT4 weights, each a function of its own (the asm loops'
+ * registers; noclone: see tsn_dsp_gather_requant). */
+#if defined(__GNUC__) && !defined(__clang__) && TSN_DSP_ASM_LOOPS
+__attribute__((noclone))
+#endif
+TSN_DSP_LOOP void tsn_dsp_conv4_fused_s8(const tsn_dsp_io *io, const tsn_requant *quant,
+                                         const int32_t *bias, int32_t oc, int32_t n,
+                                         const uint32_t *q, int32_t groups, const int8_t *w,
+                                         int32_t ws, const int32_t *acc, int8_t *out,
+                                         int32_t out_stride)
+{
+    tsn_dsp_conv4_fused(io, quant, bias, oc, n, q, groups, w, ws, 8, acc, out, out_stride);
+}
+
+#if defined(__GNUC__) && !defined(__clang__) && TSN_DSP_ASM_LOOPS
+__attribute__((noclone))
+#endif
+TSN_DSP_LOOP void tsn_dsp_conv4_fused_s4(const tsn_dsp_io *io, const tsn_requant *quant,
+                                         const int32_t *bias, int32_t oc, int32_t n,
+                                         const uint32_t *q, int32_t groups, const int8_t *w,
+                                         int32_t ws, const int32_t *acc, int8_t *out,
+                                         int32_t out_stride)
+{
+    tsn_dsp_conv4_fused(io, quant, bias, oc, n, q, groups, w, ws, 4, acc, out, out_stride);
+}
+
 /* Output row `out` (out_w pixels of out_c, out_stride apart) of a one-group convolution with
  * weights of `bits` (8, or 4: packed INT4 as TFLite stores them) whose input rows are
  * rows[0 .. f_h) (NULL outside the image; tsn_dsp_quad_ok), 4 pixels at a time; the last 3
@@ -1894,6 +1992,7 @@ static inline void tsn_dsp_conv_row4(const tsn_conv_params *params, const tsn_re
     const int32_t per = bits == 4 ? 8 : 4, lanes = bits == 4 ? 4 : 2;
     const int32_t row_len = f_w * in_c, f_size = f_h * row_len;
     int32_t fy0 = 0, fy1 = f_h, total, done, oc, k, p, at;
+    int fuse;
     while (fy0 < f_h && rows[fy0] == NULL) {
         ++fy0;
     }
@@ -1901,6 +2000,7 @@ static inline void tsn_dsp_conv_row4(const tsn_conv_params *params, const tsn_re
         --fy1;
     }
     total = (fy1 - fy0) * row_len; /* rows between fy0 and fy1 are in the image */
+    fuse = tsn_dsp_fuse_ok(&io, quant, out_c);
     for (done = 0; done < out_w;) {
         const int32_t left = out_w - done;
         const int32_t npix = left > 2 ? 4 : 1, np = left < npix ? left : npix;
@@ -1916,7 +2016,8 @@ static inline void tsn_dsp_conv_row4(const tsn_conv_params *params, const tsn_re
         }
         for (oc = 0; oc < out_c; oc += TSN_DSP_CHUNK) {
             const int32_t n = out_c - oc < TSN_DSP_CHUNK ? out_c - oc : TSN_DSP_CHUNK;
-            for (k = 0; k < 4 * n; ++k) {
+            const int fused = fuse && np == 4; /* the last piece requantized as it ends */
+            for (k = 0; k < (fused && total <= piece ? 0 : 4 * n); ++k) {
                 accs[k] = 0;
             }
             for (at = 0; at < total; at += piece) {
@@ -1927,7 +2028,17 @@ static inline void tsn_dsp_conv_row4(const tsn_conv_params *params, const tsn_re
                     tsn_dsp_widen_quad(rows + fy0, in_w, in_c, f_w, params->dilation_w, x0,
                                        npix, at, len, bits, off2, q);
                 }
-                if (npix == 4) {
+                if (fused && at + len == total) {
+                    int8_t *const o = out + ox * out_stride;
+                    const int32_t *const from = at == 0 ? NULL : accs;
+                    if (bits == 4) {
+                        tsn_dsp_conv4_fused_s4(&io, quant, bias, oc, n, q, len / per,
+                                               filter + e, ws, from, o, out_stride);
+                    } else {
+                        tsn_dsp_conv4_fused_s8(&io, quant, bias, oc, n, q, len / per,
+                                               filter + e, ws, from, o, out_stride);
+                    }
+                } else if (npix == 4) {
                     for (k = 0; k < n; ++k) {
                         if (bits == 4) {
                             tsn_dsp_mac_s4_4x1(q, len / per, filter + e + k * ws, accs + 4 * k);
@@ -1951,8 +2062,10 @@ static inline void tsn_dsp_conv_row4(const tsn_conv_params *params, const tsn_re
                     }
                 }
             }
-            tsn_dsp_requant_block(&io, quant, bias, oc, n, accs, npix, np, bits == 4 ? 4 : 0,
-                                  out + ox * out_stride, out_stride);
+            if (!fused) {
+                tsn_dsp_requant_block(&io, quant, bias, oc, n, accs, npix, np,
+                                      bits == 4 ? 4 : 0, out + ox * out_stride, out_stride);
+            }
         }
         done += np;
     }
