@@ -1910,38 +1910,177 @@ static inline int tsn_dsp_fuse_ok(const tsn_dsp_io *io, const tsn_requant *quant
     return 1;
 }
 
+/* Words of tsn_dsp_conv4_fused's table a channel: bias, m, k_lo, k_hi, rs1 (tsn_dsp_rq_fold);
+ * tsn_dsp_conv_row4 keeps the table of up to TSN_DSP_FUSE_CHANNELS channels (a multiple of
+ * TSN_DSP_CHUNK; 1.25 KB of stack), built once a call for layers of at most that many. */
+#define TSN_DSP_FUSE_WORDS 5
+#define TSN_DSP_FUSE_CHANNELS 64
+
+/* table[TSN_DSP_FUSE_WORDS * k ..] for channels oc + k, k < n, of a layer of tsn_dsp_fuse_ok. */
+static inline void tsn_dsp_fuse_table(const tsn_dsp_io *io, const tsn_requant *quant,
+                                      const int32_t *bias, int32_t oc, int32_t n, int32_t *table)
+{
+    int32_t k, rs1;
+    uint32_t k_lo, k_hi;
+    for (k = 0; k < n; ++k, table += TSN_DSP_FUSE_WORDS) {
+        const int32_t q = quant->per_channel ? oc + k : 0;
+        tsn_dsp_rq_folded(quant->shift[q], io->output_offset, &rs1, &k_lo, &k_hi);
+        table[0] = bias != NULL ? bias[oc + k] : 0;
+        table[1] = quant->multiplier[q];
+        table[2] = (int32_t)k_lo;
+        table[3] = (int32_t)k_hi;
+        table[4] = rs1;
+    }
+}
+
+#if TSN_DSP_ASM_LOOPS
+/* The state of tsn_dsp_conv4_fused's asm loop, read and stepped there at these offsets. */
+typedef struct {
+    const uint32_t *q, *q_end;                 /* 0, 4: the widened inputs */
+    const int32_t *table, *table_end;          /* 8, 12: the channel's constants, stepped */
+    int8_t *out;                               /* 16: the channel's first output, stepped */
+    int32_t out_stride;                        /* 20 */
+    const int8_t *w;                           /* 24: the channel's weights, stepped */
+    int32_t w_skip;                            /* 28: from the end of a filter's run to the next */
+    const int32_t *acc;                        /* 32: its accumulators (4 a channel) or NULL */
+} tsn_dsp_fuse_state;
+
+/* A channel of tsn_dsp_conv4_fused in asm: the accumulators from st->acc or 0, the MAC loop
+ * BODY (ending at label 3), the bias added by ADD (b in t0) and the 4 outputs requantized
+ * (tsn_dsp_rq4_regs) and stored; until st->table reaches st->table_end. 13 registers; the rest
+ * from the state. */
+#define TSN_DSP_FUSE_ASM(BODY, ADD)                                                             \
+    __asm__ volatile(                                                                           \
+        "1:\n\t"                                                                                \
+        "ldr %[t1], [%[st], #32]\n\t"                                                           \
+        "mov %[a0], #0\n\t"                                                                     \
+        "mov %[a1], #0\n\t"                                                                     \
+        "mov %[a2], #0\n\t"                                                                     \
+        "mov %[a3], #0\n\t"                                                                     \
+        "cmp %[t1], #0\n\t"                                                                     \
+        "beq 2f\n\t"                                                                            \
+        "ldrd %[a0], %[a1], [%[t1]], #8\n\t"                                                    \
+        "ldrd %[a2], %[a3], [%[t1]], #8\n\t"                                                    \
+        "str %[t1], [%[st], #32]\n\t"                                                           \
+        "2:\n\t"                                                                                \
+        "ldrd %[q], %[end], [%[st]]\n\t"                                                        \
+        "ldr %[w], [%[st], #24]\n\t"                                                            \
+        "3:\n\t" BODY "cmp %[q], %[end]\n\t"                                                    \
+        "bne 3b\n\t"                                                                            \
+        "ldr %[t0], [%[st], #28]\n\t"                                                           \
+        "add %[w], %[w], %[t0]\n\t"                                                             \
+        "str %[w], [%[st], #24]\n\t"                                                            \
+        "ldr %[q], [%[st], #8]\n\t"                                                             \
+        "ldrd %[t0], %[t1], [%[q]], #8\n\t"                                                     \
+        ADD("a0") ADD("a1") ADD("a2") ADD("a3")                                                 \
+        "ldrd %[we], %[xe], [%[q]], #8\n\t"                                                     \
+        "ldr %[xo], [%[q]], #4\n\t"                                                             \
+        "str %[q], [%[st], #8]\n\t"                                                             \
+        "ldrd %[q], %[w], [%[st], #16]\n\t"                                                     \
+        "add %[t0], %[q], #1\n\t"                                                               \
+        "str %[t0], [%[st], #16]\n\t"                                                           \
+        TSN_DSP_FUSE_RQ("a0") "strb %[t0], [%[q]]\n\t"                                          \
+        TSN_DSP_FUSE_RQ("a1") "strb %[t0], [%[q], %[w]]\n\t"                                    \
+        "add %[q], %[q], %[w], lsl #1\n\t"                                                      \
+        TSN_DSP_FUSE_RQ("a2") "strb %[t0], [%[q]]\n\t"                                          \
+        TSN_DSP_FUSE_RQ("a3") "strb %[t0], [%[q], %[w]]\n\t"                                    \
+        "ldrd %[t0], %[t1], [%[st], #8]\n\t"                                                    \
+        "cmp %[t0], %[t1]\n\t"                                                                  \
+        "bne 1b"                                                                                \
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [q] "=&r"(qr),      \
+          [w] "=&r"(wr), [t0] "=&r"(t0), [t1] "=&r"(t1), [we] "=&r"(we), [xe] "=&r"(xe),       \
+          [xo] "=&r"(xo), [end] "=&r"(end)                                                     \
+        : [st] "r"(st)                                                                          \
+        : "cc", "memory")
+/* lo in end, hi in t0, k_lo in we, k_hi in xe, m in t1, rs1 in xo */
+#define TSN_DSP_FUSE_RQ(X) TSN_DSP_RQ_ASM_IN(X, "end", "t0", "we", "xe", "t1", "xo")
+#define TSN_DSP_FUSE_ADD(X) "add %[" X "], %[" X "], %[t0]\n\t"
+#define TSN_DSP_FUSE_ADD_S4(X) "add %[" X "], %[t0], %[" X "], asr #4\n\t"
+
+/* int8: two groups a pass, 31 instructions for 32 MACs (tsn_dsp_mac_4x1's, one weight word
+ * widened at a time). */
+#define TSN_DSP_FUSE_PIXEL(A, WE, WO, X, Y)                                                     \
+    "ldrd %[" X "], %[" Y "], [%[q]], #8\n\t"                                                   \
+    "smlad %[" A "], %[" WE "], %[" X "], %[" A "]\n\t"                                         \
+    "smlad %[" A "], %[" WO "], %[" Y "], %[" A "]\n\t"
+#define TSN_DSP_FUSE_WORD_S8(T)                                                                 \
+    "sxtb16 %[we], %[" T "]\n\t"                                                                \
+    "sxtb16 %[" T "], %[" T "], ror #8\n\t"                                                     \
+    TSN_DSP_FUSE_PIXEL("a0", "we", T, "xe", "xo") TSN_DSP_FUSE_PIXEL("a1", "we", T, "xe", "xo") \
+    TSN_DSP_FUSE_PIXEL("a2", "we", T, "xe", "xo") TSN_DSP_FUSE_PIXEL("a3", "we", T, "xe", "xo")
+#define TSN_DSP_FUSE_BODY_S8                                                                    \
+    "ldrd %[t0], %[t1], [%[w]], #8\n\t" TSN_DSP_FUSE_WORD_S8("t0") TSN_DSP_FUSE_WORD_S8("t1")
+
+/* INT4: tsn_dsp_mac_s4_4x1's loop with the nibble mask as an immediate (34 instructions for
+ * 32 MACs: no register left for it). */
+#define TSN_DSP_FUSE_AT(A, OFF)                                                                 \
+    "ldrd %[xe], %[xo], [%[q], #" OFF "]\n\t"                                                   \
+    "smlad %[" A "], %[we], %[xe], %[" A "]\n\t"                                                \
+    "smlad %[" A "], %[t1], %[xo], %[" A "]\n\t"
+#define TSN_DSP_FUSE_BODY_S4                                                                    \
+    "ldr %[t0], [%[w]], #4\n\t"                                                                 \
+    "and %[t1], %[t0], #0xF0F0F0F0\n\t"                                                         \
+    "sxtb16 %[we], %[t1]\n\t"                                                                   \
+    "sxtb16 %[t1], %[t1], ror #8\n\t"                                                           \
+    TSN_DSP_FUSE_AT("a0", "8") TSN_DSP_FUSE_AT("a1", "24") TSN_DSP_FUSE_AT("a2", "40")          \
+    TSN_DSP_FUSE_AT("a3", "56")                                                                 \
+    "lsl %[t1], %[t0], #4\n\t"                                                                  \
+    "and %[t1], %[t1], #0xF0F0F0F0\n\t"                                                         \
+    "sxtb16 %[we], %[t1]\n\t"                                                                   \
+    "sxtb16 %[t1], %[t1], ror #8\n\t"                                                           \
+    TSN_DSP_FUSE_AT("a1", "16") TSN_DSP_FUSE_AT("a2", "32") TSN_DSP_FUSE_AT("a3", "48")         \
+    "ldrd %[xe], %[xo], [%[q]], #64\n\t"                                                        \
+    "smlad %[a0], %[we], %[xe], %[a0]\n\t"                                                      \
+    "smlad %[a0], %[t1], %[xo], %[a0]\n\t"
+#endif
+
 /* tsn_dsp_mac_4x1 (bits 8) or tsn_dsp_mac_s4_4x1 (bits 4) then tsn_dsp_requant_block's
- * tsn_dsp_rq4 for channels oc + k, k < n, filter k at w + k * ws, 4 pixels, in one loop: the
- * accumulators stay in registers from the first MAC to the output byte (starting from acc[4k ..]
- * when acc != NULL, else 0; for int8 from the bias too, added first: int32 addition wraps, so
- * the order does not matter). Only for layers of tsn_dsp_fuse_ok. */
-static inline TSN_DSP_INLINE void tsn_dsp_conv4_fused(const tsn_dsp_io *io,
-                                                      const tsn_requant *quant,
-                                                      const int32_t *bias, int32_t oc, int32_t n,
+ * tsn_dsp_rq4 for n channels, filter k at w + k * ws, its constants at table[TSN_DSP_FUSE_WORDS
+ * * k] (tsn_dsp_fuse_table), outputs from out + k, 4 pixels, in one loop: the accumulators stay
+ * in registers from the first MAC to the output byte, starting from acc[4k ..] when acc !=
+ * NULL, else 0. */
+static inline TSN_DSP_INLINE void tsn_dsp_conv4_fused(const int32_t *table, int32_t n,
                                                       const uint32_t *q, int32_t groups,
                                                       const int8_t *w, int32_t ws, int bits,
                                                       const int32_t *acc, int8_t *out,
                                                       int32_t out_stride)
 {
-    const int32_t step = quant->per_channel ? 1 : 0;
-    const int32_t *mp = quant->multiplier + oc * step, *shp = quant->shift + oc * step;
     int32_t k;
-    for (k = 0; k < n; ++k, mp += step, shp += step, w += ws) {
-        const int32_t b = bias != NULL ? bias[oc + k] : 0, start = bits == 4 ? 0 : b;
-        tsn_dsp_acc4 a = {start, start, start, start};
-        int32_t rs1;
-        uint32_t k_lo, k_hi;
+#if TSN_DSP_ASM_LOOPS
+    /* int8: pairs of groups, weights word-aligned (LDRD), as tsn_dsp_mac_4x1's asm */
+    if (n > 0 && groups > 0 &&
+        (bits == 4 || ((groups & 1) == 0 && ((uintptr_t)w & 3) == 0 && (ws & 3) == 0))) {
+        tsn_dsp_fuse_state state;
+        const tsn_dsp_fuse_state *const st = &state;
+        uint32_t a0, a1, a2, a3, qr, wr, t0, t1, we, xe, xo, end;
+        state.q = q;
+        state.q_end = q + (bits == 4 ? 16 : 8) * groups;
+        state.table = table;
+        state.table_end = table + TSN_DSP_FUSE_WORDS * n;
+        state.out = out;
+        state.out_stride = out_stride;
+        state.w = w;
+        state.w_skip = ws - 4 * groups;
+        state.acc = acc;
+        if (bits == 4) {
+            TSN_DSP_FUSE_ASM(TSN_DSP_FUSE_BODY_S4, TSN_DSP_FUSE_ADD_S4);
+        } else {
+            TSN_DSP_FUSE_ASM(TSN_DSP_FUSE_BODY_S8, TSN_DSP_FUSE_ADD);
+        }
+        (void)a0, (void)a1, (void)a2, (void)a3, (void)qr, (void)wr, (void)t0, (void)t1;
+        (void)we, (void)xe, (void)xo, (void)end;
+        return;
+    }
+#endif
+    for (k = 0; k < n; ++k, w += ws, table += TSN_DSP_FUSE_WORDS) {
+        tsn_dsp_acc4 a = {0, 0, 0, 0};
         if (acc != NULL) {
-            a.a0 = tsn_dsp_i32((uint32_t)acc[4 * k] + (uint32_t)start);
-            a.a1 = tsn_dsp_i32((uint32_t)acc[4 * k + 1] + (uint32_t)start);
-            a.a2 = tsn_dsp_i32((uint32_t)acc[4 * k + 2] + (uint32_t)start);
-            a.a3 = tsn_dsp_i32((uint32_t)acc[4 * k + 3] + (uint32_t)start);
+            a = tsn_dsp_acc4_load(acc + 4 * k);
         }
         a = bits == 4 ? tsn_dsp_mac_s4_4x1_regs(a, q, groups, w)
                       : tsn_dsp_mac_4x1_regs(a, q, groups, w);
-        tsn_dsp_rq_folded(*shp, io->output_offset, &rs1, &k_lo, &k_hi);
-        tsn_dsp_rq4_regs(a, bits == 4 ? 4 : 0, bits != 4, b, *mp, k_lo, k_hi, rs1, out + oc + k,
-                         out_stride);
+        tsn_dsp_rq4_regs(a, bits == 4 ? 4 : 0, 0, table[0], table[1], (uint32_t)table[2],
+                         (uint32_t)table[3], table[4], out + k, out_stride);
     }
 }
 
@@ -1950,25 +2089,21 @@ static inline TSN_DSP_INLINE void tsn_dsp_conv4_fused(const tsn_dsp_io *io,
 #if defined(__GNUC__) && !defined(__clang__) && TSN_DSP_ASM_LOOPS
 __attribute__((noclone))
 #endif
-TSN_DSP_LOOP void tsn_dsp_conv4_fused_s8(const tsn_dsp_io *io, const tsn_requant *quant,
-                                         const int32_t *bias, int32_t oc, int32_t n,
-                                         const uint32_t *q, int32_t groups, const int8_t *w,
-                                         int32_t ws, const int32_t *acc, int8_t *out,
-                                         int32_t out_stride)
+TSN_DSP_LOOP void tsn_dsp_conv4_fused_s8(const int32_t *table, int32_t n, const uint32_t *q,
+                                         int32_t groups, const int8_t *w, int32_t ws,
+                                         const int32_t *acc, int8_t *out, int32_t out_stride)
 {
-    tsn_dsp_conv4_fused(io, quant, bias, oc, n, q, groups, w, ws, 8, acc, out, out_stride);
+    tsn_dsp_conv4_fused(table, n, q, groups, w, ws, 8, acc, out, out_stride);
 }
 
 #if defined(__GNUC__) && !defined(__clang__) && TSN_DSP_ASM_LOOPS
 __attribute__((noclone))
 #endif
-TSN_DSP_LOOP void tsn_dsp_conv4_fused_s4(const tsn_dsp_io *io, const tsn_requant *quant,
-                                         const int32_t *bias, int32_t oc, int32_t n,
-                                         const uint32_t *q, int32_t groups, const int8_t *w,
-                                         int32_t ws, const int32_t *acc, int8_t *out,
-                                         int32_t out_stride)
+TSN_DSP_LOOP void tsn_dsp_conv4_fused_s4(const int32_t *table, int32_t n, const uint32_t *q,
+                                         int32_t groups, const int8_t *w, int32_t ws,
+                                         const int32_t *acc, int8_t *out, int32_t out_stride)
 {
-    tsn_dsp_conv4_fused(io, quant, bias, oc, n, q, groups, w, ws, 4, acc, out, out_stride);
+    tsn_dsp_conv4_fused(table, n, q, groups, w, ws, 4, acc, out, out_stride);
 }
 
 /* Output row `out` (out_w pixels of out_c, out_stride apart) of a one-group convolution with
@@ -1979,7 +2114,8 @@ TSN_DSP_LOOP void tsn_dsp_conv4_fused_s4(const tsn_dsp_io *io, const tsn_requant
  * reverse: the groups from the last pixel down. A group's windows are widened before any of its
  * outputs is written when they fit in one piece (at most TSN_DSP_QUAD_WORDS / 2 elements for
  * int8, / 4 for INT4), which lets an in-place caller overwrite inputs already consumed. */
-static inline void tsn_dsp_conv_row4(const tsn_conv_params *params, const tsn_requant *quant,
+static inline TSN_DSP_INLINE void tsn_dsp_conv_row4(const tsn_conv_params *params,
+                                                    const tsn_requant *quant,
                                      const int8_t *const *rows, int32_t in_w, int32_t in_c,
                                      int32_t f_h, int32_t f_w, const int8_t *filter, int bits,
                                      const int32_t *bias, int32_t out_w, int32_t out_c,
@@ -1991,7 +2127,8 @@ static inline void tsn_dsp_conv_row4(const tsn_conv_params *params, const tsn_re
     const uint32_t off2 = tsn_dup16(io.input_offset);
     const int32_t per = bits == 4 ? 8 : 4, lanes = bits == 4 ? 4 : 2;
     const int32_t row_len = f_w * in_c, f_size = f_h * row_len;
-    int32_t fy0 = 0, fy1 = f_h, total, done, oc, k, p, at;
+    int32_t table[TSN_DSP_FUSE_WORDS * TSN_DSP_FUSE_CHANNELS]; /* tsn_dsp_fuse_table from table_oc */
+    int32_t fy0 = 0, fy1 = f_h, total, done, oc, k, p, at, table_oc = -1;
     int fuse;
     while (fy0 < f_h && rows[fy0] == NULL) {
         ++fy0;
@@ -2029,14 +2166,24 @@ static inline void tsn_dsp_conv_row4(const tsn_conv_params *params, const tsn_re
                                        npix, at, len, bits, off2, q);
                 }
                 if (fused && at + len == total) {
-                    int8_t *const o = out + ox * out_stride;
+                    int8_t *const o = out + ox * out_stride + oc;
                     const int32_t *const from = at == 0 ? NULL : accs;
+                    const int32_t *t;
+                    if (table_oc < 0 || oc < table_oc || oc + n > table_oc + TSN_DSP_FUSE_CHANNELS) {
+                        /* once a call when out_c <= TSN_DSP_FUSE_CHANNELS */
+                        table_oc = oc;
+                        tsn_dsp_fuse_table(&io, quant, bias, oc,
+                                           out_c - oc < TSN_DSP_FUSE_CHANNELS ? out_c - oc
+                                                                              : TSN_DSP_FUSE_CHANNELS,
+                                           table);
+                    }
+                    t = table + TSN_DSP_FUSE_WORDS * (oc - table_oc);
                     if (bits == 4) {
-                        tsn_dsp_conv4_fused_s4(&io, quant, bias, oc, n, q, len / per,
-                                               filter + e, ws, from, o, out_stride);
+                        tsn_dsp_conv4_fused_s4(t, n, q, len / per, filter + e, ws, from, o,
+                                               out_stride);
                     } else {
-                        tsn_dsp_conv4_fused_s8(&io, quant, bias, oc, n, q, len / per,
-                                               filter + e, ws, from, o, out_stride);
+                        tsn_dsp_conv4_fused_s8(t, n, q, len / per, filter + e, ws, from, o,
+                                               out_stride);
                     }
                 } else if (npix == 4) {
                     for (k = 0; k < n; ++k) {

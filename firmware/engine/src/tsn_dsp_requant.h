@@ -30,15 +30,16 @@ static inline int tsn_dsp_rq_fold(int32_t m, int32_t shift, int32_t off, int32_t
     return 1;
 }
 
-/* The right-shift form in asm on operand X (int32: accumulator + bias): result in hi, clamped
- * to int8 (operands lo, hi, klo, khi, m, rs1 as tsn_dsp_rq_right's). */
-#define TSN_DSP_RQ_ASM(X)                                                                       \
-    "and %[lo], %[" X "], #0x80000000\n\t"                                                      \
-    "subs %[lo], %[klo], %[lo]\n\t"                                                             \
-    "sbc %[hi], %[khi], #0\n\t"                                                                 \
-    "smlal %[lo], %[hi], %[" X "], %[m]\n\t"                                                    \
-    "asr %[hi], %[hi], %[rs1]\n\t"                                                              \
-    "ssat %[hi], #8, %[hi]\n\t"
+/* The right-shift form in asm on operand X (int32: accumulator + bias): result in HI, clamped
+ * to int8 (operands LO, HI, KLO, KHI, M, RS1 as tsn_dsp_rq_right's lo, hi, k_lo, k_hi, m, rs1). */
+#define TSN_DSP_RQ_ASM_IN(X, LO, HI, KLO, KHI, M, RS1)                                          \
+    "and %[" LO "], %[" X "], #0x80000000\n\t"                                                  \
+    "subs %[" LO "], %[" KLO "], %[" LO "]\n\t"                                                 \
+    "sbc %[" HI "], %[" KHI "], #0\n\t"                                                         \
+    "smlal %[" LO "], %[" HI "], %[" X "], %[" M "]\n\t"                                        \
+    "asr %[" HI "], %[" HI "], %[" RS1 "]\n\t"                                                  \
+    "ssat %[" HI "], #8, %[" HI "]\n\t"
+#define TSN_DSP_RQ_ASM(X) TSN_DSP_RQ_ASM_IN(X, "lo", "hi", "klo", "khi", "m", "rs1")
 
 /* Four accumulators of one channel, one per output pixel, in registers. */
 typedef struct {
