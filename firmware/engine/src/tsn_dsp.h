@@ -1933,6 +1933,24 @@ static inline void tsn_dsp_fuse_table(const tsn_dsp_io *io, const tsn_requant *q
     }
 }
 
+/* The constants of channels oc .. oc + n (n <= TSN_DSP_CHUNK) in `table`, which holds those from
+ * *table_oc on (-1: none yet), rebuilt from oc when they are not there: once a call for layers
+ * of at most TSN_DSP_FUSE_CHANNELS channels. */
+static inline const int32_t *tsn_dsp_fuse_table_for(const tsn_dsp_io *io,
+                                                    const tsn_requant *quant,
+                                                    const int32_t *bias, int32_t oc, int32_t n,
+                                                    int32_t out_c, int32_t *table,
+                                                    int32_t *table_oc)
+{
+    if (*table_oc < 0 || oc < *table_oc || oc + n > *table_oc + TSN_DSP_FUSE_CHANNELS) {
+        *table_oc = oc;
+        tsn_dsp_fuse_table(io, quant, bias, oc,
+                           out_c - oc < TSN_DSP_FUSE_CHANNELS ? out_c - oc : TSN_DSP_FUSE_CHANNELS,
+                           table);
+    }
+    return table + TSN_DSP_FUSE_WORDS * (oc - *table_oc);
+}
+
 #if TSN_DSP_ASM_LOOPS
 /* The state of tsn_dsp_conv4_fused's asm loop, read and stepped there at these offsets. */
 typedef struct {
@@ -1997,8 +2015,9 @@ typedef struct {
 #define TSN_DSP_FUSE_ADD(X) "add %[" X "], %[" X "], %[t0]\n\t"
 #define TSN_DSP_FUSE_ADD_S4(X) "add %[" X "], %[t0], %[" X "], asr #4\n\t"
 
-/* int8: two groups a pass, 31 instructions for 32 MACs (tsn_dsp_mac_4x1's, one weight word
- * widened at a time). */
+/* int8: two groups a pass, 32 instructions for 32 MACs (tsn_dsp_mac_4x1's, one weight word
+ * widened at a time, each loaded by LDR: any alignment), or for an odd number of groups one a
+ * pass (17 for 16). */
 #define TSN_DSP_FUSE_PIXEL(A, WE, WO, X, Y)                                                     \
     "ldrd %[" X "], %[" Y "], [%[q]], #8\n\t"                                                   \
     "smlad %[" A "], %[" WE "], %[" X "], %[" A "]\n\t"                                         \
@@ -2009,7 +2028,9 @@ typedef struct {
     TSN_DSP_FUSE_PIXEL("a0", "we", T, "xe", "xo") TSN_DSP_FUSE_PIXEL("a1", "we", T, "xe", "xo") \
     TSN_DSP_FUSE_PIXEL("a2", "we", T, "xe", "xo") TSN_DSP_FUSE_PIXEL("a3", "we", T, "xe", "xo")
 #define TSN_DSP_FUSE_BODY_S8                                                                    \
-    "ldrd %[t0], %[t1], [%[w]], #8\n\t" TSN_DSP_FUSE_WORD_S8("t0") TSN_DSP_FUSE_WORD_S8("t1")
+    "ldr %[t0], [%[w]], #4\n\t"                                                                 \
+    "ldr %[t1], [%[w]], #4\n\t" TSN_DSP_FUSE_WORD_S8("t0") TSN_DSP_FUSE_WORD_S8("t1")
+#define TSN_DSP_FUSE_BODY_S8_ODD "ldr %[t0], [%[w]], #4\n\t" TSN_DSP_FUSE_WORD_S8("t0")
 
 /* INT4: tsn_dsp_mac_s4_4x1's loop with the nibble mask as an immediate (34 instructions for
  * 32 MACs: no register left for it). */
@@ -2045,11 +2066,8 @@ static inline TSN_DSP_INLINE void tsn_dsp_conv4_fused(const int32_t *table, int3
                                                       const int32_t *acc, int8_t *out,
                                                       int32_t out_stride)
 {
-    int32_t k;
 #if TSN_DSP_ASM_LOOPS
-    /* int8: pairs of groups, weights word-aligned (LDRD), as tsn_dsp_mac_4x1's asm */
-    if (n > 0 && groups > 0 &&
-        (bits == 4 || ((groups & 1) == 0 && ((uintptr_t)w & 3) == 0 && (ws & 3) == 0))) {
+    if (n > 0) { /* and groups > 0: the callers' */
         tsn_dsp_fuse_state state;
         const tsn_dsp_fuse_state *const st = &state;
         uint32_t a0, a1, a2, a3, qr, wr, t0, t1, we, xe, xo, end;
@@ -2064,14 +2082,16 @@ static inline TSN_DSP_INLINE void tsn_dsp_conv4_fused(const int32_t *table, int3
         state.acc = acc;
         if (bits == 4) {
             TSN_DSP_FUSE_ASM(TSN_DSP_FUSE_BODY_S4, TSN_DSP_FUSE_ADD_S4);
+        } else if (groups & 1) {
+            TSN_DSP_FUSE_ASM(TSN_DSP_FUSE_BODY_S8_ODD, TSN_DSP_FUSE_ADD);
         } else {
             TSN_DSP_FUSE_ASM(TSN_DSP_FUSE_BODY_S8, TSN_DSP_FUSE_ADD);
         }
         (void)a0, (void)a1, (void)a2, (void)a3, (void)qr, (void)wr, (void)t0, (void)t1;
         (void)we, (void)xe, (void)xo, (void)end;
-        return;
     }
-#endif
+#else
+    int32_t k;
     for (k = 0; k < n; ++k, w += ws, table += TSN_DSP_FUSE_WORDS) {
         tsn_dsp_acc4 a = {0, 0, 0, 0};
         if (acc != NULL) {
@@ -2082,6 +2102,7 @@ static inline TSN_DSP_INLINE void tsn_dsp_conv4_fused(const int32_t *table, int3
         tsn_dsp_rq4_regs(a, bits == 4 ? 4 : 0, 0, table[0], table[1], (uint32_t)table[2],
                          (uint32_t)table[3], table[4], out + k, out_stride);
     }
+#endif
 }
 
 /* tsn_dsp_conv4_fused for int8 and for INT4 weights, each a function of its own (the asm loops'
@@ -2153,7 +2174,7 @@ static inline TSN_DSP_INLINE void tsn_dsp_conv_row4(const tsn_conv_params *param
         }
         for (oc = 0; oc < out_c; oc += TSN_DSP_CHUNK) {
             const int32_t n = out_c - oc < TSN_DSP_CHUNK ? out_c - oc : TSN_DSP_CHUNK;
-            const int fused = fuse && np == 4; /* the last piece requantized as it ends */
+            const int fused = fuse && np == 4 && total > 0; /* the last piece requantized as it ends */
             for (k = 0; k < (fused && total <= piece ? 0 : 4 * n); ++k) {
                 accs[k] = 0;
             }
@@ -2168,16 +2189,8 @@ static inline TSN_DSP_INLINE void tsn_dsp_conv_row4(const tsn_conv_params *param
                 if (fused && at + len == total) {
                     int8_t *const o = out + ox * out_stride + oc;
                     const int32_t *const from = at == 0 ? NULL : accs;
-                    const int32_t *t;
-                    if (table_oc < 0 || oc < table_oc || oc + n > table_oc + TSN_DSP_FUSE_CHANNELS) {
-                        /* once a call when out_c <= TSN_DSP_FUSE_CHANNELS */
-                        table_oc = oc;
-                        tsn_dsp_fuse_table(&io, quant, bias, oc,
-                                           out_c - oc < TSN_DSP_FUSE_CHANNELS ? out_c - oc
-                                                                              : TSN_DSP_FUSE_CHANNELS,
-                                           table);
-                    }
-                    t = table + TSN_DSP_FUSE_WORDS * (oc - table_oc);
+                    const int32_t *const t =
+                        tsn_dsp_fuse_table_for(&io, quant, bias, oc, n, out_c, table, &table_oc);
                     if (bits == 4) {
                         tsn_dsp_conv4_fused_s4(t, n, q, len / per, filter + e, ws, from, o,
                                                out_stride);
