@@ -1933,20 +1933,18 @@ static inline void tsn_dsp_fuse_table(const tsn_dsp_io *io, const tsn_requant *q
     }
 }
 
-/* The constants of channels oc .. oc + n (n <= TSN_DSP_CHUNK) in `table`, which holds those from
- * *table_oc on (-1: none yet), rebuilt from oc when they are not there: once a call for layers
- * of at most TSN_DSP_FUSE_CHANNELS channels. */
+/* The constants of channels oc .. oc + n (n <= TSN_DSP_CHUNK) in `table` of `cap` channels,
+ * which holds those from *table_oc on (-1: none yet), rebuilt from oc when they are not there:
+ * once a call for layers of at most `cap` channels. */
 static inline const int32_t *tsn_dsp_fuse_table_for(const tsn_dsp_io *io,
                                                     const tsn_requant *quant,
                                                     const int32_t *bias, int32_t oc, int32_t n,
-                                                    int32_t out_c, int32_t *table,
+                                                    int32_t out_c, int32_t *table, int32_t cap,
                                                     int32_t *table_oc)
 {
-    if (*table_oc < 0 || oc < *table_oc || oc + n > *table_oc + TSN_DSP_FUSE_CHANNELS) {
+    if (*table_oc < 0 || oc < *table_oc || oc + n > *table_oc + cap) {
         *table_oc = oc;
-        tsn_dsp_fuse_table(io, quant, bias, oc,
-                           out_c - oc < TSN_DSP_FUSE_CHANNELS ? out_c - oc : TSN_DSP_FUSE_CHANNELS,
-                           table);
+        tsn_dsp_fuse_table(io, quant, bias, oc, out_c - oc < cap ? out_c - oc : cap, table);
     }
     return table + TSN_DSP_FUSE_WORDS * (oc - *table_oc);
 }
@@ -1963,22 +1961,28 @@ typedef struct {
     const int32_t *acc;                        /* 32: its accumulators (4 a channel) or NULL */
 } tsn_dsp_fuse_state;
 
-/* A channel of tsn_dsp_conv4_fused in asm: the accumulators from st->acc or 0, the MAC loop
- * BODY (ending at label 3), the bias added by ADD (b in t0) and the 4 outputs requantized
+/* A channel of tsn_dsp_conv4_fused in asm: the accumulators START (from the table at t0: the
+ * bias, or 0) plus st->acc's, the MAC loop BODY (ending at label 3), ADD (b in t0: the bias
+ * if START left it out) and the 4 outputs requantized
  * (tsn_dsp_rq4_regs) and stored; until st->table reaches st->table_end. 13 registers; the rest
  * from the state. */
-#define TSN_DSP_FUSE_ASM(BODY, ADD)                                                             \
+#define TSN_DSP_FUSE_ASM(START, BODY, ADD)                                                      \
     __asm__ volatile(                                                                           \
         "1:\n\t"                                                                                \
+        "ldr %[t0], [%[st], #8]\n\t"                                                            \
+        START                                                                                   \
+        "mov %[a1], %[a0]\n\t"                                                                  \
+        "mov %[a2], %[a0]\n\t"                                                                  \
+        "mov %[a3], %[a0]\n\t"                                                                  \
         "ldr %[t1], [%[st], #32]\n\t"                                                           \
-        "mov %[a0], #0\n\t"                                                                     \
-        "mov %[a1], #0\n\t"                                                                     \
-        "mov %[a2], #0\n\t"                                                                     \
-        "mov %[a3], #0\n\t"                                                                     \
         "cmp %[t1], #0\n\t"                                                                     \
         "beq 2f\n\t"                                                                            \
-        "ldrd %[a0], %[a1], [%[t1]], #8\n\t"                                                    \
-        "ldrd %[a2], %[a3], [%[t1]], #8\n\t"                                                    \
+        "ldrd %[xe], %[xo], [%[t1]], #8\n\t"                                                    \
+        "add %[a0], %[a0], %[xe]\n\t"                                                           \
+        "add %[a1], %[a1], %[xo]\n\t"                                                           \
+        "ldrd %[xe], %[xo], [%[t1]], #8\n\t"                                                    \
+        "add %[a2], %[a2], %[xe]\n\t"                                                           \
+        "add %[a3], %[a3], %[xo]\n\t"                                                           \
         "str %[t1], [%[st], #32]\n\t"                                                           \
         "2:\n\t"                                                                                \
         "ldrd %[q], %[end], [%[st]]\n\t"                                                        \
@@ -2012,7 +2016,9 @@ typedef struct {
         : "cc", "memory")
 /* lo in end, hi in t0, k_lo in we, k_hi in xe, m in t1, rs1 in xo */
 #define TSN_DSP_FUSE_RQ(X) TSN_DSP_RQ_ASM_IN(X, "end", "t0", "we", "xe", "t1", "xo")
-#define TSN_DSP_FUSE_ADD(X) "add %[" X "], %[" X "], %[t0]\n\t"
+#define TSN_DSP_FUSE_START_BIAS "ldr %[a0], [%[t0]]\n\t"
+#define TSN_DSP_FUSE_START_0 "mov %[a0], #0\n\t"
+#define TSN_DSP_FUSE_ADD_NONE(X) ""
 #define TSN_DSP_FUSE_ADD_S4(X) "add %[" X "], %[t0], %[" X "], asr #4\n\t"
 
 /* int8: two groups a pass, 32 instructions for 32 MACs (tsn_dsp_mac_4x1's, one weight word
@@ -2060,11 +2066,12 @@ typedef struct {
  * * k] (tsn_dsp_fuse_table), outputs from out + k, 4 pixels, in one loop: the accumulators stay
  * in registers from the first MAC to the output byte, starting from acc[4k ..] when acc !=
  * NULL, else 0. */
-static inline TSN_DSP_INLINE void tsn_dsp_conv4_fused(const int32_t *table, int32_t n,
-                                                      const uint32_t *q, int32_t groups,
-                                                      const int8_t *w, int32_t ws, int bits,
-                                                      const int32_t *acc, int8_t *out,
-                                                      int32_t out_stride)
+#if defined(__GNUC__) && !defined(__clang__) && TSN_DSP_ASM_LOOPS
+__attribute__((noclone)) /* see tsn_dsp_gather_requant */
+#endif
+TSN_DSP_LOOP void tsn_dsp_conv4_fused(const int32_t *table, int32_t n, const uint32_t *q,
+                                      int32_t groups, const int8_t *w, int32_t ws, int bits,
+                                      const int32_t *acc, int8_t *out, int32_t out_stride)
 {
 #if TSN_DSP_ASM_LOOPS
     if (n > 0) { /* and groups > 0: the callers' */
@@ -2080,12 +2087,15 @@ static inline TSN_DSP_INLINE void tsn_dsp_conv4_fused(const int32_t *table, int3
         state.w = w;
         state.w_skip = ws - 4 * groups;
         state.acc = acc;
+        /* int8 starts from the bias (int32 addition wraps: the order does not matter); INT4
+         * adds it after the >> 4 */
         if (bits == 4) {
-            TSN_DSP_FUSE_ASM(TSN_DSP_FUSE_BODY_S4, TSN_DSP_FUSE_ADD_S4);
+            TSN_DSP_FUSE_ASM(TSN_DSP_FUSE_START_0, TSN_DSP_FUSE_BODY_S4, TSN_DSP_FUSE_ADD_S4);
         } else if (groups & 1) {
-            TSN_DSP_FUSE_ASM(TSN_DSP_FUSE_BODY_S8_ODD, TSN_DSP_FUSE_ADD);
+            TSN_DSP_FUSE_ASM(TSN_DSP_FUSE_START_BIAS, TSN_DSP_FUSE_BODY_S8_ODD,
+                             TSN_DSP_FUSE_ADD_NONE);
         } else {
-            TSN_DSP_FUSE_ASM(TSN_DSP_FUSE_BODY_S8, TSN_DSP_FUSE_ADD);
+            TSN_DSP_FUSE_ASM(TSN_DSP_FUSE_START_BIAS, TSN_DSP_FUSE_BODY_S8, TSN_DSP_FUSE_ADD_NONE);
         }
         (void)a0, (void)a1, (void)a2, (void)a3, (void)qr, (void)wr, (void)t0, (void)t1;
         (void)we, (void)xe, (void)xo, (void)end;
@@ -2103,28 +2113,6 @@ static inline TSN_DSP_INLINE void tsn_dsp_conv4_fused(const int32_t *table, int3
                          (uint32_t)table[3], table[4], out + k, out_stride);
     }
 #endif
-}
-
-/* tsn_dsp_conv4_fused for int8 and for INT4 weights, each a function of its own (the asm loops'
- * registers; noclone: see tsn_dsp_gather_requant). */
-#if defined(__GNUC__) && !defined(__clang__) && TSN_DSP_ASM_LOOPS
-__attribute__((noclone))
-#endif
-TSN_DSP_LOOP void tsn_dsp_conv4_fused_s8(const int32_t *table, int32_t n, const uint32_t *q,
-                                         int32_t groups, const int8_t *w, int32_t ws,
-                                         const int32_t *acc, int8_t *out, int32_t out_stride)
-{
-    tsn_dsp_conv4_fused(table, n, q, groups, w, ws, 8, acc, out, out_stride);
-}
-
-#if defined(__GNUC__) && !defined(__clang__) && TSN_DSP_ASM_LOOPS
-__attribute__((noclone))
-#endif
-TSN_DSP_LOOP void tsn_dsp_conv4_fused_s4(const int32_t *table, int32_t n, const uint32_t *q,
-                                         int32_t groups, const int8_t *w, int32_t ws,
-                                         const int32_t *acc, int8_t *out, int32_t out_stride)
-{
-    tsn_dsp_conv4_fused(table, n, q, groups, w, ws, 4, acc, out, out_stride);
 }
 
 /* Output row `out` (out_w pixels of out_c, out_stride apart) of a one-group convolution with
@@ -2190,14 +2178,10 @@ static inline TSN_DSP_INLINE void tsn_dsp_conv_row4(const tsn_conv_params *param
                     int8_t *const o = out + ox * out_stride + oc;
                     const int32_t *const from = at == 0 ? NULL : accs;
                     const int32_t *const t =
-                        tsn_dsp_fuse_table_for(&io, quant, bias, oc, n, out_c, table, &table_oc);
-                    if (bits == 4) {
-                        tsn_dsp_conv4_fused_s4(t, n, q, len / per, filter + e, ws, from, o,
-                                               out_stride);
-                    } else {
-                        tsn_dsp_conv4_fused_s8(t, n, q, len / per, filter + e, ws, from, o,
-                                               out_stride);
-                    }
+                        tsn_dsp_fuse_table_for(&io, quant, bias, oc, n, out_c, table,
+                                               TSN_DSP_FUSE_CHANNELS, &table_oc);
+                    tsn_dsp_conv4_fused(t, n, q, len / per, filter + e, ws, bits, from, o,
+                                        out_stride);
                 } else if (npix == 4) {
                     for (k = 0; k < n; ++k) {
                         if (bits == 4) {

@@ -111,7 +111,7 @@ TSN_DSP_LOOP void tsn_dsp_conv_row_gather(const tsn_conv_params *params,
     const int32_t f_size = f_h * f_w * in_c, full = f_size >> 2, rem = f_size & 3;
     const int32_t groups = (f_size + 3) >> 2;
     const int fuse = tsn_dsp_fuse_ok(&io, quant, out_c);
-    int32_t table[TSN_DSP_FUSE_WORDS * TSN_DSP_FUSE_CHANNELS]; /* tsn_dsp_fuse_table_for */
+    int32_t table[TSN_DSP_FUSE_WORDS * TSN_DSP_CHUNK]; /* tsn_dsp_fuse_table_for */
     int32_t done, oc, k, p, g, table_oc = -1;
     for (done = 0; done < out_w;) {
         const int32_t left = out_w - done;
@@ -135,9 +135,10 @@ TSN_DSP_LOOP void tsn_dsp_conv_row_gather(const tsn_conv_params *params,
             /* 4 pixels: the filters but a last of all with a tail requantized as they end */
             const int32_t fused = fuse && np == 4 ? n - (rem != 0 && oc + n == out_c) : 0;
             if (fused > 0) {
-                tsn_dsp_conv4_fused_s8(
-                    tsn_dsp_fuse_table_for(&io, quant, bias, oc, n, out_c, table, &table_oc),
-                    fused, q, groups, filter + oc * f_size, f_size, NULL,
+                tsn_dsp_conv4_fused(
+                    tsn_dsp_fuse_table_for(&io, quant, bias, oc, n, out_c, table,
+                                           TSN_DSP_CHUNK, &table_oc),
+                    fused, q, groups, filter + oc * f_size, f_size, 8, NULL,
                     out + done * out_stride + oc, out_stride);
             }
             for (k = 4 * fused; k < 4 * n; ++k) {
