@@ -20,6 +20,7 @@ static inline void tsn_dsp_rq_folded(int32_t shift, int32_t off, int32_t *rs1, u
     *k_hi = (uint32_t)((int32_t)((uint32_t)(2 * off + 1) << *rs1) >> 1);
 }
 
+/* Whether (m, shift) has folded constants (above): then they are set. */
 static inline int tsn_dsp_rq_fold(int32_t m, int32_t shift, int32_t off, int32_t *rs1,
                                   uint32_t *k_lo, uint32_t *k_hi)
 {
