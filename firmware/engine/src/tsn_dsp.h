@@ -1548,11 +1548,11 @@ static inline void tsn_dsp_row1_s4(const tsn_dsp_io *io, const tsn_requant *quan
 #define TSN_DSP_QUAD_WORDS 512
 #define TSN_DSP_S4_MAX_DEPTH 65536
 
-/* acc[p] += int8 weights w (4 a group) . pixel p's widened inputs, p < 4. */
-TSN_DSP_LOOP void tsn_dsp_mac_4x1(const uint32_t *q, int32_t groups, const int8_t *w,
-                                   int32_t *acc)
+/* a_p + int8 weights w (4 a group) . pixel p's widened inputs, p < 4. */
+static inline TSN_DSP_INLINE tsn_dsp_acc4 tsn_dsp_mac_4x1_regs(tsn_dsp_acc4 a, const uint32_t *q,
+                                                               int32_t groups, const int8_t *w)
 {
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t a0 = a.a0, a1 = a.a1, a2 = a.a2, a3 = a.a3;
     int32_t k, singles = groups; /* groups one at a time, in C */
 #if TSN_DSP_ASM_LOOPS
     /* 31 instructions for 32 MACs: two groups a pass, their 8 weights in one LDRD (which
@@ -1614,17 +1614,20 @@ TSN_DSP_LOOP void tsn_dsp_mac_4x1(const uint32_t *q, int32_t groups, const int8_
             : "cc", "memory");
     }
 #endif
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
+    a.a0 = a0;
+    a.a1 = a1;
+    a.a2 = a2;
+    a.a3 = a3;
+    return a;
 }
 
-/* acc[p] += 16 * (packed INT4 weights w, 8 a group) . pixel p's widened inputs, p < 4. */
-TSN_DSP_LOOP void tsn_dsp_mac_s4_4x1(const uint32_t *q, int32_t groups, const int8_t *w,
-                                      int32_t *acc)
+/* a_p + 16 * (packed INT4 weights w, 8 a group) . pixel p's widened inputs, p < 4. */
+static inline TSN_DSP_INLINE tsn_dsp_acc4 tsn_dsp_mac_s4_4x1_regs(tsn_dsp_acc4 a,
+                                                                  const uint32_t *q,
+                                                                  int32_t groups,
+                                                                  const int8_t *w)
 {
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t a0 = a.a0, a1 = a.a1, a2 = a.a2, a3 = a.a3;
 #if TSN_DSP_ASM_LOOPS
     /* 33 instructions for 32 MACs: the mask in a register (AND with a shifted operand), the
      * high nibbles' lanes of the 4 pixels first, the pointer stepped by the last LDRD */
@@ -1690,10 +1693,25 @@ TSN_DSP_LOOP void tsn_dsp_mac_s4_4x1(const uint32_t *q, int32_t groups, const in
         q += 16;
     }
 #endif
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
+    a.a0 = a0;
+    a.a1 = a1;
+    a.a2 = a2;
+    a.a3 = a3;
+    return a;
+}
+
+/* acc[p] += int8 weights w (4 a group) . pixel p's widened inputs, p < 4. */
+TSN_DSP_LOOP void tsn_dsp_mac_4x1(const uint32_t *q, int32_t groups, const int8_t *w,
+                                   int32_t *acc)
+{
+    tsn_dsp_acc4_store(tsn_dsp_mac_4x1_regs(tsn_dsp_acc4_load(acc), q, groups, w), acc);
+}
+
+/* acc[p] += 16 * (packed INT4 weights w, 8 a group) . pixel p's widened inputs, p < 4. */
+TSN_DSP_LOOP void tsn_dsp_mac_s4_4x1(const uint32_t *q, int32_t groups, const int8_t *w,
+                                      int32_t *acc)
+{
+    tsn_dsp_acc4_store(tsn_dsp_mac_s4_4x1_regs(tsn_dsp_acc4_load(acc), q, groups, w), acc);
 }
 
 /* Whether tsn_dsp_conv_row4 handles a one-group convolution with weights of `bits` (8 or 4). */
@@ -1897,6 +1915,230 @@ TSN_DSP_LOOP void tsn_dsp_requant_block(const tsn_dsp_io *io, const tsn_requant 
     }
 }
 
+/* Whether tsn_dsp_conv4_fused requantizes this layer: full activation range and every
+ * channel's requantization folds (tsn_dsp_rq_fold); else tsn_dsp_requant_block. */
+static inline int tsn_dsp_fuse_ok(const tsn_dsp_io *io, const tsn_requant *quant, int32_t out_c)
+{
+    const int32_t count = quant->per_channel ? out_c : 1;
+    int32_t c, rs1;
+    uint32_t k_lo, k_hi;
+    if (io->act_min != -128 || io->act_max != 127) {
+        return 0;
+    }
+    for (c = 0; c < count; ++c) {
+        if (!tsn_dsp_rq_fold(quant->multiplier[c], quant->shift[c], io->output_offset, &rs1,
+                             &k_lo, &k_hi)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Words of tsn_dsp_conv4_fused's table a channel: bias, m, k_lo, k_hi, rs1 (tsn_dsp_rq_fold);
+ * tsn_dsp_conv_row4 keeps the table of up to TSN_DSP_FUSE_CHANNELS channels (a multiple of
+ * TSN_DSP_CHUNK; 1.25 KB of stack), built once a call for layers of at most that many. */
+#define TSN_DSP_FUSE_WORDS 5
+#define TSN_DSP_FUSE_CHANNELS 64
+
+/* table[TSN_DSP_FUSE_WORDS * k ..] for channels oc + k, k < n, of a layer of tsn_dsp_fuse_ok. */
+static inline void tsn_dsp_fuse_table(const tsn_dsp_io *io, const tsn_requant *quant,
+                                      const int32_t *bias, int32_t oc, int32_t n, int32_t *table)
+{
+    int32_t k, rs1;
+    uint32_t k_lo, k_hi;
+    for (k = 0; k < n; ++k, table += TSN_DSP_FUSE_WORDS) {
+        const int32_t q = quant->per_channel ? oc + k : 0;
+        tsn_dsp_rq_folded(quant->shift[q], io->output_offset, &rs1, &k_lo, &k_hi);
+        table[0] = bias != NULL ? bias[oc + k] : 0;
+        table[1] = quant->multiplier[q];
+        table[2] = (int32_t)k_lo;
+        table[3] = (int32_t)k_hi;
+        table[4] = rs1;
+    }
+}
+
+/* The constants of channels oc .. oc + n (n <= TSN_DSP_CHUNK) in `table` of `cap` channels,
+ * which holds those from *table_oc on (-1: none yet), rebuilt from oc when they are not there:
+ * once a call for layers of at most `cap` channels. */
+static inline const int32_t *tsn_dsp_fuse_table_for(const tsn_dsp_io *io,
+                                                    const tsn_requant *quant,
+                                                    const int32_t *bias, int32_t oc, int32_t n,
+                                                    int32_t out_c, int32_t *table, int32_t cap,
+                                                    int32_t *table_oc)
+{
+    if (*table_oc < 0 || oc < *table_oc || oc + n > *table_oc + cap) {
+        *table_oc = oc;
+        tsn_dsp_fuse_table(io, quant, bias, oc, out_c - oc < cap ? out_c - oc : cap, table);
+    }
+    return table + TSN_DSP_FUSE_WORDS * (oc - *table_oc);
+}
+
+#if TSN_DSP_ASM_LOOPS
+/* The state of tsn_dsp_conv4_fused's asm loop, read and stepped there at these offsets. */
+typedef struct {
+    const uint32_t *q, *q_end;                 /* 0, 4: the widened inputs */
+    const int32_t *table, *table_end;          /* 8, 12: the channel's constants, stepped */
+    int8_t *out;                               /* 16: the channel's first output, stepped */
+    int32_t out_stride;                        /* 20 */
+    const int8_t *w;                           /* 24: the channel's weights, stepped */
+    int32_t w_skip;                            /* 28: from the end of a filter's run to the next */
+    const int32_t *acc;                        /* 32: its accumulators (4 a channel) or NULL */
+} tsn_dsp_fuse_state;
+
+/* A channel of tsn_dsp_conv4_fused in asm: the accumulators START (from the table at t0: the
+ * bias, or 0) plus st->acc's, the MAC loop BODY (ending at label 3), ADD (b in t0: the bias
+ * if START left it out) and the 4 outputs requantized
+ * (tsn_dsp_rq4_regs) and stored; until st->table reaches st->table_end. 13 registers; the rest
+ * from the state. */
+#define TSN_DSP_FUSE_ASM(START, BODY, ADD)                                                      \
+    __asm__ volatile(                                                                           \
+        "1:\n\t"                                                                                \
+        "ldr %[t0], [%[st], #8]\n\t"                                                            \
+        START                                                                                   \
+        "mov %[a1], %[a0]\n\t"                                                                  \
+        "mov %[a2], %[a0]\n\t"                                                                  \
+        "mov %[a3], %[a0]\n\t"                                                                  \
+        "ldr %[t1], [%[st], #32]\n\t"                                                           \
+        "cmp %[t1], #0\n\t"                                                                     \
+        "beq 2f\n\t"                                                                            \
+        "ldrd %[xe], %[xo], [%[t1]], #8\n\t"                                                    \
+        "add %[a0], %[a0], %[xe]\n\t"                                                           \
+        "add %[a1], %[a1], %[xo]\n\t"                                                           \
+        "ldrd %[xe], %[xo], [%[t1]], #8\n\t"                                                    \
+        "add %[a2], %[a2], %[xe]\n\t"                                                           \
+        "add %[a3], %[a3], %[xo]\n\t"                                                           \
+        "str %[t1], [%[st], #32]\n\t"                                                           \
+        "2:\n\t"                                                                                \
+        "ldrd %[q], %[end], [%[st]]\n\t"                                                        \
+        "ldr %[w], [%[st], #24]\n\t"                                                            \
+        "3:\n\t" BODY "cmp %[q], %[end]\n\t"                                                    \
+        "bne 3b\n\t"                                                                            \
+        "ldr %[t0], [%[st], #28]\n\t"                                                           \
+        "add %[w], %[w], %[t0]\n\t"                                                             \
+        "str %[w], [%[st], #24]\n\t"                                                            \
+        "ldr %[q], [%[st], #8]\n\t"                                                             \
+        "ldrd %[t0], %[t1], [%[q]], #8\n\t"                                                     \
+        ADD("a0") ADD("a1") ADD("a2") ADD("a3")                                                 \
+        "ldrd %[we], %[xe], [%[q]], #8\n\t"                                                     \
+        "ldr %[xo], [%[q]], #4\n\t"                                                             \
+        "str %[q], [%[st], #8]\n\t"                                                             \
+        "ldrd %[q], %[w], [%[st], #16]\n\t"                                                     \
+        "add %[t0], %[q], #1\n\t"                                                               \
+        "str %[t0], [%[st], #16]\n\t"                                                           \
+        TSN_DSP_FUSE_RQ("a0") "strb %[t0], [%[q]]\n\t"                                          \
+        TSN_DSP_FUSE_RQ("a1") "strb %[t0], [%[q], %[w]]\n\t"                                    \
+        "add %[q], %[q], %[w], lsl #1\n\t"                                                      \
+        TSN_DSP_FUSE_RQ("a2") "strb %[t0], [%[q]]\n\t"                                          \
+        TSN_DSP_FUSE_RQ("a3") "strb %[t0], [%[q], %[w]]\n\t"                                    \
+        "ldrd %[t0], %[t1], [%[st], #8]\n\t"                                                    \
+        "cmp %[t0], %[t1]\n\t"                                                                  \
+        "bne 1b"                                                                                \
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [q] "=&r"(qr),      \
+          [w] "=&r"(wr), [t0] "=&r"(t0), [t1] "=&r"(t1), [we] "=&r"(we), [xe] "=&r"(xe),       \
+          [xo] "=&r"(xo), [end] "=&r"(end)                                                     \
+        : [st] "r"(st)                                                                          \
+        : "cc", "memory")
+/* lo in end, hi in t0, k_lo in we, k_hi in xe, m in t1, rs1 in xo */
+#define TSN_DSP_FUSE_RQ(X) TSN_DSP_RQ_ASM_IN(X, "end", "t0", "we", "xe", "t1", "xo")
+#define TSN_DSP_FUSE_START_BIAS "ldr %[a0], [%[t0]]\n\t"
+#define TSN_DSP_FUSE_START_0 "mov %[a0], #0\n\t"
+#define TSN_DSP_FUSE_ADD_NONE(X) ""
+#define TSN_DSP_FUSE_ADD_S4(X) "add %[" X "], %[t0], %[" X "], asr #4\n\t"
+
+/* int8: two groups a pass, 32 instructions for 32 MACs (tsn_dsp_mac_4x1's, one weight word
+ * widened at a time, each loaded by LDR: any alignment), or for an odd number of groups one a
+ * pass (17 for 16). */
+#define TSN_DSP_FUSE_PIXEL(A, WE, WO, X, Y)                                                     \
+    "ldrd %[" X "], %[" Y "], [%[q]], #8\n\t"                                                   \
+    "smlad %[" A "], %[" WE "], %[" X "], %[" A "]\n\t"                                         \
+    "smlad %[" A "], %[" WO "], %[" Y "], %[" A "]\n\t"
+#define TSN_DSP_FUSE_WORD_S8(T)                                                                 \
+    "sxtb16 %[we], %[" T "]\n\t"                                                                \
+    "sxtb16 %[" T "], %[" T "], ror #8\n\t"                                                     \
+    TSN_DSP_FUSE_PIXEL("a0", "we", T, "xe", "xo") TSN_DSP_FUSE_PIXEL("a1", "we", T, "xe", "xo") \
+    TSN_DSP_FUSE_PIXEL("a2", "we", T, "xe", "xo") TSN_DSP_FUSE_PIXEL("a3", "we", T, "xe", "xo")
+#define TSN_DSP_FUSE_BODY_S8                                                                    \
+    "ldr %[t0], [%[w]], #4\n\t"                                                                 \
+    "ldr %[t1], [%[w]], #4\n\t" TSN_DSP_FUSE_WORD_S8("t0") TSN_DSP_FUSE_WORD_S8("t1")
+#define TSN_DSP_FUSE_BODY_S8_ODD "ldr %[t0], [%[w]], #4\n\t" TSN_DSP_FUSE_WORD_S8("t0")
+
+/* INT4: tsn_dsp_mac_s4_4x1's loop with the nibble mask as an immediate (34 instructions for
+ * 32 MACs: no register left for it). */
+#define TSN_DSP_FUSE_AT(A, OFF)                                                                 \
+    "ldrd %[xe], %[xo], [%[q], #" OFF "]\n\t"                                                   \
+    "smlad %[" A "], %[we], %[xe], %[" A "]\n\t"                                                \
+    "smlad %[" A "], %[t1], %[xo], %[" A "]\n\t"
+#define TSN_DSP_FUSE_BODY_S4                                                                    \
+    "ldr %[t0], [%[w]], #4\n\t"                                                                 \
+    "and %[t1], %[t0], #0xF0F0F0F0\n\t"                                                         \
+    "sxtb16 %[we], %[t1]\n\t"                                                                   \
+    "sxtb16 %[t1], %[t1], ror #8\n\t"                                                           \
+    TSN_DSP_FUSE_AT("a0", "8") TSN_DSP_FUSE_AT("a1", "24") TSN_DSP_FUSE_AT("a2", "40")          \
+    TSN_DSP_FUSE_AT("a3", "56")                                                                 \
+    "lsl %[t1], %[t0], #4\n\t"                                                                  \
+    "and %[t1], %[t1], #0xF0F0F0F0\n\t"                                                         \
+    "sxtb16 %[we], %[t1]\n\t"                                                                   \
+    "sxtb16 %[t1], %[t1], ror #8\n\t"                                                           \
+    TSN_DSP_FUSE_AT("a1", "16") TSN_DSP_FUSE_AT("a2", "32") TSN_DSP_FUSE_AT("a3", "48")         \
+    "ldrd %[xe], %[xo], [%[q]], #64\n\t"                                                        \
+    "smlad %[a0], %[we], %[xe], %[a0]\n\t"                                                      \
+    "smlad %[a0], %[t1], %[xo], %[a0]\n\t"
+#endif
+
+/* tsn_dsp_mac_4x1 (bits 8) or tsn_dsp_mac_s4_4x1 (bits 4) then tsn_dsp_requant_block's
+ * tsn_dsp_rq4 for n channels, filter k at w + k * ws, its constants at table[TSN_DSP_FUSE_WORDS
+ * * k] (tsn_dsp_fuse_table), outputs from out + k, 4 pixels, in one loop: the accumulators stay
+ * in registers from the first MAC to the output byte, starting from acc[4k ..] when acc !=
+ * NULL, else 0. */
+#if defined(__GNUC__) && !defined(__clang__) && TSN_DSP_ASM_LOOPS
+__attribute__((noclone)) /* see tsn_dsp_gather_requant */
+#endif
+TSN_DSP_LOOP void tsn_dsp_conv4_fused(const int32_t *table, int32_t n, const uint32_t *q,
+                                      int32_t groups, const int8_t *w, int32_t ws, int bits,
+                                      const int32_t *acc, int8_t *out, int32_t out_stride)
+{
+#if TSN_DSP_ASM_LOOPS
+    if (n > 0) { /* and groups > 0: the callers' */
+        tsn_dsp_fuse_state state;
+        const tsn_dsp_fuse_state *const st = &state;
+        uint32_t a0, a1, a2, a3, qr, wr, t0, t1, we, xe, xo, end;
+        state.q = q;
+        state.q_end = q + (bits == 4 ? 16 : 8) * groups;
+        state.table = table;
+        state.table_end = table + TSN_DSP_FUSE_WORDS * n;
+        state.out = out;
+        state.out_stride = out_stride;
+        state.w = w;
+        state.w_skip = ws - 4 * groups;
+        state.acc = acc;
+        /* int8 starts from the bias (int32 addition wraps: the order does not matter); INT4
+         * adds it after the >> 4 */
+        if (bits == 4) {
+            TSN_DSP_FUSE_ASM(TSN_DSP_FUSE_START_0, TSN_DSP_FUSE_BODY_S4, TSN_DSP_FUSE_ADD_S4);
+        } else if (groups & 1) {
+            TSN_DSP_FUSE_ASM(TSN_DSP_FUSE_START_BIAS, TSN_DSP_FUSE_BODY_S8_ODD,
+                             TSN_DSP_FUSE_ADD_NONE);
+        } else {
+            TSN_DSP_FUSE_ASM(TSN_DSP_FUSE_START_BIAS, TSN_DSP_FUSE_BODY_S8, TSN_DSP_FUSE_ADD_NONE);
+        }
+        (void)a0, (void)a1, (void)a2, (void)a3, (void)qr, (void)wr, (void)t0, (void)t1;
+        (void)we, (void)xe, (void)xo, (void)end;
+    }
+#else
+    int32_t k;
+    for (k = 0; k < n; ++k, w += ws, table += TSN_DSP_FUSE_WORDS) {
+        tsn_dsp_acc4 a = {0, 0, 0, 0};
+        if (acc != NULL) {
+            a = tsn_dsp_acc4_load(acc + 4 * k);
+        }
+        a = bits == 4 ? tsn_dsp_mac_s4_4x1_regs(a, q, groups, w)
+                      : tsn_dsp_mac_4x1_regs(a, q, groups, w);
+        tsn_dsp_rq4_regs(a, bits == 4 ? 4 : 0, 0, table[0], table[1], (uint32_t)table[2],
+                         (uint32_t)table[3], table[4], out + k, out_stride);
+    }
+#endif
+}
+
 /* Output row `out` (out_w pixels of out_c, out_stride apart) of a one-group convolution with
  * weights of `bits` (8, or 4: packed INT4 as TFLite stores them) whose input rows are
  * rows[0 .. f_h) (NULL outside the image; tsn_dsp_quad_ok), 4 pixels at a time; the last 3
@@ -1905,7 +2147,8 @@ TSN_DSP_LOOP void tsn_dsp_requant_block(const tsn_dsp_io *io, const tsn_requant 
  * reverse: the groups from the last pixel down. A group's windows are widened before any of its
  * outputs is written when they fit in one piece (at most TSN_DSP_QUAD_WORDS / 2 elements for
  * int8, / 4 for INT4), which lets an in-place caller overwrite inputs already consumed. */
-static inline void tsn_dsp_conv_row4(const tsn_conv_params *params, const tsn_requant *quant,
+static inline TSN_DSP_INLINE void tsn_dsp_conv_row4(const tsn_conv_params *params,
+                                                    const tsn_requant *quant,
                                      const int8_t *const *rows, int32_t in_w, int32_t in_c,
                                      int32_t f_h, int32_t f_w, const int8_t *filter, int bits,
                                      const int32_t *bias, int32_t out_w, int32_t out_c,
@@ -1917,7 +2160,9 @@ static inline void tsn_dsp_conv_row4(const tsn_conv_params *params, const tsn_re
     const uint32_t off2 = tsn_dup16(io.input_offset);
     const int32_t per = bits == 4 ? 8 : 4, lanes = bits == 4 ? 4 : 2;
     const int32_t row_len = f_w * in_c, f_size = f_h * row_len;
-    int32_t fy0 = 0, fy1 = f_h, total, done, oc, k, p, at;
+    int32_t table[TSN_DSP_FUSE_WORDS * TSN_DSP_FUSE_CHANNELS]; /* tsn_dsp_fuse_table from table_oc */
+    int32_t fy0 = 0, fy1 = f_h, total, done, oc, k, p, at, table_oc = -1;
+    int fuse;
     while (fy0 < f_h && rows[fy0] == NULL) {
         ++fy0;
     }
@@ -1925,6 +2170,7 @@ static inline void tsn_dsp_conv_row4(const tsn_conv_params *params, const tsn_re
         --fy1;
     }
     total = (fy1 - fy0) * row_len; /* rows between fy0 and fy1 are in the image */
+    fuse = tsn_dsp_fuse_ok(&io, quant, out_c);
     for (done = 0; done < out_w;) {
         const int32_t left = out_w - done;
         const int32_t npix = left > 2 ? 4 : 1, np = left < npix ? left : npix;
@@ -1940,7 +2186,8 @@ static inline void tsn_dsp_conv_row4(const tsn_conv_params *params, const tsn_re
         }
         for (oc = 0; oc < out_c; oc += TSN_DSP_CHUNK) {
             const int32_t n = out_c - oc < TSN_DSP_CHUNK ? out_c - oc : TSN_DSP_CHUNK;
-            for (k = 0; k < 4 * n; ++k) {
+            const int fused = fuse && np == 4 && total > 0; /* the last piece requantized as it ends */
+            for (k = 0; k < (fused && total <= piece ? 0 : 4 * n); ++k) {
                 accs[k] = 0;
             }
             for (at = 0; at < total; at += piece) {
@@ -1951,7 +2198,15 @@ static inline void tsn_dsp_conv_row4(const tsn_conv_params *params, const tsn_re
                     tsn_dsp_widen_quad(rows + fy0, in_w, in_c, f_w, params->dilation_w, x0,
                                        npix, at, len, bits, off2, q);
                 }
-                if (npix == 4) {
+                if (fused && at + len == total) {
+                    int8_t *const o = out + ox * out_stride + oc;
+                    const int32_t *const from = at == 0 ? NULL : accs;
+                    const int32_t *const t =
+                        tsn_dsp_fuse_table_for(&io, quant, bias, oc, n, out_c, table,
+                                               TSN_DSP_FUSE_CHANNELS, &table_oc);
+                    tsn_dsp_conv4_fused(t, n, q, len / per, filter + e, ws, bits, from, o,
+                                        out_stride);
+                } else if (npix == 4) {
                     for (k = 0; k < n; ++k) {
                         if (bits == 4) {
                             tsn_dsp_mac_s4_4x1(q, len / per, filter + e + k * ws, accs + 4 * k);
@@ -1975,8 +2230,10 @@ static inline void tsn_dsp_conv_row4(const tsn_conv_params *params, const tsn_re
                     }
                 }
             }
-            tsn_dsp_requant_block(&io, quant, bias, oc, n, accs, npix, np, bits == 4 ? 4 : 0,
-                                  out + ox * out_stride, out_stride);
+            if (!fused) {
+                tsn_dsp_requant_block(&io, quant, bias, oc, n, accs, npix, np,
+                                      bits == 4 ? 4 : 0, out + ox * out_stride, out_stride);
+            }
         }
         done += np;
     }

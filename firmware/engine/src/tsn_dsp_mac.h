@@ -110,7 +110,9 @@ TSN_DSP_LOOP void tsn_dsp_conv_row_gather(const tsn_conv_params *params,
     const int8_t pad = (int8_t)-io.input_offset; /* input_offset in [-127, 128] */
     const int32_t f_size = f_h * f_w * in_c, full = f_size >> 2, rem = f_size & 3;
     const int32_t groups = (f_size + 3) >> 2;
-    int32_t done, oc, k, p, g;
+    const int fuse = tsn_dsp_fuse_ok(&io, quant, out_c);
+    int32_t table[TSN_DSP_FUSE_WORDS * TSN_DSP_CHUNK]; /* tsn_dsp_fuse_table_for */
+    int32_t done, oc, k, p, g, table_oc = -1;
     for (done = 0; done < out_w;) {
         const int32_t left = out_w - done;
         const int32_t npix = left > 2 ? 4 : 1, np = left < npix ? left : npix;
@@ -130,10 +132,19 @@ TSN_DSP_LOOP void tsn_dsp_conv_row_gather(const tsn_conv_params *params,
         }
         for (oc = 0; oc < out_c; oc += TSN_DSP_CHUNK) {
             const int32_t n = out_c - oc < TSN_DSP_CHUNK ? out_c - oc : TSN_DSP_CHUNK;
-            for (k = 0; k < 4 * n; ++k) {
+            /* 4 pixels: the filters but a last of all with a tail requantized as they end */
+            const int32_t fused = fuse && np == 4 ? n - (rem != 0 && oc + n == out_c) : 0;
+            if (fused > 0) {
+                tsn_dsp_conv4_fused(
+                    tsn_dsp_fuse_table_for(&io, quant, bias, oc, n, out_c, table,
+                                           TSN_DSP_CHUNK, &table_oc),
+                    fused, q, groups, filter + oc * f_size, f_size, 8, NULL,
+                    out + done * out_stride + oc, out_stride);
+            }
+            for (k = 4 * fused; k < 4 * n; ++k) {
                 accs[k] = 0;
             }
-            for (k = 0; k < n; k += npix == 4 ? 1 : 4) {
+            for (k = fused; k < n; k += npix == 4 ? 1 : 4) {
                 /* filters k .. k + span - 1 in this pass; the pass holding the last filter of
                  * all stops at its whole groups */
                 const int32_t span = npix == 4 ? 1 : (n - k < 4 ? n - k : 4);
@@ -161,8 +172,11 @@ TSN_DSP_LOOP void tsn_dsp_conv_row_gather(const tsn_conv_params *params,
                     }
                 }
             }
-            tsn_dsp_gather_requant(&io, quant, bias, oc, n, accs, npix, np,
-                                   out + done * out_stride, out_stride);
+            if (fused < n) {
+                tsn_dsp_gather_requant(&io, quant, bias, oc + fused, n - fused,
+                                       accs + npix * fused, npix, np, out + done * out_stride,
+                                       out_stride);
+            }
         }
         done += np;
     }
