@@ -208,6 +208,60 @@ static inline void tsn_dsp_requant_run2(const tsn_dsp_io *io, const tsn_dsp_rq *
     }
 }
 
+/* dst[k * width + x] = src[k * row_step + x * in_stride], x < n, k < count (n, count >= 1):
+ * the input bytes of padded rows (3.25 instructions a byte in asm, 6 a row). */
+TSN_DSP_LOOP void tsn_dsp_dw_gather(int8_t *dst, int32_t width, int32_t count, const int8_t *src,
+                                    int32_t in_stride, int32_t row_step, int32_t n)
+{
+#if TSN_DSP_ASM_LOOPS
+    const int32_t d_skip = width - n, s_skip = row_step - n * in_stride;
+    int32_t k, t, u;
+    __asm__ volatile(
+        "1:\n\t"
+        "subs %[k], %[n], #4\n\t"
+        "blt 3f\n\t"
+        "2:\n\t"
+        "ldrb %[t], [%[s]]\n\t"
+        "ldrb %[u], [%[s], %[st]]\n\t"
+        "strb %[t], [%[d]]\n\t"
+        "strb %[u], [%[d], #1]\n\t"
+        "add %[s], %[s], %[st], lsl #1\n\t"
+        "ldrb %[t], [%[s]]\n\t"
+        "ldrb %[u], [%[s], %[st]]\n\t"
+        "strb %[t], [%[d], #2]\n\t"
+        "strb %[u], [%[d], #3]\n\t"
+        "add %[s], %[s], %[st], lsl #1\n\t"
+        "adds %[d], %[d], #4\n\t"
+        "subs %[k], %[k], #4\n\t"
+        "bge 2b\n\t"
+        "3:\n\t"
+        "adds %[k], %[k], #4\n\t"
+        "beq 5f\n\t"
+        "4:\n\t"
+        "ldrb %[t], [%[s]]\n\t"
+        "add %[s], %[s], %[st]\n\t"
+        "strb %[t], [%[d]], #1\n\t"
+        "subs %[k], %[k], #1\n\t"
+        "bne 4b\n\t"
+        "5:\n\t"
+        "add %[s], %[s], %[sskip]\n\t"
+        "add %[d], %[d], %[dskip]\n\t"
+        "subs %[rows], %[rows], #1\n\t"
+        "bne 1b"
+        : [s] "+r"(src), [d] "+r"(dst), [rows] "+r"(count), [k] "=&r"(k), [t] "=&r"(t),
+          [u] "=&r"(u)
+        : [n] "r"(n), [st] "r"(in_stride), [sskip] "r"(s_skip), [dskip] "r"(d_skip)
+        : "cc", "memory");
+#else
+    int32_t k, x;
+    for (k = 0; k < count; ++k, dst += width, src += row_step) {
+        for (x = 0; x < n; ++x) {
+            dst[x] = src[x * in_stride];
+        }
+    }
+#endif
+}
+
 /* rows[k * width ..] = padded input row y_first + k, k < count: tsn_dsp_dw_pad_row's rows
  * (input bytes from pad_left on, the rest and rows outside the image = pad). */
 static inline void tsn_dsp_dw_fill(int8_t *rows, int32_t width, int32_t count, const int8_t *in,
@@ -216,18 +270,13 @@ static inline void tsn_dsp_dw_fill(int8_t *rows, int32_t width, int32_t count, c
 {
     const int32_t x0 = pad_left < width ? pad_left : width;
     const int32_t n = in_w < width - x0 ? in_w : width - x0;
-    int32_t k, x;
+    const int32_t k0 = y_first < 0 ? (-y_first < count ? -y_first : count) : 0;
+    const int32_t k1 = in_h - y_first < count ? (in_h - y_first > k0 ? in_h - y_first : k0)
+                                              : count; /* rows k0 .. k1 are in the image */
     memset(rows, pad, (size_t)(count * width));
-    for (k = 0; k < count; ++k) {
-        const int32_t y = y_first + k;
-        if (y >= 0 && y < in_h) {
-            const int8_t *src = in + y * in_w * in_stride;
-            int8_t *dst = rows + k * width + x0;
-            for (x = 0; x < n; ++x) {
-                dst[x] = *src;
-                src += in_stride;
-            }
-        }
+    if (k1 > k0 && n > 0) {
+        tsn_dsp_dw_gather(rows + k0 * width + x0, width, k1 - k0,
+                          in + (y_first + k0) * in_w * in_stride, in_stride, in_w * in_stride, n);
     }
 }
 
@@ -254,7 +303,8 @@ static inline void tsn_dsp_dw3_channel(const tsn_conv_params *params, const tsn_
 
     int32_t accs[TSN_DSP_DW_ACCS + 1]; /* + the second of an odd run's last pair */
     int32_t oy, ox, nr, top = 0;
-    memset(rows + (plane ? (out_h - 1) * params->stride_h + span : span) * width, pad, 4);
+    int8_t *const tail = rows + (plane ? (out_h - 1) * params->stride_h + span : span) * width;
+    tail[0] = tail[1] = tail[2] = tail[3] = pad;
     for (oy = 0; oy < out_h; oy += nr) {
         const int8_t *r = rows + oy * step;
         nr = out_h - oy < per ? out_h - oy : per;
