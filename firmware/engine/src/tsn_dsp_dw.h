@@ -77,25 +77,46 @@ static inline int32_t tsn_dsp_dw3_taps(const int32_t t[9], uint32_t w[5])
  * input_offset * sum of taps, which padding bytes of -input_offset make exact), k < 2 * pairs,
  * i < nrows (rows in increasing order: a row's last pair may spill onto the next row's first
  * accumulator). Reads bytes [0, 2 * stride * pairs + 4 - 2 * stride) of each row. Stride 1: both
- * outputs from one word (24 instructions a pair), stride 2: one word each (33). */
+ * outputs from one word (24 instructions a pair), stride 2: one word each (33); rows in the same
+ * asm loop (10 instructions a row, its steps in ctx). */
 TSN_DSP_LOOP void tsn_dsp_dw3_pairs(const int8_t *r0, int32_t d, const uint32_t *w,
                                     int32_t stride, int32_t pairs, int32_t nrows,
                                     int32_t r_step, int32_t a_step, int32_t *acc0)
 {
     const uint32_t w0 = w[0], w1 = w[1], w2 = w[2], wm = w[3], wm2 = w[4];
-    int32_t i;
-    for (i = 0; i < nrows && pairs > 0; ++i) {
-        const int8_t *r = r0 + i * r_step;
-        int32_t *acc = acc0 + i * a_step;
 #if TSN_DSP_ASM_LOOPS
-        const int32_t *const end = acc + 2 * pairs;
-        uint32_t v, e;
-        int32_t a0, a1;
+    /* after a row: r += ctx[0], acc = end + ctx[1], end += ctx[2]; ctx[3] rows left */
+    int32_t ctx[4];
+    const int8_t *r = r0;
+    int32_t *acc = acc0, *end = acc0 + 2 * pairs;
+    uint32_t v, e;
+    int32_t a0, a1;
+    if (nrows <= 0 || pairs <= 0) {
+        return;
+    }
+    ctx[0] = r_step - 2 * stride * pairs;
+    ctx[1] = 4 * (a_step - 2 * pairs);
+    ctx[2] = 4 * a_step;
+    ctx[3] = nrows;
 #define TSN_DSP_DW3_OPERANDS                                                                    \
-    : [r] "+r"(r), [acc] "+r"(acc), [v] "=&r"(v), [e] "=&r"(e), [a0] "=&r"(a0), [a1] "=&r"(a1) \
-    : [d] "r"(d), [end] "r"(end), [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [wm] "r"(wm),      \
+    : [r] "+r"(r), [acc] "+r"(acc), [end] "+r"(end), [v] "=&r"(v), [e] "=&r"(e),              \
+      [a0] "=&r"(a0), [a1] "=&r"(a1)                                                           \
+    : [d] "r"(d), [ctx] "r"(ctx), [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [wm] "r"(wm),      \
       [wm2] "r"(wm2)                                                                           \
     : "cc", "memory"
+#define TSN_DSP_DW3_NEXT_ROW                                                                    \
+    "cmp %[acc], %[end]\n\t"                                                                   \
+    "bne 1b\n\t"                                                                               \
+    "ldr %[v], [%[ctx]]\n\t"                                                                   \
+    "add %[r], %[r], %[v]\n\t"                                                                 \
+    "ldr %[v], [%[ctx], #4]\n\t"                                                               \
+    "add %[acc], %[end], %[v]\n\t"                                                             \
+    "ldr %[v], [%[ctx], #8]\n\t"                                                               \
+    "add %[end], %[end], %[v]\n\t"                                                             \
+    "ldr %[v], [%[ctx], #12]\n\t"                                                              \
+    "subs %[v], %[v], #1\n\t"                                                                  \
+    "str %[v], [%[ctx], #12]\n\t"                                                              \
+    "bne 1b"
 #define TSN_DSP_DW3_S2_ONE(A)                                                                   \
     TSN_DSP_DW3_TAPS("ldr %[v], [%[r], %[d]]\n\t", "smuad %[" A "], %[e], %[w1]\n\t", A, "wm",   \
                      "t")                                                                 \
@@ -103,43 +124,44 @@ TSN_DSP_LOOP void tsn_dsp_dw3_pairs(const int8_t *r0, int32_t d, const uint32_t 
                      "smlad %[" A "], %[e], %[w2], %[" A "]\n\t", A, "wm2", "b")          \
     TSN_DSP_DW3_TAPS("ldr %[v], [%[r]], #2\n\t", "smlad %[" A "], %[e], %[w0], %[" A "]\n\t", A, \
                      "wm", "b")
-        if (stride == 2) {
-            __asm__ volatile("1:\n\t" TSN_DSP_DW3_S2_ONE("a0") TSN_DSP_DW3_S2_ONE("a1")
-                             "strd %[a0], %[a1], [%[acc]], #8\n\t"
-                             "cmp %[acc], %[end]\n\t"
-                             "bne 1b" TSN_DSP_DW3_OPERANDS);
-            continue;
-        }
-        __asm__ volatile(
-            "1:\n\t"
-            "ldr %[v], [%[r], %[d]]\n\t"
-            "sxtb16 %[e], %[v]\n\t"
-            "sxtb16 %[v], %[v], ror #8\n\t"
-            "smuad %[a0], %[e], %[w1]\n\t"
-            "smlabt %[a0], %[v], %[wm], %[a0]\n\t"
-            "smuad %[a1], %[v], %[w1]\n\t"
-            "smlatt %[a1], %[e], %[wm], %[a1]\n\t"
-            "ldr %[v], [%[r], %[d], lsl #1]\n\t"
-            "sxtb16 %[e], %[v]\n\t"
-            "sxtb16 %[v], %[v], ror #8\n\t"
-            "smlad %[a0], %[e], %[w2], %[a0]\n\t"
-            "smlabb %[a0], %[v], %[wm2], %[a0]\n\t"
-            "smlad %[a1], %[v], %[w2], %[a1]\n\t"
-            "smlatb %[a1], %[e], %[wm2], %[a1]\n\t"
-            "ldr %[v], [%[r]], #2\n\t"
-            "sxtb16 %[e], %[v]\n\t"
-            "sxtb16 %[v], %[v], ror #8\n\t"
-            "smlad %[a0], %[e], %[w0], %[a0]\n\t"
-            "smlabb %[a0], %[v], %[wm], %[a0]\n\t"
-            "smlad %[a1], %[v], %[w0], %[a1]\n\t"
-            "smlatb %[a1], %[e], %[wm], %[a1]\n\t"
-            "strd %[a0], %[a1], [%[acc]], #8\n\t"
-            "cmp %[acc], %[end]\n\t"
-            "bne 1b" TSN_DSP_DW3_OPERANDS);
+    if (stride == 2) {
+        __asm__ volatile("1:\n\t" TSN_DSP_DW3_S2_ONE("a0") TSN_DSP_DW3_S2_ONE("a1")
+                         "strd %[a0], %[a1], [%[acc]], #8\n\t" TSN_DSP_DW3_NEXT_ROW
+                             TSN_DSP_DW3_OPERANDS);
+        return;
+    }
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[v], [%[r], %[d]]\n\t"
+        "sxtb16 %[e], %[v]\n\t"
+        "sxtb16 %[v], %[v], ror #8\n\t"
+        "smuad %[a0], %[e], %[w1]\n\t"
+        "smlabt %[a0], %[v], %[wm], %[a0]\n\t"
+        "smuad %[a1], %[v], %[w1]\n\t"
+        "smlatt %[a1], %[e], %[wm], %[a1]\n\t"
+        "ldr %[v], [%[r], %[d], lsl #1]\n\t"
+        "sxtb16 %[e], %[v]\n\t"
+        "sxtb16 %[v], %[v], ror #8\n\t"
+        "smlad %[a0], %[e], %[w2], %[a0]\n\t"
+        "smlabb %[a0], %[v], %[wm2], %[a0]\n\t"
+        "smlad %[a1], %[v], %[w2], %[a1]\n\t"
+        "smlatb %[a1], %[e], %[wm2], %[a1]\n\t"
+        "ldr %[v], [%[r]], #2\n\t"
+        "sxtb16 %[e], %[v]\n\t"
+        "sxtb16 %[v], %[v], ror #8\n\t"
+        "smlad %[a0], %[e], %[w0], %[a0]\n\t"
+        "smlabb %[a0], %[v], %[wm], %[a0]\n\t"
+        "smlad %[a1], %[v], %[w0], %[a1]\n\t"
+        "smlatb %[a1], %[e], %[wm], %[a1]\n\t"
+        "strd %[a0], %[a1], [%[acc]], #8\n\t" TSN_DSP_DW3_NEXT_ROW TSN_DSP_DW3_OPERANDS);
 #undef TSN_DSP_DW3_S2_ONE
+#undef TSN_DSP_DW3_NEXT_ROW
 #undef TSN_DSP_DW3_OPERANDS
 #else
-        int32_t k;
+    int32_t i, k;
+    for (i = 0; i < nrows; ++i) {
+        const int8_t *r = r0 + i * r_step;
+        int32_t *acc = acc0 + i * a_step;
         for (k = 0; k < 2 * pairs; ++k) { /* output k: bytes 0..3 at k * stride */
             uint32_t v = tsn_ld4(r + d);
             int32_t a = tsn_smlabt(tsn_sxtb16_ror8(v), wm, tsn_smlad(tsn_sxtb16(v), w1, 0));
@@ -149,13 +171,13 @@ TSN_DSP_LOOP void tsn_dsp_dw3_pairs(const int8_t *r0, int32_t d, const uint32_t 
             acc[k] = tsn_smlabb(tsn_sxtb16_ror8(v), wm, tsn_smlad(tsn_sxtb16(v), w0, a));
             r += stride;
         }
-#endif
     }
+#endif
 }
 #undef TSN_DSP_DW3_TAPS
 
 /* out[p * stride] = clamp(requantize(acc[p] + bias) + output_offset), p < count: the form of
- * tsn_dsp_rq_right_run (tsn_dsp_rq_run_ok), two outputs an iteration (10.5 instructions an
+ * tsn_dsp_rq_right_run (tsn_dsp_rq_run_ok), four outputs an iteration (9.5 instructions an
  * output). */
 TSN_DSP_LOOP void tsn_dsp_rq_run2(const tsn_dsp_rq *rq, const tsn_dsp_io *io, int32_t bias,
                                   const int32_t *acc, int32_t count, int8_t *out, int32_t stride)
@@ -164,26 +186,29 @@ TSN_DSP_LOOP void tsn_dsp_rq_run2(const tsn_dsp_rq *rq, const tsn_dsp_io *io, in
     const uint32_t k_lo = rq->k_lo;
     const uint32_t k_hi = rq->k_hi + ((uint32_t)io->output_offset << rs1);
 #if TSN_DSP_ASM_LOOPS
-    if (count >= 2) {
-        const int32_t *const end = acc + (count & ~1);
-        uint32_t x0, x1, lo, hi;
-        __asm__ volatile(
-            "1:\n\t"
-            "ldrd %[x0], %[x1], [%[a]], #8\n\t"
-            "add %[x0], %[x0], %[b]\n\t" TSN_DSP_RQ_ASM("x0")
-            "strb %[hi], [%[o]]\n\t"
-            "add %[o], %[o], %[s]\n\t"
-            "add %[x1], %[x1], %[b]\n\t" TSN_DSP_RQ_ASM("x1")
-            "strb %[hi], [%[o]]\n\t"
-            "add %[o], %[o], %[s]\n\t"
-            "cmp %[a], %[end]\n\t"
-            "bne 1b"
-            : [a] "+r"(acc), [o] "+r"(out), [x0] "=&r"(x0), [x1] "=&r"(x1), [lo] "=&r"(lo),
-              [hi] "=&r"(hi)
-            : [end] "r"(end), [b] "r"(bias), [klo] "r"(k_lo), [khi] "r"(k_hi), [m] "r"(m),
-              [rs1] "r"(rs1), [s] "r"(stride)
-            : "cc", "memory");
+    const int32_t *const end = acc + (count & ~3);
+    uint32_t x0, x1, lo, hi;
+#define TSN_DSP_RQ_RUN2_PAIR                                                                    \
+    "ldrd %[x0], %[x1], [%[a]], #8\n\t"                                                         \
+    "add %[x0], %[x0], %[b]\n\t" TSN_DSP_RQ_ASM("x0") "strb %[hi], [%[o]]\n\t"                  \
+    "add %[x1], %[x1], %[b]\n\t" TSN_DSP_RQ_ASM("x1") "strb %[hi], [%[o], %[s]]\n\t"            \
+    "add %[o], %[o], %[s], lsl #1\n\t"
+#define TSN_DSP_RQ_RUN2_OPERANDS                                                                \
+    : [a] "+r"(acc), [o] "+r"(out), [x0] "=&r"(x0), [x1] "=&r"(x1), [lo] "=&r"(lo),          \
+      [hi] "=&r"(hi)                                                                           \
+    : [end] "r"(end), [b] "r"(bias), [klo] "r"(k_lo), [khi] "r"(k_hi), [m] "r"(m),            \
+      [rs1] "r"(rs1), [s] "r"(stride)                                                          \
+    : "cc", "memory"
+    if (count >= 4) {
+        __asm__ volatile("1:\n\t" TSN_DSP_RQ_RUN2_PAIR TSN_DSP_RQ_RUN2_PAIR
+                         "cmp %[a], %[end]\n\t"
+                         "bne 1b" TSN_DSP_RQ_RUN2_OPERANDS);
     }
+    if (count & 2) {
+        __asm__ volatile(TSN_DSP_RQ_RUN2_PAIR TSN_DSP_RQ_RUN2_OPERANDS);
+    }
+#undef TSN_DSP_RQ_RUN2_OPERANDS
+#undef TSN_DSP_RQ_RUN2_PAIR
     if (count & 1) {
         *out = (int8_t)tsn_clamp(tsn_dsp_rq_right(*acc + bias, m, k_lo, k_hi, rs1), -128, 127);
     }
