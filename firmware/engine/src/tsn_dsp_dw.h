@@ -49,7 +49,7 @@ TSN_DSP_MLA16(tsn_smlatb, "smlatb")
 #endif
 
 /* Outputs gathered before one requantization loop runs over them. */
-#define TSN_DSP_DW_ACCS 64
+#define TSN_DSP_DW_ACCS 128
 
 /* Taps of a 3x3 filter t[3 * fy + fx] for tsn_dsp_dw3_pairs: w[0..2] = (w0, w2) of rows 0..2,
  * w[3] = (w1 of row 0, w1 of row 1), w[4] = (w1 of row 2, 0). Returns the sum of the taps. */
@@ -307,43 +307,56 @@ static inline void tsn_dsp_dw_fill(int8_t *rows, int32_t width, int32_t count, c
 
 /* A 3x3 depthwise channel of stride_w 1 or 2 (tsn_dsp_dw_channel's arguments) from the padded
  * rows an output row reads, width = (out_w - 1) * stride_w + 4 bytes each: `rows` holds the
- * padded plane (plane != 0: output row oy reads from row oy * stride_h), or the span =
- * 2 * dilation_h + 1 rows of a window sliding down (rows kept are moved up, new input rows
- * copied in increasing order when first needed: what the in-place callers rely on), and 4 more
- * bytes (the stride-2 pairs read 2 past a row). Whole rows of outputs are requantized together
- * (up to TSN_DSP_DW_ACCS; rows are consecutive in the output). `bias` includes input_offset *
- * sum of taps. */
+ * padded plane (plane != 0: output row oy reads from row oy * stride_h), or a window of as many
+ * rows as TSN_DSP_DW_STACK_BYTES holds, moved down when the next output rows need rows past it
+ * (rows kept are moved up, new input rows copied in increasing order, never before an earlier
+ * one: what the in-place callers rely on), and 4 more bytes after the last row (the stride-2
+ * pairs read 2 past a row). Whole rows of outputs are requantized together (up to
+ * TSN_DSP_DW_ACCS; rows are consecutive in the output). `bias` includes input_offset * sum of
+ * taps. */
 static inline void tsn_dsp_dw3_channel(const tsn_conv_params *params, const tsn_dsp_rq *rq,
                                        int32_t bias, const int8_t *in, int32_t in_stride,
                                        int32_t in_h, int32_t in_w, int8_t *rows, int32_t width,
                                        int plane, const uint32_t *w, int8_t *out,
                                        int32_t out_stride, int32_t out_h, int32_t out_w)
 {
-    const int32_t step = params->stride_h * width, span = 2 * params->dilation_h + 1;
+    const int32_t sh = params->stride_h, step = sh * width, span = 2 * params->dilation_h + 1;
     const int32_t d = params->dilation_h * width;
     const int8_t pad = (int8_t)-params->input_offset;
     const tsn_dsp_io io = tsn_dsp_io_of_conv(params);
-    const int32_t per = plane && out_w <= TSN_DSP_DW_ACCS ? TSN_DSP_DW_ACCS / out_w : 1;
+    const int32_t cap = (TSN_DSP_DW_STACK_BYTES - 4) / width; /* window rows (>= span) */
+    const int32_t per_fill = plane ? out_h : (cap - span) / sh + 1; /* output rows a window */
+    const int32_t per_run = out_w <= TSN_DSP_DW_ACCS ? TSN_DSP_DW_ACCS / out_w : 1;
+    const int32_t per = per_fill < per_run ? per_fill : per_run;
     const int32_t sw = params->stride_w;
 
     int32_t accs[TSN_DSP_DW_ACCS + 1]; /* + the second of an odd run's last pair */
-    int32_t oy, ox, nr, top = 0;
-    int8_t *const tail = rows + (plane ? (out_h - 1) * params->stride_h + span : span) * width;
-    tail[0] = tail[1] = tail[2] = tail[3] = pad;
+    int32_t oy, ox, nr, top = 0, have = 0;
+    if (plane) {
+        int8_t *const tail = rows + ((out_h - 1) * sh + span) * width;
+        tail[0] = tail[1] = tail[2] = tail[3] = pad;
+    }
     for (oy = 0; oy < out_h; oy += nr) {
         const int8_t *r = rows + oy * step;
         nr = out_h - oy < per ? out_h - oy : per;
-        if (!plane) { /* the window: input rows top .. top + span */
-            const int32_t first = oy * params->stride_h - params->pad_top;
-            const int32_t kept = oy > 0 ? top + span - first : 0; /* rows already there */
-            const int32_t keep = kept > 0 ? kept : 0;
-            if (keep > 0) {
-                memmove(rows, rows + (first - top) * width, (size_t)(keep * width));
+        if (!plane) { /* the window: input rows top .. top + have */
+            const int32_t first = oy * sh - params->pad_top;
+            if (oy == 0 || first + (nr - 1) * sh + span > top + have) {
+                const int32_t need = (out_h - 1 - oy) * sh + span; /* rows to the last output */
+                const int32_t kept = oy > 0 ? top + have - first : 0; /* rows already there */
+                const int32_t keep = kept > 0 ? kept : 0;
+                int8_t *tail;
+                if (keep > 0) {
+                    memmove(rows, rows + (first - top) * width, (size_t)(keep * width));
+                }
+                top = first;
+                have = need < cap ? need : cap;
+                tsn_dsp_dw_fill(rows + keep * width, width, have - keep, in, in_stride, in_h,
+                                in_w, first + keep, params->pad_left, pad);
+                tail = rows + have * width;
+                tail[0] = tail[1] = tail[2] = tail[3] = pad;
             }
-            tsn_dsp_dw_fill(rows + keep * width, width, span - keep, in, in_stride, in_h, in_w,
-                            first + keep, params->pad_left, pad);
-            top = first;
-            r = rows;
+            r = rows + (first - top) * width;
         }
         if (out_w <= TSN_DSP_DW_ACCS) {
             tsn_dsp_dw3_pairs(r, d, w, sw, (out_w + 1) / 2, nr, step, out_w, accs);
