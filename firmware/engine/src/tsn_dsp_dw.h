@@ -74,16 +74,19 @@ static inline int32_t tsn_dsp_dw3_taps(const int32_t t[9], uint32_t w[5])
 
 /* acc[i * a_step + k] = the 3x3 window at column k * stride (stride 1 or 2) of the rows r,
  * r + d, r + 2d with r = r0 + i * r_step (raw bytes, no input offset: the caller adds
- * input_offset * sum of taps, which padding bytes of -input_offset make exact), k < 2 * pairs,
- * i < nrows (rows in increasing order: a row's last pair may spill onto the next row's first
- * accumulator). Reads bytes [0, 2 * stride * pairs + 4 - 2 * stride) of each row. Stride 1: both
- * outputs from one word (24 instructions a pair), stride 2: one word each (33); rows in the same
- * asm loop (10 instructions a row, its steps in ctx). */
+ * input_offset * sum of taps, which padding bytes of -input_offset make exact), k < n, i < nrows
+ * (rows in increasing order: for an odd n, stride 2 or n = 1, a row's last pair spills onto
+ * acc[i * a_step + n], the next row's first accumulator). Reads bytes [0, 2 * stride * pairs +
+ * 4 - 2 * stride) of each row, pairs = (n + 1) / 2. Stride 1: both outputs of a pair from one
+ * word (24 instructions a pair, an odd n's last output alone: 16), stride 2: one word each (33
+ * a pair); rows in the same asm loop (10 instructions a row, its steps in ctx). */
 TSN_DSP_LOOP void tsn_dsp_dw3_pairs(const int8_t *r0, int32_t d, const uint32_t *w,
-                                    int32_t stride, int32_t pairs, int32_t nrows,
-                                    int32_t r_step, int32_t a_step, int32_t *acc0)
+                                    int32_t stride, int32_t n, int32_t nrows, int32_t r_step,
+                                    int32_t a_step, int32_t *acc0)
 {
     const uint32_t w0 = w[0], w1 = w[1], w2 = w[2], wm = w[3], wm2 = w[4];
+    const int32_t tail = stride == 1 && (n & 1) && n > 1; /* the last output alone */
+    const int32_t pairs = tail ? n / 2 : (n + 1) / 2;
 #if TSN_DSP_ASM_LOOPS
     /* after a row: r += ctx[0], acc = end + ctx[1], end += ctx[2]; ctx[3] rows left */
     int32_t ctx[4];
@@ -94,7 +97,7 @@ TSN_DSP_LOOP void tsn_dsp_dw3_pairs(const int8_t *r0, int32_t d, const uint32_t 
     if (nrows <= 0 || pairs <= 0) {
         return;
     }
-    ctx[0] = r_step - 2 * stride * pairs;
+    ctx[0] = r_step - 2 * stride * pairs - tail;
     ctx[1] = 4 * (a_step - 2 * pairs);
     ctx[2] = 4 * a_step;
     ctx[3] = nrows;
@@ -104,9 +107,10 @@ TSN_DSP_LOOP void tsn_dsp_dw3_pairs(const int8_t *r0, int32_t d, const uint32_t 
     : [d] "r"(d), [ctx] "r"(ctx), [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [wm] "r"(wm),      \
       [wm2] "r"(wm2)                                                                           \
     : "cc", "memory"
-#define TSN_DSP_DW3_NEXT_ROW                                                                    \
+#define TSN_DSP_DW3_PAIRS_END                                                                   \
     "cmp %[acc], %[end]\n\t"                                                                   \
-    "bne 1b\n\t"                                                                               \
+    "bne 1b\n\t"
+#define TSN_DSP_DW3_NEXT_ROW                                                                    \
     "ldr %[v], [%[ctx]]\n\t"                                                                   \
     "add %[r], %[r], %[v]\n\t"                                                                 \
     "ldr %[v], [%[ctx], #4]\n\t"                                                               \
@@ -124,45 +128,67 @@ TSN_DSP_LOOP void tsn_dsp_dw3_pairs(const int8_t *r0, int32_t d, const uint32_t 
                      "smlad %[" A "], %[e], %[w2], %[" A "]\n\t", A, "wm2", "b")          \
     TSN_DSP_DW3_TAPS("ldr %[v], [%[r]], #2\n\t", "smlad %[" A "], %[e], %[w0], %[" A "]\n\t", A, \
                      "wm", "b")
+/* stride 1: outputs x, x + 1 from the words at x */
+#define TSN_DSP_DW3_S1_PAIR                                                                     \
+    "1:\n\t"                                                                                   \
+    "ldr %[v], [%[r], %[d]]\n\t"                                                               \
+    "sxtb16 %[e], %[v]\n\t"                                                                    \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                            \
+    "smuad %[a0], %[e], %[w1]\n\t"                                                             \
+    "smlabt %[a0], %[v], %[wm], %[a0]\n\t"                                                     \
+    "smuad %[a1], %[v], %[w1]\n\t"                                                             \
+    "smlatt %[a1], %[e], %[wm], %[a1]\n\t"                                                     \
+    "ldr %[v], [%[r], %[d], lsl #1]\n\t"                                                       \
+    "sxtb16 %[e], %[v]\n\t"                                                                    \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                            \
+    "smlad %[a0], %[e], %[w2], %[a0]\n\t"                                                      \
+    "smlabb %[a0], %[v], %[wm2], %[a0]\n\t"                                                    \
+    "smlad %[a1], %[v], %[w2], %[a1]\n\t"                                                      \
+    "smlatb %[a1], %[e], %[wm2], %[a1]\n\t"                                                    \
+    "ldr %[v], [%[r]], #2\n\t"                                                                 \
+    "sxtb16 %[e], %[v]\n\t"                                                                    \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                            \
+    "smlad %[a0], %[e], %[w0], %[a0]\n\t"                                                      \
+    "smlabb %[a0], %[v], %[wm], %[a0]\n\t"                                                     \
+    "smlad %[a1], %[v], %[w0], %[a1]\n\t"                                                      \
+    "smlatb %[a1], %[e], %[wm], %[a1]\n\t"                                                     \
+    "strd %[a0], %[a1], [%[acc]], #8\n\t" TSN_DSP_DW3_PAIRS_END
     if (stride == 2) {
         __asm__ volatile("1:\n\t" TSN_DSP_DW3_S2_ONE("a0") TSN_DSP_DW3_S2_ONE("a1")
-                         "strd %[a0], %[a1], [%[acc]], #8\n\t" TSN_DSP_DW3_NEXT_ROW
-                             TSN_DSP_DW3_OPERANDS);
-        return;
+                         "strd %[a0], %[a1], [%[acc]], #8\n\t" TSN_DSP_DW3_PAIRS_END
+                             TSN_DSP_DW3_NEXT_ROW TSN_DSP_DW3_OPERANDS);
+    } else if (tail) { /* the odd output: a0's half of a pair, r one byte on */
+        __asm__ volatile(TSN_DSP_DW3_S1_PAIR
+                         "ldr %[v], [%[r], %[d]]\n\t"
+                         "sxtb16 %[e], %[v]\n\t"
+                         "sxtb16 %[v], %[v], ror #8\n\t"
+                         "smuad %[a0], %[e], %[w1]\n\t"
+                         "smlabt %[a0], %[v], %[wm], %[a0]\n\t"
+                         "ldr %[v], [%[r], %[d], lsl #1]\n\t"
+                         "sxtb16 %[e], %[v]\n\t"
+                         "sxtb16 %[v], %[v], ror #8\n\t"
+                         "smlad %[a0], %[e], %[w2], %[a0]\n\t"
+                         "smlabb %[a0], %[v], %[wm2], %[a0]\n\t"
+                         "ldr %[v], [%[r]], #1\n\t"
+                         "sxtb16 %[e], %[v]\n\t"
+                         "sxtb16 %[v], %[v], ror #8\n\t"
+                         "smlad %[a0], %[e], %[w0], %[a0]\n\t"
+                         "smlabb %[a0], %[v], %[wm], %[a0]\n\t"
+                         "str %[a0], [%[acc]]\n\t" TSN_DSP_DW3_NEXT_ROW TSN_DSP_DW3_OPERANDS);
+    } else {
+        __asm__ volatile(TSN_DSP_DW3_S1_PAIR TSN_DSP_DW3_NEXT_ROW TSN_DSP_DW3_OPERANDS);
     }
-    __asm__ volatile(
-        "1:\n\t"
-        "ldr %[v], [%[r], %[d]]\n\t"
-        "sxtb16 %[e], %[v]\n\t"
-        "sxtb16 %[v], %[v], ror #8\n\t"
-        "smuad %[a0], %[e], %[w1]\n\t"
-        "smlabt %[a0], %[v], %[wm], %[a0]\n\t"
-        "smuad %[a1], %[v], %[w1]\n\t"
-        "smlatt %[a1], %[e], %[wm], %[a1]\n\t"
-        "ldr %[v], [%[r], %[d], lsl #1]\n\t"
-        "sxtb16 %[e], %[v]\n\t"
-        "sxtb16 %[v], %[v], ror #8\n\t"
-        "smlad %[a0], %[e], %[w2], %[a0]\n\t"
-        "smlabb %[a0], %[v], %[wm2], %[a0]\n\t"
-        "smlad %[a1], %[v], %[w2], %[a1]\n\t"
-        "smlatb %[a1], %[e], %[wm2], %[a1]\n\t"
-        "ldr %[v], [%[r]], #2\n\t"
-        "sxtb16 %[e], %[v]\n\t"
-        "sxtb16 %[v], %[v], ror #8\n\t"
-        "smlad %[a0], %[e], %[w0], %[a0]\n\t"
-        "smlabb %[a0], %[v], %[wm], %[a0]\n\t"
-        "smlad %[a1], %[v], %[w0], %[a1]\n\t"
-        "smlatb %[a1], %[e], %[wm], %[a1]\n\t"
-        "strd %[a0], %[a1], [%[acc]], #8\n\t" TSN_DSP_DW3_NEXT_ROW TSN_DSP_DW3_OPERANDS);
+#undef TSN_DSP_DW3_S1_PAIR
 #undef TSN_DSP_DW3_S2_ONE
 #undef TSN_DSP_DW3_NEXT_ROW
+#undef TSN_DSP_DW3_PAIRS_END
 #undef TSN_DSP_DW3_OPERANDS
 #else
     int32_t i, k;
     for (i = 0; i < nrows; ++i) {
         const int8_t *r = r0 + i * r_step;
         int32_t *acc = acc0 + i * a_step;
-        for (k = 0; k < 2 * pairs; ++k) { /* output k: bytes 0..3 at k * stride */
+        for (k = 0; k < 2 * pairs + tail; ++k) { /* output k: bytes 0..3 at k * stride */
             uint32_t v = tsn_ld4(r + d);
             int32_t a = tsn_smlabt(tsn_sxtb16_ror8(v), wm, tsn_smlad(tsn_sxtb16(v), w1, 0));
             v = tsn_ld4(r + 2 * d);
@@ -359,14 +385,14 @@ static inline void tsn_dsp_dw3_channel(const tsn_conv_params *params, const tsn_
             r = rows + (first - top) * width;
         }
         if (out_w <= TSN_DSP_DW_ACCS) {
-            tsn_dsp_dw3_pairs(r, d, w, sw, (out_w + 1) / 2, nr, step, out_w, accs);
+            tsn_dsp_dw3_pairs(r, d, w, sw, out_w, nr, step, out_w, accs);
             tsn_dsp_requant_run2(&io, rq, bias, accs, nr * out_w, out, out_stride);
             out += nr * out_w * out_stride;
             continue;
         }
         for (ox = 0; ox < out_w; ox += TSN_DSP_DW_ACCS) {
             const int32_t len = out_w - ox < TSN_DSP_DW_ACCS ? out_w - ox : TSN_DSP_DW_ACCS;
-            tsn_dsp_dw3_pairs(r + ox * sw, d, w, sw, (len + 1) / 2, 1, 0, 0, accs);
+            tsn_dsp_dw3_pairs(r + ox * sw, d, w, sw, len, 1, 0, 0, accs);
             tsn_dsp_requant_run2(&io, rq, bias, accs, len, out, out_stride);
             out += len * out_stride;
         }
