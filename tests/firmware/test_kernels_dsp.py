@@ -213,10 +213,10 @@ def test_dsp_packed_kernels_random_shapes(engine, bits):
 @pytest.mark.parametrize("stride", [(1, 1), (2, 2), (1, 2)])
 def test_dsp_depthwise_3x3_pairs(engine, mode, stride):
     """The 3x3 stride_w 1 / 2 path (src/tsn_dsp_dw.h: two outputs a pass, input offset in the
-    bias, padded plane on the stack or a sliding window of rows when the plane is over 1 KB):
-    odd and even widths down to 1, dilation_h, rows longer than the 64 outputs requantized at
-    once, multiplier 2, SAME and VALID, full-range (the fast requantization) and clamped
-    outputs."""
+    bias, padded plane on the stack or a window of rows moved down when the plane is over 1 KB):
+    odd and even widths down to 1, dilation_h, rows longer than the 128 outputs requantized at
+    once, multiplier 2, SAME and VALID, full-range (the fast requantization; biases and shifts
+    past its bounds too) and clamped outputs."""
     rng = np.random.default_rng(500 + 10 * stride[0] + stride[1] + 100 * (mode == "window"))
     for i in range(8):
         dil = (1 + (i % 3 == 2), 1)
@@ -234,9 +234,10 @@ def test_dsp_depthwise_3x3_pairs(engine, mode, stride):
             params.update(act_min=-128, act_max=127)
         x = rng.integers(-128, 128, (1, h, w, c), dtype=np.int8)
         filt = rng.integers(-127, 128, (1, 3, 3, c * mult), dtype=np.int8)
-        bias = rng.integers(-20000, 20000, c * mult).astype(np.int32) if rng.integers(2) else None
+        big = 1 << 30 if i == 5 else 20000  # beyond the SMMLAR requantization's bias bound
+        bias = rng.integers(-big, big, c * mult).astype(np.int32) if rng.integers(2) else None
         mults = rng.integers(1 << 30, (1 << 31) - 1, c * mult if per_channel else 1)
-        shifts = rng.integers(-12, 0, c * mult if per_channel else 1)
+        shifts = rng.integers(-24 if i == 7 else -12, 0, c * mult if per_channel else 1)
         status, _ = engine.depthwise_conv2d(params, x, filt, bias, mults, shifts,
                                             (1, oh, ow, c * mult), per_channel=per_channel)
         assert status == 0

@@ -139,6 +139,8 @@ DW_SHAPES = [
     (1, 25, 10, 3, 10, 4, 2, "SAME"), (1, 8, 7, 8, 5, 5, 1, "SAME"), (3, 5, 5, 9, 3, 3, 2, "SAME"),
     (1, 1, 1, 6, 3, 3, 1, "SAME"), (1, 11, 7, 5, 5, 5, 2, "VALID"), (1, 12, 12, 3, 5, 3, 2, "SAME"),
     (2, 7, 9, 6, 1, 1, 2, "SAME"), (1, 2, 9, 4, 3, 3, 1, "SAME"),
+    # padded plane over 1 KB: the DSP path's window of rows, moved down twice or more
+    (2, 40, 36, 3, 3, 3, 1, "SAME"), (1, 41, 37, 2, 3, 3, 2, "SAME"),
 ]
 
 

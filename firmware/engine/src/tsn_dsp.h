@@ -1297,29 +1297,32 @@ static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_d
     const int32_t y_first = -params->pad_top;
     const int32_t plane = (out_h - 1) * params->stride_h + span; /* rows y_first .. */
     const int8_t pad = (int8_t)-params->input_offset; /* input_offset in [-127, 128] */
-    const int dw3 = f_h == 3 && f_w == 3 && params->stride_w <= 2; /* tsn_dsp_dw.h */
+    const int dw3 = f_h == 3 && f_w == 3 && params->stride_w <= 2 &&
+                    (plane * width + 4 <= TSN_DSP_DW_STACK_BYTES ||
+                     span * width + 4 <= TSN_DSP_DW_STACK_BYTES); /* tsn_dsp_dw.h */
     int8_t rows[TSN_DSP_DW_STACK_BYTES];
     uint32_t taps[2 * TSN_DSP_DW_MAX_CHUNKS], w3[5];
-    int32_t t9[9] = {0, 0, 0, 0, 0, 0, 0, 0, 0}, bias3 = 0;
+    int32_t t9[9], bias3 = 0;
     const int8_t *row_at[TSN_DSP_DW_MAX_CHUNKS];
     int32_t fy, k, x, oy, copied = 0;
 
-    for (fy = 0; fy < f_h; ++fy) { /* tap pairs (4k, 4k+2) and (4k+1, 4k+3), 0 past f_w */
+    for (fy = 0; fy < f_h && !dw3; ++fy) { /* tap pairs (4k, 4k+2), (4k+1, 4k+3), 0 past f_w */
         for (k = 0; k < chunks; ++k) {
             int32_t t4[4];
             for (x = 0; x < 4; ++x) {
                 const int32_t fx = 4 * k + x;
                 const int32_t e = f_first + (fy * f_w + fx) * f_stride;
                 t4[x] = fx >= f_w ? 0 : bits == 8 ? filter[e] : tsn_packed_at(filter, e, bits);
-                if (dw3 && fx < 3) {
-                    t9[3 * fy + fx] = t4[x];
-                }
             }
             taps[2 * (fy * chunks + k)] = tsn_pair16(t4[0], t4[2]);
             taps[2 * (fy * chunks + k) + 1] = tsn_pair16(t4[1], t4[3]);
         }
     }
     if (dw3) { /* raw bytes: input_offset * sum of taps goes into the bias */
+        for (k = 0; k < 9; ++k) {
+            const int32_t e = f_first + k * f_stride;
+            t9[k] = bits == 8 ? filter[e] : tsn_packed_at(filter, e, bits);
+        }
         bias3 = tsn_dsp_i32((uint32_t)bias + (uint32_t)params->input_offset *
                                                  (uint32_t)tsn_dsp_dw3_taps(t9, w3));
     }
@@ -1345,7 +1348,7 @@ static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_d
         }
         return;
     }
-    if (dw3 && span * width + 4 <= TSN_DSP_DW_STACK_BYTES) {
+    if (dw3) { /* the window fits (dw3's condition) */
         tsn_dsp_dw3_channel(params, rq, bias3, in, in_stride, in_h, in_w, rows, width, 0, w3, out,
                             out_stride, out_h, out_w);
         return;

@@ -49,7 +49,7 @@ TSN_DSP_MLA16(tsn_smlatb, "smlatb")
 #endif
 
 /* Outputs gathered before one requantization loop runs over them. */
-#define TSN_DSP_DW_ACCS 64
+#define TSN_DSP_DW_ACCS 128
 
 /* Taps of a 3x3 filter t[3 * fy + fx] for tsn_dsp_dw3_pairs: w[0..2] = (w0, w2) of rows 0..2,
  * w[3] = (w1 of row 0, w1 of row 1), w[4] = (w1 of row 2, 0). Returns the sum of the taps. */
@@ -74,28 +74,53 @@ static inline int32_t tsn_dsp_dw3_taps(const int32_t t[9], uint32_t w[5])
 
 /* acc[i * a_step + k] = the 3x3 window at column k * stride (stride 1 or 2) of the rows r,
  * r + d, r + 2d with r = r0 + i * r_step (raw bytes, no input offset: the caller adds
- * input_offset * sum of taps, which padding bytes of -input_offset make exact), k < 2 * pairs,
- * i < nrows (rows in increasing order: a row's last pair may spill onto the next row's first
- * accumulator). Reads bytes [0, 2 * stride * pairs + 4 - 2 * stride) of each row. Stride 1: both
- * outputs from one word (24 instructions a pair), stride 2: one word each (33). */
+ * input_offset * sum of taps, which padding bytes of -input_offset make exact), k < n, i < nrows
+ * (rows in increasing order: for an odd n, stride 2 or n = 1, a row's last pair spills onto
+ * acc[i * a_step + n], the next row's first accumulator). Reads bytes [0, 2 * stride * pairs +
+ * 4 - 2 * stride) of each row, pairs = (n + 1) / 2. Stride 1: both outputs of a pair from one
+ * word (24 instructions a pair, an odd n's last output alone: 16), stride 2: one word each (33
+ * a pair); rows in the same asm loop (10 instructions a row, its steps in ctx). */
 TSN_DSP_LOOP void tsn_dsp_dw3_pairs(const int8_t *r0, int32_t d, const uint32_t *w,
-                                    int32_t stride, int32_t pairs, int32_t nrows,
-                                    int32_t r_step, int32_t a_step, int32_t *acc0)
+                                    int32_t stride, int32_t n, int32_t nrows, int32_t r_step,
+                                    int32_t a_step, int32_t *acc0)
 {
     const uint32_t w0 = w[0], w1 = w[1], w2 = w[2], wm = w[3], wm2 = w[4];
-    int32_t i;
-    for (i = 0; i < nrows && pairs > 0; ++i) {
-        const int8_t *r = r0 + i * r_step;
-        int32_t *acc = acc0 + i * a_step;
+    const int32_t tail = stride == 1 && (n & 1) && n > 1; /* the last output alone */
+    const int32_t pairs = tail ? n / 2 : (n + 1) / 2;
 #if TSN_DSP_ASM_LOOPS
-        const int32_t *const end = acc + 2 * pairs;
-        uint32_t v, e;
-        int32_t a0, a1;
+    /* after a row: r += ctx[0], acc = end + ctx[1], end += ctx[2]; ctx[3] rows left */
+    int32_t ctx[4];
+    const int8_t *r = r0;
+    int32_t *acc = acc0, *end = acc0 + 2 * pairs;
+    uint32_t v, e;
+    int32_t a0, a1;
+    if (nrows <= 0 || pairs <= 0) {
+        return;
+    }
+    ctx[0] = r_step - 2 * stride * pairs - tail;
+    ctx[1] = 4 * (a_step - 2 * pairs);
+    ctx[2] = 4 * a_step;
+    ctx[3] = nrows;
 #define TSN_DSP_DW3_OPERANDS                                                                    \
-    : [r] "+r"(r), [acc] "+r"(acc), [v] "=&r"(v), [e] "=&r"(e), [a0] "=&r"(a0), [a1] "=&r"(a1) \
-    : [d] "r"(d), [end] "r"(end), [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [wm] "r"(wm),      \
+    : [r] "+r"(r), [acc] "+r"(acc), [end] "+r"(end), [v] "=&r"(v), [e] "=&r"(e),              \
+      [a0] "=&r"(a0), [a1] "=&r"(a1)                                                           \
+    : [d] "r"(d), [ctx] "r"(ctx), [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [wm] "r"(wm),      \
       [wm2] "r"(wm2)                                                                           \
     : "cc", "memory"
+#define TSN_DSP_DW3_PAIRS_END                                                                   \
+    "cmp %[acc], %[end]\n\t"                                                                   \
+    "bne 1b\n\t"
+#define TSN_DSP_DW3_NEXT_ROW                                                                    \
+    "ldr %[v], [%[ctx]]\n\t"                                                                   \
+    "add %[r], %[r], %[v]\n\t"                                                                 \
+    "ldr %[v], [%[ctx], #4]\n\t"                                                               \
+    "add %[acc], %[end], %[v]\n\t"                                                             \
+    "ldr %[v], [%[ctx], #8]\n\t"                                                               \
+    "add %[end], %[end], %[v]\n\t"                                                             \
+    "ldr %[v], [%[ctx], #12]\n\t"                                                              \
+    "subs %[v], %[v], #1\n\t"                                                                  \
+    "str %[v], [%[ctx], #12]\n\t"                                                              \
+    "bne 1b"
 #define TSN_DSP_DW3_S2_ONE(A)                                                                   \
     TSN_DSP_DW3_TAPS("ldr %[v], [%[r], %[d]]\n\t", "smuad %[" A "], %[e], %[w1]\n\t", A, "wm",   \
                      "t")                                                                 \
@@ -103,44 +128,67 @@ TSN_DSP_LOOP void tsn_dsp_dw3_pairs(const int8_t *r0, int32_t d, const uint32_t 
                      "smlad %[" A "], %[e], %[w2], %[" A "]\n\t", A, "wm2", "b")          \
     TSN_DSP_DW3_TAPS("ldr %[v], [%[r]], #2\n\t", "smlad %[" A "], %[e], %[w0], %[" A "]\n\t", A, \
                      "wm", "b")
-        if (stride == 2) {
-            __asm__ volatile("1:\n\t" TSN_DSP_DW3_S2_ONE("a0") TSN_DSP_DW3_S2_ONE("a1")
-                             "strd %[a0], %[a1], [%[acc]], #8\n\t"
-                             "cmp %[acc], %[end]\n\t"
-                             "bne 1b" TSN_DSP_DW3_OPERANDS);
-            continue;
-        }
-        __asm__ volatile(
-            "1:\n\t"
-            "ldr %[v], [%[r], %[d]]\n\t"
-            "sxtb16 %[e], %[v]\n\t"
-            "sxtb16 %[v], %[v], ror #8\n\t"
-            "smuad %[a0], %[e], %[w1]\n\t"
-            "smlabt %[a0], %[v], %[wm], %[a0]\n\t"
-            "smuad %[a1], %[v], %[w1]\n\t"
-            "smlatt %[a1], %[e], %[wm], %[a1]\n\t"
-            "ldr %[v], [%[r], %[d], lsl #1]\n\t"
-            "sxtb16 %[e], %[v]\n\t"
-            "sxtb16 %[v], %[v], ror #8\n\t"
-            "smlad %[a0], %[e], %[w2], %[a0]\n\t"
-            "smlabb %[a0], %[v], %[wm2], %[a0]\n\t"
-            "smlad %[a1], %[v], %[w2], %[a1]\n\t"
-            "smlatb %[a1], %[e], %[wm2], %[a1]\n\t"
-            "ldr %[v], [%[r]], #2\n\t"
-            "sxtb16 %[e], %[v]\n\t"
-            "sxtb16 %[v], %[v], ror #8\n\t"
-            "smlad %[a0], %[e], %[w0], %[a0]\n\t"
-            "smlabb %[a0], %[v], %[wm], %[a0]\n\t"
-            "smlad %[a1], %[v], %[w0], %[a1]\n\t"
-            "smlatb %[a1], %[e], %[wm], %[a1]\n\t"
-            "strd %[a0], %[a1], [%[acc]], #8\n\t"
-            "cmp %[acc], %[end]\n\t"
-            "bne 1b" TSN_DSP_DW3_OPERANDS);
+/* stride 1: outputs x, x + 1 from the words at x */
+#define TSN_DSP_DW3_S1_PAIR                                                                     \
+    "1:\n\t"                                                                                   \
+    "ldr %[v], [%[r], %[d]]\n\t"                                                               \
+    "sxtb16 %[e], %[v]\n\t"                                                                    \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                            \
+    "smuad %[a0], %[e], %[w1]\n\t"                                                             \
+    "smlabt %[a0], %[v], %[wm], %[a0]\n\t"                                                     \
+    "smuad %[a1], %[v], %[w1]\n\t"                                                             \
+    "smlatt %[a1], %[e], %[wm], %[a1]\n\t"                                                     \
+    "ldr %[v], [%[r], %[d], lsl #1]\n\t"                                                       \
+    "sxtb16 %[e], %[v]\n\t"                                                                    \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                            \
+    "smlad %[a0], %[e], %[w2], %[a0]\n\t"                                                      \
+    "smlabb %[a0], %[v], %[wm2], %[a0]\n\t"                                                    \
+    "smlad %[a1], %[v], %[w2], %[a1]\n\t"                                                      \
+    "smlatb %[a1], %[e], %[wm2], %[a1]\n\t"                                                    \
+    "ldr %[v], [%[r]], #2\n\t"                                                                 \
+    "sxtb16 %[e], %[v]\n\t"                                                                    \
+    "sxtb16 %[v], %[v], ror #8\n\t"                                                            \
+    "smlad %[a0], %[e], %[w0], %[a0]\n\t"                                                      \
+    "smlabb %[a0], %[v], %[wm], %[a0]\n\t"                                                     \
+    "smlad %[a1], %[v], %[w0], %[a1]\n\t"                                                      \
+    "smlatb %[a1], %[e], %[wm], %[a1]\n\t"                                                     \
+    "strd %[a0], %[a1], [%[acc]], #8\n\t" TSN_DSP_DW3_PAIRS_END
+    if (stride == 2) {
+        __asm__ volatile("1:\n\t" TSN_DSP_DW3_S2_ONE("a0") TSN_DSP_DW3_S2_ONE("a1")
+                         "strd %[a0], %[a1], [%[acc]], #8\n\t" TSN_DSP_DW3_PAIRS_END
+                             TSN_DSP_DW3_NEXT_ROW TSN_DSP_DW3_OPERANDS);
+    } else if (tail) { /* the odd output: a0's half of a pair, r one byte on */
+        __asm__ volatile(TSN_DSP_DW3_S1_PAIR
+                         "ldr %[v], [%[r], %[d]]\n\t"
+                         "sxtb16 %[e], %[v]\n\t"
+                         "sxtb16 %[v], %[v], ror #8\n\t"
+                         "smuad %[a0], %[e], %[w1]\n\t"
+                         "smlabt %[a0], %[v], %[wm], %[a0]\n\t"
+                         "ldr %[v], [%[r], %[d], lsl #1]\n\t"
+                         "sxtb16 %[e], %[v]\n\t"
+                         "sxtb16 %[v], %[v], ror #8\n\t"
+                         "smlad %[a0], %[e], %[w2], %[a0]\n\t"
+                         "smlabb %[a0], %[v], %[wm2], %[a0]\n\t"
+                         "ldr %[v], [%[r]], #1\n\t"
+                         "sxtb16 %[e], %[v]\n\t"
+                         "sxtb16 %[v], %[v], ror #8\n\t"
+                         "smlad %[a0], %[e], %[w0], %[a0]\n\t"
+                         "smlabb %[a0], %[v], %[wm], %[a0]\n\t"
+                         "str %[a0], [%[acc]]\n\t" TSN_DSP_DW3_NEXT_ROW TSN_DSP_DW3_OPERANDS);
+    } else {
+        __asm__ volatile(TSN_DSP_DW3_S1_PAIR TSN_DSP_DW3_NEXT_ROW TSN_DSP_DW3_OPERANDS);
+    }
+#undef TSN_DSP_DW3_S1_PAIR
 #undef TSN_DSP_DW3_S2_ONE
+#undef TSN_DSP_DW3_NEXT_ROW
+#undef TSN_DSP_DW3_PAIRS_END
 #undef TSN_DSP_DW3_OPERANDS
 #else
-        int32_t k;
-        for (k = 0; k < 2 * pairs; ++k) { /* output k: bytes 0..3 at k * stride */
+    int32_t i, k;
+    for (i = 0; i < nrows; ++i) {
+        const int8_t *r = r0 + i * r_step;
+        int32_t *acc = acc0 + i * a_step;
+        for (k = 0; k < 2 * pairs + tail; ++k) { /* output k: bytes 0..3 at k * stride */
             uint32_t v = tsn_ld4(r + d);
             int32_t a = tsn_smlabt(tsn_sxtb16_ror8(v), wm, tsn_smlad(tsn_sxtb16(v), w1, 0));
             v = tsn_ld4(r + 2 * d);
@@ -149,49 +197,70 @@ TSN_DSP_LOOP void tsn_dsp_dw3_pairs(const int8_t *r0, int32_t d, const uint32_t 
             acc[k] = tsn_smlabb(tsn_sxtb16_ror8(v), wm, tsn_smlad(tsn_sxtb16(v), w0, a));
             r += stride;
         }
-#endif
     }
+#endif
 }
 #undef TSN_DSP_DW3_TAPS
 
-/* out[p * stride] = clamp(requantize(acc[p] + bias) + output_offset), p < count: the form of
- * tsn_dsp_rq_right_run (tsn_dsp_rq_run_ok), two outputs an iteration (10.5 instructions an
- * output). */
+/* Bounds of tsn_dsp_rq_run2 beyond tsn_dsp_rq_run_ok: |bias| (so that 2 * (acc + bias) fits
+ * int32 for the |acc| <= 9 * 128 * 128 of 3x3 taps on raw bytes) and rs = rs1 + 1 (so that
+ * 2^(rs - 1) + 128 * 2^rs plus the SRDHM stays in int32). */
+#define TSN_DSP_RQ2_MAX_BIAS ((int32_t)1 << 29)
+#define TSN_DSP_RQ2_MAX_RS1 21
+
+/* out[p * stride] = clamp(requantize(acc[p] + bias) + output_offset), p < count, for 3x3
+ * accumulators, full int8 range, right shift rs = rs1 + 1 (tsn_dsp_requant_run2's conditions).
+ * SRDHM(x, m) = floor((x * m + 2^30) / 2^31) (tsn_dsp_rq_apply) = SMMULR(2x, m) for |x| < 2^30;
+ * RoundingDivideByPOT(r, rs) = floor((r + 2^(rs - 1) - [r < 0]) / 2^rs), and r < 0 iff x < 0
+ * (m > 2^30): the output offset times 2^rs joins 2^(rs - 1) as the SMMLAR addend kc, [x < 0] is
+ * 2x >> 31. 6 instructions an output and the load: 7.5 an output, four an iteration. */
 TSN_DSP_LOOP void tsn_dsp_rq_run2(const tsn_dsp_rq *rq, const tsn_dsp_io *io, int32_t bias,
                                   const int32_t *acc, int32_t count, int8_t *out, int32_t stride)
 {
-    const int32_t m = rq->multiplier, rs1 = rq->rs1;
-    const uint32_t k_lo = rq->k_lo;
-    const uint32_t k_hi = rq->k_hi + ((uint32_t)io->output_offset << rs1);
+    const int32_t m = rq->multiplier, rs = rq->rs1 + 1, b2 = 2 * bias;
+    const int32_t kc = ((int32_t)1 << (rs - 1)) + io->output_offset * ((int32_t)1 << rs);
 #if TSN_DSP_ASM_LOOPS
-    if (count >= 2) {
-        const int32_t *const end = acc + (count & ~1);
-        uint32_t x0, x1, lo, hi;
-        __asm__ volatile(
-            "1:\n\t"
-            "ldrd %[x0], %[x1], [%[a]], #8\n\t"
-            "add %[x0], %[x0], %[b]\n\t" TSN_DSP_RQ_ASM("x0")
-            "strb %[hi], [%[o]]\n\t"
-            "add %[o], %[o], %[s]\n\t"
-            "add %[x1], %[x1], %[b]\n\t" TSN_DSP_RQ_ASM("x1")
-            "strb %[hi], [%[o]]\n\t"
-            "add %[o], %[o], %[s]\n\t"
-            "cmp %[a], %[end]\n\t"
-            "bne 1b"
-            : [a] "+r"(acc), [o] "+r"(out), [x0] "=&r"(x0), [x1] "=&r"(x1), [lo] "=&r"(lo),
-              [hi] "=&r"(hi)
-            : [end] "r"(end), [b] "r"(bias), [klo] "r"(k_lo), [khi] "r"(k_hi), [m] "r"(m),
-              [rs1] "r"(rs1), [s] "r"(stride)
-            : "cc", "memory");
+    const int32_t *const end = acc + (count & ~3);
+    int32_t x0, x1, r;
+#define TSN_DSP_RQ2_ONE(X, STORE)                                                               \
+    "add %[" X "], %[b2], %[" X "], lsl #1\n\t"                                                  \
+    "smmlar %[r], %[" X "], %[m], %[kc]\n\t"                                                    \
+    "add %[r], %[r], %[" X "], asr #31\n\t"                                                     \
+    "asr %[r], %[r], %[rs]\n\t"                                                                 \
+    "ssat %[r], #8, %[r]\n\t" STORE
+#define TSN_DSP_RQ_RUN2_PAIR                                                                    \
+    "ldrd %[x0], %[x1], [%[a]], #8\n\t"                                                         \
+    TSN_DSP_RQ2_ONE("x0", "strb %[r], [%[o]]\n\t")                                              \
+    TSN_DSP_RQ2_ONE("x1", "strb %[r], [%[o], %[s]]\n\t")                                        \
+    "add %[o], %[o], %[s], lsl #1\n\t"
+#define TSN_DSP_RQ_RUN2_OPERANDS                                                                \
+    : [a] "+r"(acc), [o] "+r"(out), [x0] "=&r"(x0), [x1] "=&r"(x1), [r] "=&r"(r)              \
+    : [end] "r"(end), [b2] "r"(b2), [kc] "r"(kc), [m] "r"(m), [rs] "r"(rs), [s] "r"(stride)   \
+    : "cc", "memory"
+    if (count >= 4) {
+        __asm__ volatile("1:\n\t" TSN_DSP_RQ_RUN2_PAIR TSN_DSP_RQ_RUN2_PAIR
+                         "cmp %[a], %[end]\n\t"
+                         "bne 1b" TSN_DSP_RQ_RUN2_OPERANDS);
+    }
+    if (count & 2) {
+        __asm__ volatile(TSN_DSP_RQ_RUN2_PAIR TSN_DSP_RQ_RUN2_OPERANDS);
     }
     if (count & 1) {
-        *out = (int8_t)tsn_clamp(tsn_dsp_rq_right(*acc + bias, m, k_lo, k_hi, rs1), -128, 127);
+        x0 = *acc;
+        __asm__(TSN_DSP_RQ2_ONE("x0", "") : [x0] "+r"(x0), [r] "=&r"(r)
+                : [b2] "r"(b2), [kc] "r"(kc), [m] "r"(m), [rs] "r"(rs));
+        *out = (int8_t)r;
     }
+#undef TSN_DSP_RQ_RUN2_OPERANDS
+#undef TSN_DSP_RQ_RUN2_PAIR
+#undef TSN_DSP_RQ2_ONE
 #else
     int32_t p;
     for (p = 0; p < count; ++p) {
-        const int32_t v = tsn_dsp_rq_right(acc[p] + bias, m, k_lo, k_hi, rs1);
-        out[p * stride] = (int8_t)tsn_clamp(v, -128, 127);
+        const int32_t x2 = b2 + 2 * acc[p];
+        /* >> of negative values is arithmetic wherever this path builds */
+        const int32_t r = (int32_t)(((int64_t)x2 * m + ((int64_t)1 << 31)) >> 32) + kc;
+        out[p * stride] = (int8_t)tsn_clamp((r + (x2 >> 31)) >> rs, -128, 127);
     }
 #endif
 }
@@ -201,11 +270,66 @@ static inline void tsn_dsp_requant_run2(const tsn_dsp_io *io, const tsn_dsp_rq *
                                         const int32_t *acc, int32_t n, int8_t *out,
                                         int32_t stride)
 {
-    if (tsn_dsp_rq_run_ok(rq, io)) {
+    if (tsn_dsp_rq_run_ok(rq, io) && rq->rs1 <= TSN_DSP_RQ2_MAX_RS1 &&
+        bias >= -TSN_DSP_RQ2_MAX_BIAS && bias <= TSN_DSP_RQ2_MAX_BIAS) {
         tsn_dsp_rq_run2(rq, io, bias, acc, n, out, stride);
     } else {
         tsn_dsp_requant_run(io, rq, bias, acc, n, out, stride);
     }
+}
+
+/* dst[k * width + x] = src[k * row_step + x * in_stride], x < n, k < count (n, count >= 1):
+ * the input bytes of padded rows (3.25 instructions a byte in asm, 6 a row). */
+TSN_DSP_LOOP void tsn_dsp_dw_gather(int8_t *dst, int32_t width, int32_t count, const int8_t *src,
+                                    int32_t in_stride, int32_t row_step, int32_t n)
+{
+#if TSN_DSP_ASM_LOOPS
+    const int32_t d_skip = width - n, s_skip = row_step - n * in_stride;
+    int32_t k, t, u;
+    __asm__ volatile(
+        "1:\n\t"
+        "subs %[k], %[n], #4\n\t"
+        "blt 3f\n\t"
+        "2:\n\t"
+        "ldrb %[t], [%[s]]\n\t"
+        "ldrb %[u], [%[s], %[st]]\n\t"
+        "strb %[t], [%[d]]\n\t"
+        "strb %[u], [%[d], #1]\n\t"
+        "add %[s], %[s], %[st], lsl #1\n\t"
+        "ldrb %[t], [%[s]]\n\t"
+        "ldrb %[u], [%[s], %[st]]\n\t"
+        "strb %[t], [%[d], #2]\n\t"
+        "strb %[u], [%[d], #3]\n\t"
+        "add %[s], %[s], %[st], lsl #1\n\t"
+        "adds %[d], %[d], #4\n\t"
+        "subs %[k], %[k], #4\n\t"
+        "bge 2b\n\t"
+        "3:\n\t"
+        "adds %[k], %[k], #4\n\t"
+        "beq 5f\n\t"
+        "4:\n\t"
+        "ldrb %[t], [%[s]]\n\t"
+        "add %[s], %[s], %[st]\n\t"
+        "strb %[t], [%[d]], #1\n\t"
+        "subs %[k], %[k], #1\n\t"
+        "bne 4b\n\t"
+        "5:\n\t"
+        "add %[s], %[s], %[sskip]\n\t"
+        "add %[d], %[d], %[dskip]\n\t"
+        "subs %[rows], %[rows], #1\n\t"
+        "bne 1b"
+        : [s] "+r"(src), [d] "+r"(dst), [rows] "+r"(count), [k] "=&r"(k), [t] "=&r"(t),
+          [u] "=&r"(u)
+        : [n] "r"(n), [st] "r"(in_stride), [sskip] "r"(s_skip), [dskip] "r"(d_skip)
+        : "cc", "memory");
+#else
+    int32_t k, x;
+    for (k = 0; k < count; ++k, dst += width, src += row_step) {
+        for (x = 0; x < n; ++x) {
+            dst[x] = src[x * in_stride];
+        }
+    }
+#endif
 }
 
 /* rows[k * width ..] = padded input row y_first + k, k < count: tsn_dsp_dw_pad_row's rows
@@ -216,69 +340,78 @@ static inline void tsn_dsp_dw_fill(int8_t *rows, int32_t width, int32_t count, c
 {
     const int32_t x0 = pad_left < width ? pad_left : width;
     const int32_t n = in_w < width - x0 ? in_w : width - x0;
-    int32_t k, x;
+    const int32_t k0 = y_first < 0 ? (-y_first < count ? -y_first : count) : 0;
+    const int32_t k1 = in_h - y_first < count ? (in_h - y_first > k0 ? in_h - y_first : k0)
+                                              : count; /* rows k0 .. k1 are in the image */
     memset(rows, pad, (size_t)(count * width));
-    for (k = 0; k < count; ++k) {
-        const int32_t y = y_first + k;
-        if (y >= 0 && y < in_h) {
-            const int8_t *src = in + y * in_w * in_stride;
-            int8_t *dst = rows + k * width + x0;
-            for (x = 0; x < n; ++x) {
-                dst[x] = *src;
-                src += in_stride;
-            }
-        }
+    if (k1 > k0 && n > 0) {
+        tsn_dsp_dw_gather(rows + k0 * width + x0, width, k1 - k0,
+                          in + (y_first + k0) * in_w * in_stride, in_stride, in_w * in_stride, n);
     }
 }
 
 /* A 3x3 depthwise channel of stride_w 1 or 2 (tsn_dsp_dw_channel's arguments) from the padded
  * rows an output row reads, width = (out_w - 1) * stride_w + 4 bytes each: `rows` holds the
- * padded plane (plane != 0: output row oy reads from row oy * stride_h), or the span =
- * 2 * dilation_h + 1 rows of a window sliding down (rows kept are moved up, new input rows
- * copied in increasing order when first needed: what the in-place callers rely on), and 4 more
- * bytes (the stride-2 pairs read 2 past a row). Whole rows of outputs are requantized together
- * (up to TSN_DSP_DW_ACCS; rows are consecutive in the output). `bias` includes input_offset *
- * sum of taps. */
+ * padded plane (plane != 0: output row oy reads from row oy * stride_h), or a window of as many
+ * rows as TSN_DSP_DW_STACK_BYTES holds, moved down when the next output rows need rows past it
+ * (rows kept are moved up, new input rows copied in increasing order, never before an earlier
+ * one: what the in-place callers rely on), and 4 more bytes after the last row (the stride-2
+ * pairs read 2 past a row). Whole rows of outputs are requantized together (up to
+ * TSN_DSP_DW_ACCS; rows are consecutive in the output). `bias` includes input_offset * sum of
+ * taps. */
 static inline void tsn_dsp_dw3_channel(const tsn_conv_params *params, const tsn_dsp_rq *rq,
                                        int32_t bias, const int8_t *in, int32_t in_stride,
                                        int32_t in_h, int32_t in_w, int8_t *rows, int32_t width,
                                        int plane, const uint32_t *w, int8_t *out,
                                        int32_t out_stride, int32_t out_h, int32_t out_w)
 {
-    const int32_t step = params->stride_h * width, span = 2 * params->dilation_h + 1;
+    const int32_t sh = params->stride_h, step = sh * width, span = 2 * params->dilation_h + 1;
     const int32_t d = params->dilation_h * width;
     const int8_t pad = (int8_t)-params->input_offset;
     const tsn_dsp_io io = tsn_dsp_io_of_conv(params);
-    const int32_t per = plane && out_w <= TSN_DSP_DW_ACCS ? TSN_DSP_DW_ACCS / out_w : 1;
+    const int32_t cap = (TSN_DSP_DW_STACK_BYTES - 4) / width; /* window rows (>= span) */
+    const int32_t per_fill = plane ? out_h : (cap - span) / sh + 1; /* output rows a window */
+    const int32_t per_run = out_w <= TSN_DSP_DW_ACCS ? TSN_DSP_DW_ACCS / out_w : 1;
+    const int32_t per = per_fill < per_run ? per_fill : per_run;
     const int32_t sw = params->stride_w;
 
     int32_t accs[TSN_DSP_DW_ACCS + 1]; /* + the second of an odd run's last pair */
-    int32_t oy, ox, nr, top = 0;
-    memset(rows + (plane ? (out_h - 1) * params->stride_h + span : span) * width, pad, 4);
+    int32_t oy, ox, nr, top = 0, have = 0;
+    if (plane) {
+        int8_t *const tail = rows + ((out_h - 1) * sh + span) * width;
+        tail[0] = tail[1] = tail[2] = tail[3] = pad;
+    }
     for (oy = 0; oy < out_h; oy += nr) {
         const int8_t *r = rows + oy * step;
         nr = out_h - oy < per ? out_h - oy : per;
-        if (!plane) { /* the window: input rows top .. top + span */
-            const int32_t first = oy * params->stride_h - params->pad_top;
-            const int32_t kept = oy > 0 ? top + span - first : 0; /* rows already there */
-            const int32_t keep = kept > 0 ? kept : 0;
-            if (keep > 0) {
-                memmove(rows, rows + (first - top) * width, (size_t)(keep * width));
+        if (!plane) { /* the window: input rows top .. top + have */
+            const int32_t first = oy * sh - params->pad_top;
+            if (oy == 0 || first + (nr - 1) * sh + span > top + have) {
+                const int32_t need = (out_h - 1 - oy) * sh + span; /* rows to the last output */
+                const int32_t kept = oy > 0 ? top + have - first : 0; /* rows already there */
+                const int32_t keep = kept > 0 ? kept : 0;
+                int8_t *tail;
+                if (keep > 0) {
+                    memmove(rows, rows + (first - top) * width, (size_t)(keep * width));
+                }
+                top = first;
+                have = need < cap ? need : cap;
+                tsn_dsp_dw_fill(rows + keep * width, width, have - keep, in, in_stride, in_h,
+                                in_w, first + keep, params->pad_left, pad);
+                tail = rows + have * width;
+                tail[0] = tail[1] = tail[2] = tail[3] = pad;
             }
-            tsn_dsp_dw_fill(rows + keep * width, width, span - keep, in, in_stride, in_h, in_w,
-                            first + keep, params->pad_left, pad);
-            top = first;
-            r = rows;
+            r = rows + (first - top) * width;
         }
         if (out_w <= TSN_DSP_DW_ACCS) {
-            tsn_dsp_dw3_pairs(r, d, w, sw, (out_w + 1) / 2, nr, step, out_w, accs);
+            tsn_dsp_dw3_pairs(r, d, w, sw, out_w, nr, step, out_w, accs);
             tsn_dsp_requant_run2(&io, rq, bias, accs, nr * out_w, out, out_stride);
             out += nr * out_w * out_stride;
             continue;
         }
         for (ox = 0; ox < out_w; ox += TSN_DSP_DW_ACCS) {
             const int32_t len = out_w - ox < TSN_DSP_DW_ACCS ? out_w - ox : TSN_DSP_DW_ACCS;
-            tsn_dsp_dw3_pairs(r + ox * sw, d, w, sw, (len + 1) / 2, 1, 0, 0, accs);
+            tsn_dsp_dw3_pairs(r + ox * sw, d, w, sw, len, 1, 0, 0, accs);
             tsn_dsp_requant_run2(&io, rq, bias, accs, len, out, out_stride);
             out += len * out_stride;
         }
