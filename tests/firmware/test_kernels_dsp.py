@@ -75,9 +75,11 @@ def test_dsp_conv2d_random_shapes(engine, seed):
 
 # n, h, w, in_c, out_c, kh, kw, stride, dilation: stems (in_c not a multiple of 4: windows
 # gathered, f_size % 4 = 0..3, the last filter's tail, out_w % 4 = 1..3, > 32 filters) and
-# flat 1x1 convolutions (stride 1, unpadded: all pixels one row, h * w not a multiple of 4)
+# flat 1x1 convolutions (stride 1, unpadded: all pixels one row, h * w not a multiple of 4);
+# stems' 4-pixel groups span output rows (KWS's 10x4 stride 2, 5 wide; 2 batches, 3 wide)
 STEM_AND_FLAT = [
     (1, 9, 7, 3, 16, 3, 3, (2, 2), (1, 1)), (2, 12, 6, 1, 37, 10, 4, (2, 1), (1, 1)),
+    (1, 13, 10, 1, 9, 10, 4, (2, 2), (1, 1)), (2, 7, 6, 3, 5, 3, 3, (2, 2), (1, 1)),
     (1, 6, 9, 3, 5, 3, 3, (1, 1), (1, 1)), (1, 8, 5, 1, 3, 3, 3, (1, 2), (2, 2)),
     (1, 5, 10, 5, 7, 5, 5, (1, 1), (1, 1)), (1, 4, 3, 2, 33, 2, 2, (1, 1), (1, 1)),
     (1, 7, 7, 3, 4, 1, 1, (1, 1), (1, 1)), (2, 3, 5, 8, 9, 1, 1, (1, 1), (1, 1)),

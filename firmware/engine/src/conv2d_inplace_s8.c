@@ -107,9 +107,11 @@ tsn_status tsn_conv2d_inplace_s8(const tsn_conv_params *params, const tsn_requan
                     tsn_dsp_conv_row4(params, quant, rows, in_w, in_c, f_h, f_w, filter, 8, bias,
                                       out_w, out_c, out_c, out_plane + oy * out_w * out_c, 0);
                 } else if (tsn_dsp_gather_ok(f_h, f_w, in_c)) {
-                    tsn_dsp_conv_row_gather(params, quant, rows, in_w, in_c, f_h, f_w, filter,
-                                            bias, out_w, out_c, out_c,
-                                            out_plane + oy * out_w * out_c);
+                    /* one output row a call: the ring holds only this row's input rows */
+                    const tsn_dsp_plane src = {scratch, in_h, ring};
+                    tsn_dsp_conv_row_gather(params, quant, &src, in_w, in_c, f_h, f_w, filter,
+                                            bias, out_w, oy * out_w, out_w, out_c, out_c,
+                                            out_plane);
                 } else {
                     tsn_dsp_conv_row(params, quant, rows, in_w, in_c, f_h, f_w, filter, bias,
                                      out_w, out_c, out_c, out_plane + oy * out_w * out_c);

@@ -70,6 +70,15 @@ tsn_status tsn_conv2d_s8(const tsn_conv_params *params, const tsn_requant *quant
         const int32_t row_out = flat ? row_in : out_w;
         const int8_t *rows[TSN_DSP_MAX_SEGS];
         for (b = 0; b < (flat ? 1 : batches); ++b) {
+            if (!tsn_dsp_quad_ok(params, f_h, f_w, in_c, 8) &&
+                tsn_dsp_gather_ok(f_h, f_w, in_c)) {
+                /* the stems: 4-pixel groups across the output rows */
+                const tsn_dsp_plane src = {input + b * in_h * in_w * in_c, in_h, in_h};
+                tsn_dsp_conv_row_gather(params, quant, &src, in_w, in_c, f_h, f_w, filter, bias,
+                                        out_w, 0, out_h * out_w, out_c, out_c,
+                                        output + b * out_h * out_w * out_c);
+                continue;
+            }
             for (oy = 0; oy < (flat ? 1 : out_h); ++oy) {
                 for (fy = 0; fy < f_h; ++fy) {
                     const int32_t in_y = oy * params->stride_h - params->pad_top +
@@ -81,10 +90,6 @@ tsn_status tsn_conv2d_s8(const tsn_conv_params *params, const tsn_requant *quant
                     tsn_dsp_conv_row4(params, quant, rows, row_in, in_c, f_h, f_w, filter, 8,
                                       bias, row_out, out_c, out_c,
                                       output + (b * out_h + oy) * out_w * out_c, 0);
-                } else if (tsn_dsp_gather_ok(f_h, f_w, in_c)) {
-                    tsn_dsp_conv_row_gather(params, quant, rows, in_w, in_c, f_h, f_w, filter,
-                                            bias, out_w, out_c, out_c,
-                                            output + (b * out_h + oy) * out_w * out_c);
                 } else {
                     tsn_dsp_conv_row(params, quant, rows, in_w, in_c, f_h, f_w, filter, bias,
                                      out_w, out_c, out_c,

@@ -90,17 +90,28 @@ TSN_DSP_LOOP void tsn_dsp_gather_requant(const tsn_dsp_io *io, const tsn_requant
     tsn_dsp_requant_block(io, quant, bias, oc, n, acc, npix, np, 0, out, out_stride);
 }
 
-/* Output row `out` (out_w pixels of out_c, out_stride apart) of a one-group int8 convolution
- * (tsn_dsp_gather_ok) whose input rows are rows[0 .. f_h) (NULL outside the image): 4 pixels a
- * group (the last 3 as a group of 4, the last repeated and written once), the last 1 or 2 one
- * by one, 4 filters a pass. All windows of a group are read before its outputs are written. */
+/* The input rows of a gathered convolution: row y in [0, in_h) at plane + (y % ring) * in_w * in_c
+ * (ring = in_h: the image itself; less: a ring of the last rows), none outside the image. */
+typedef struct {
+    const int8_t *plane;
+    int32_t in_h, ring;
+} tsn_dsp_plane;
+
+/* Output pixels first .. first + count of a one-group int8 convolution (tsn_dsp_gather_ok) whose
+ * output is out_w pixels wide, pixel i (row-major, across output rows) at out + i * out_stride
+ * (out_c channels): 4 pixels a group (the last 3 as a group of 4, the last repeated and written
+ * once), the last 1 or 2 one by one, 4 filters a pass. Groups span output rows (each window is
+ * gathered on its own): a stem 5 pixels wide runs as groups of 4, not 4 + 1 a row. All windows
+ * of a group are read before its outputs are written. */
 TSN_DSP_LOOP void tsn_dsp_conv_row_gather(const tsn_conv_params *params,
-                                          const tsn_requant *quant, const int8_t *const *rows,
+                                          const tsn_requant *quant, const tsn_dsp_plane *src,
                                           int32_t in_w, int32_t in_c, int32_t f_h, int32_t f_w,
                                           const int8_t *filter, const int32_t *bias,
-                                          int32_t out_w, int32_t out_c, int32_t out_stride,
-                                          int8_t *out)
+                                          int32_t out_w, int32_t first, int32_t count,
+                                          int32_t out_c, int32_t out_stride, int8_t *out)
 {
+    const int8_t *rows[TSN_DSP_MAX_SEGS];
+    int32_t rows_oy = -1; /* the output row rows[] holds */
     uint32_t q[2 * TSN_DSP_GATHER_MAX];
     int32_t accs[4 * TSN_DSP_CHUNK];
     int8_t win[TSN_DSP_GATHER_MAX];
@@ -113,13 +124,25 @@ TSN_DSP_LOOP void tsn_dsp_conv_row_gather(const tsn_conv_params *params,
     const int fuse = tsn_dsp_fuse_ok(&io, quant, out_c);
     int32_t table[TSN_DSP_FUSE_WORDS * TSN_DSP_CHUNK]; /* tsn_dsp_fuse_table_for */
     int32_t done, oc, k, p, g, table_oc = -1;
-    for (done = 0; done < out_w;) {
-        const int32_t left = out_w - done;
+    out += first * out_stride;
+    for (done = 0; done < count;) {
+        const int32_t left = count - done;
         const int32_t npix = left > 2 ? 4 : 1, np = left < npix ? left : npix;
         for (p = 0; p < npix; ++p) {
-            const int32_t x0 =
-                (done + (p < np ? p : np - 1)) * params->stride_w - params->pad_left;
+            const int32_t at = first + done + (p < np ? p : np - 1), oy = at / out_w;
+            const int32_t x0 = (at - oy * out_w) * params->stride_w - params->pad_left;
             uint32_t *d = q + 2 * p;
+            if (oy != rows_oy) {
+                int32_t fy;
+                for (fy = 0; fy < f_h; ++fy) {
+                    const int32_t in_y =
+                        oy * params->stride_h - params->pad_top + params->dilation_h * fy;
+                    rows[fy] = in_y < 0 || in_y >= src->in_h
+                                   ? NULL
+                                   : src->plane + (in_y % src->ring) * in_w * in_c;
+                }
+                rows_oy = oy;
+            }
             tsn_dsp_gather(rows, in_w, in_c, f_h, f_w, params->dilation_w, x0, pad, win);
             for (g = 0; g < groups; ++g, d += 2 * npix) {
                 const uint32_t v = tsn_ld4(win + 4 * g);

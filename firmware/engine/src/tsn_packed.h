@@ -97,18 +97,20 @@ TSN_DSP_LOOP void tsn_conv2d_packed_unpacked(const tsn_conv_params *params,
         const tsn_requant q = tsn_dsp_quant_from(quant, oc0);
         tsn_dsp_unpack(filter, oc0 * f_size, n * f_size, bits, unpacked);
         for (b = 0; b < batches; ++b) {
+            if (tsn_dsp_gather_ok(f_h, f_w, in_c)) { /* 4-pixel groups across the rows */
+                const tsn_dsp_plane src = {input + b * in_h * in_w * in_c, in_h, in_h};
+                tsn_dsp_conv_row_gather(params, &q, &src, in_w, in_c, f_h, f_w, unpacked,
+                                        bias != NULL ? bias + oc0 : NULL, out_w, 0,
+                                        out_h * out_w, n, out_c,
+                                        output + b * out_h * out_w * out_c + oc0);
+                continue;
+            }
             for (oy = 0; oy < out_h; ++oy) {
                 for (fy = 0; fy < f_h; ++fy) {
                     const int32_t in_y = oy * params->stride_h - params->pad_top +
                                          params->dilation_h * fy;
                     rows[fy] = in_y < 0 || in_y >= in_h
                                    ? NULL : input + (b * in_h + in_y) * in_w * in_c;
-                }
-                if (tsn_dsp_gather_ok(f_h, f_w, in_c)) {
-                    tsn_dsp_conv_row_gather(params, &q, rows, in_w, in_c, f_h, f_w, unpacked,
-                                            bias != NULL ? bias + oc0 : NULL, out_w, n, out_c,
-                                            output + (b * out_h + oy) * out_w * out_c + oc0);
-                    continue;
                 }
                 tsn_conv2d_packed_row(params, &q, rows, in_w, in_c, f_h, f_w, unpacked,
                                       bias != NULL ? bias + oc0 : NULL, out_w, n, out_c,
