@@ -50,7 +50,7 @@ def main(argv=None):
     print(f"{'model':5} {'w':>2} {'device':6} {'MACs':>10} {'instructions':>13} {'insn/MAC':>8} "
           f"{'×w8':>5} "
           f"{'est. ms':>8} {'est. µJ':>8} {'flash KB':>8} {'weights':>8} {'code':>6} "
-          f"{'RAM KB':>7} {'arena':>6}")
+          f"{'RAM KB':>7} {'arena':>6} {'stack':>11}")
     with tempfile.TemporaryDirectory() as tmp:
         for name in a.models.split(","):
             int8 = reference_int8(name)
@@ -89,6 +89,7 @@ def main(argv=None):
                         dut.load(x.tobytes())
                         dut.infer(1, 0)
                         insns = dut.instructions.take(1)[0]
+                        used, reserved = dut.stack_peak()
                     w8.setdefault(device, insns if bits == 8 else None)
                     ratio = f"{insns / w8[device]:5.2f}" if w8[device] else f"{'-':>5}"
                     est = emulator.estimate(insns, d["clock_hz"], d["cpi"]["value"],
@@ -99,10 +100,12 @@ def main(argv=None):
                           f"{mem['flash_bytes'] / 1024:>8.1f} "
                           f"{mem['flash']['weights'] / 1024:>8.1f} "
                           f"{mem['flash']['code'] / 1024:>6.1f} {mem['ram_bytes'] / 1024:>7.1f} "
-                          f"{mem['ram']['arena'] / 1024:>6.1f}", flush=True)
+                          f"{mem['ram']['arena'] / 1024:>6.1f} "
+                          f"{used / 1024:>4.1f} of {reserved / 1024:.0f}", flush=True)
     print("×w8 = instructions / the same model's at w8 on that device. est. ms = instructions × "
           "CPI / clock, est. µJ = power × est. ms (params.yaml devices; CPI 1.0 is an "
-          "uncalibrated assumption). Flash/RAM in KB from the ELF.")
+          "uncalibrated assumption). Flash/RAM in KB from the ELF; stack: the most used, "
+          "measured (painted stack), of the KB reserved.")
 
 
 if __name__ == "__main__":
