@@ -87,7 +87,7 @@ def _configuration(quant: dict, bits: int, name_match) -> dict:
     return out
 
 
-def _memory(codegen, build, model_bytes):
+def _memory(codegen, build, model_bytes, stack=None):
     mem = {}
     for key in ("arena_bytes", "weights_bytes", "requant_bytes"):
         v = _find(codegen, key)
@@ -114,6 +114,11 @@ def _memory(codegen, build, model_bytes):
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             mem[f"firmware_{key}" if not key.startswith("firmware") else key] = metric(
                 v, "static", "firmware section sizes (build.json)")
+    if stack:  # (used, reserved) from Dut.stack_peak
+        mem["ram_stack_peak_bytes"] = metric(
+            stack[0], "measured", "the most stack the firmware used, after every inference of "
+            "this run: its painted stack's high-water mark (`stack` command)",
+            reserved_bytes=stack[1])
     return mem
 
 
@@ -219,10 +224,7 @@ def measure(a):
                              + (" (its first window)" if prof.windowed else ""),
                              windows_ms=[x / 1000.0 for x in laps],
                              window_seconds=[x * a.inferences / 1e6 for x in laps]),
-        "memory": {**_memory(codegen, build, model_bytes), **({"ram_stack_peak_bytes": metric(
-            stack[0], "measured", "the most stack the firmware used, after every inference of "
-            "this run: its painted stack's high-water mark (`stack` command)",
-            reserved_bytes=stack[1])} if stack else {})},
+        "memory": _memory(codegen, build, model_bytes, stack),
         "provenance": {
             "model": {"path": str(model_path), "sha256": model_sha},
             "firmware": ({"path": str(firmware), "sha256": firmware_sha} if firmware

@@ -424,13 +424,16 @@ class Dut:
 
     def stack_peak(self) -> tuple[int, int] | None:
         """(most stack used since boot, bytes reserved) by the firmware's `stack` command, or
-        None where the port cannot tell (the host) or the firmware predates the command."""
-        try:
-            lines = self.command("stack")
-        except CommandRefused:
-            return None
-        m = self._expect(lines, _STACK.pattern, "stack")
-        return None if m.group(1) is None else (int(m.group(1)), int(m.group(2)))
+        None where the port cannot tell (the host) or the firmware predates the command. Safe to
+        repeat: retried as `name` is."""
+        def attempt():
+            try:
+                lines = self.command("stack")
+            except CommandRefused:
+                return None
+            m = self._expect(lines, _STACK.pattern, "stack")
+            return None if m.group(1) is None else (int(m.group(1)), int(m.group(2)))
+        return self.retrying("'stack'", attempt)
 
     def db_print(self) -> bytes:
         out = bytearray()

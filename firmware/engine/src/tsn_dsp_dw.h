@@ -22,15 +22,10 @@ static inline int32_t tsn_emu_mla16(uint32_t x, int xat, uint32_t y, int yat, in
     return tsn_emu_wrap((uint32_t)acc + (uint32_t)(tsn_emu_lane(x, xat) * tsn_emu_lane(y, yat)));
 }
 
-/* SMLABT / SMLATB: acc + bottom*top / top*bottom, modulo 2^32 */
+/* SMLABT: acc + bottom*top, modulo 2^32 */
 static inline int32_t tsn_smlabt(uint32_t x, uint32_t y, int32_t acc)
 {
     return tsn_emu_mla16(x, 0, y, 16, acc);
-}
-
-static inline int32_t tsn_smlatb(uint32_t x, uint32_t y, int32_t acc)
-{
-    return tsn_emu_mla16(x, 16, y, 0, acc);
 }
 
 #else
@@ -43,7 +38,6 @@ static inline int32_t tsn_smlatb(uint32_t x, uint32_t y, int32_t acc)
         return r;                                                                               \
     }
 TSN_DSP_MLA16(tsn_smlabt, "smlabt")
-TSN_DSP_MLA16(tsn_smlatb, "smlatb")
 #undef TSN_DSP_MLA16
 
 #endif
