@@ -1977,115 +1977,130 @@ static inline const int32_t *tsn_dsp_fuse_table_for(const tsn_dsp_io *io,
 }
 
 #if TSN_DSP_ASM_LOOPS
-/* The state of tsn_dsp_conv4_fused's asm loop, read and stepped there at these offsets. */
+/* The state of tsn_dsp_conv4_fused's asm loop, copied to its stack and read and stepped there
+ * at these offsets. */
 typedef struct {
     const uint32_t *q, *q_end;                 /* 0, 4: the widened inputs */
     const int32_t *table, *table_end;          /* 8, 12: the channel's constants, stepped */
     int8_t *out;                               /* 16: the channel's first output, stepped */
     int32_t out_stride;                        /* 20 */
-    const int8_t *w;                           /* 24: the channel's weights, stepped */
+    const int8_t *w;                           /* 24: the first channel's weights */
     int32_t w_skip;                            /* 28: from the end of a filter's run to the next */
     const int32_t *acc;                        /* 32: its accumulators (4 a channel) or NULL */
 } tsn_dsp_fuse_state;
 
-/* A channel of tsn_dsp_conv4_fused in asm: the accumulators START (from the table at t0: the
- * bias, or 0) plus st->acc's, the MAC loop BODY (ending at label 3), ADD (b in t0: the bias
- * if START left it out) and the 4 outputs requantized
- * (tsn_dsp_rq4_regs) and stored; until st->table reaches st->table_end. 13 registers; the rest
- * from the state. */
-#define TSN_DSP_FUSE_ASM(START, BODY, ADD)                                                      \
-    __asm__ volatile(                                                                           \
-        "1:\n\t"                                                                                \
-        "ldr %[t0], [%[st], #8]\n\t"                                                            \
-        START                                                                                   \
-        "mov %[a1], %[a0]\n\t"                                                                  \
-        "mov %[a2], %[a0]\n\t"                                                                  \
-        "mov %[a3], %[a0]\n\t"                                                                  \
-        "ldr %[t1], [%[st], #32]\n\t"                                                           \
-        "cmp %[t1], #0\n\t"                                                                     \
-        "beq 2f\n\t"                                                                            \
-        "ldrd %[xe], %[xo], [%[t1]], #8\n\t"                                                    \
-        "add %[a0], %[a0], %[xe]\n\t"                                                           \
-        "add %[a1], %[a1], %[xo]\n\t"                                                           \
-        "ldrd %[xe], %[xo], [%[t1]], #8\n\t"                                                    \
-        "add %[a2], %[a2], %[xe]\n\t"                                                           \
-        "add %[a3], %[a3], %[xo]\n\t"                                                           \
-        "str %[t1], [%[st], #32]\n\t"                                                           \
-        "2:\n\t"                                                                                \
-        "ldrd %[q], %[end], [%[st]]\n\t"                                                        \
-        "ldr %[w], [%[st], #24]\n\t"                                                            \
-        "3:\n\t" BODY "cmp %[q], %[end]\n\t"                                                    \
-        "bne 3b\n\t"                                                                            \
-        "ldr %[t0], [%[st], #28]\n\t"                                                           \
-        "add %[w], %[w], %[t0]\n\t"                                                             \
-        "str %[w], [%[st], #24]\n\t"                                                            \
-        "ldr %[q], [%[st], #8]\n\t"                                                             \
-        "ldrd %[t0], %[t1], [%[q]], #8\n\t"                                                     \
-        ADD("a0") ADD("a1") ADD("a2") ADD("a3")                                                 \
-        "ldrd %[we], %[xe], [%[q]], #8\n\t"                                                     \
-        "ldr %[xo], [%[q]], #4\n\t"                                                             \
-        "str %[q], [%[st], #8]\n\t"                                                             \
-        "ldrd %[q], %[w], [%[st], #16]\n\t"                                                     \
-        "add %[t0], %[q], #1\n\t"                                                               \
-        "str %[t0], [%[st], #16]\n\t"                                                           \
-        TSN_DSP_FUSE_RQ("a0") "strb %[t0], [%[q]]\n\t"                                          \
-        TSN_DSP_FUSE_RQ("a1") "strb %[t0], [%[q], %[w]]\n\t"                                    \
-        "add %[q], %[q], %[w], lsl #1\n\t"                                                      \
-        TSN_DSP_FUSE_RQ("a2") "strb %[t0], [%[q]]\n\t"                                          \
-        TSN_DSP_FUSE_RQ("a3") "strb %[t0], [%[q], %[w]]\n\t"                                    \
-        "ldrd %[t0], %[t1], [%[st], #8]\n\t"                                                    \
-        "cmp %[t0], %[t1]\n\t"                                                                  \
-        "bne 1b"                                                                                \
-        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [q] "=&r"(qr),      \
-          [w] "=&r"(wr), [t0] "=&r"(t0), [t1] "=&r"(t1), [we] "=&r"(we), [xe] "=&r"(xe),       \
-          [xo] "=&r"(xo), [end] "=&r"(end)                                                     \
-        : [st] "r"(st)                                                                          \
-        : "cc", "memory")
-/* lo in end, hi in t0, k_lo in we, k_hi in xe, m in t1, rs1 in xo */
-#define TSN_DSP_FUSE_RQ(X) TSN_DSP_RQ_ASM_IN(X, "end", "t0", "we", "xe", "t1", "xo")
-#define TSN_DSP_FUSE_START_BIAS "ldr %[a0], [%[t0]]\n\t"
-#define TSN_DSP_FUSE_START_0 "mov %[a0], #0\n\t"
+/* The loop of tsn_dsp_conv4_fused: a function all asm (naked), so that its registers are fixed:
+ * the widened inputs of a pixel come in one LDM to r4-r7 (4 words; LDM fills registers in
+ * number order), and all of r0-r12 and lr are free at every -O level (the state on the stack,
+ * [sp, #offset]). Per channel: the accumulators r0-r3 START (r10: the table entry; int8 from
+ * the bias, INT4 from 0) plus the state's acc; the MAC loop over the groups, UNITS of one group
+ * (labels 3, 5, 6, 7), entered by ENTRY so that the groups left are a whole number of passes
+ * (Duff), until q (r11) reaches q_end (END); w (r12) on by w_skip; the table entry loaded (r4
+ * bias, r5 m, r6 k_lo, r7 k_hi, r8 rs1), ADD (INT4: the bias after >> 4), the 4 outputs
+ * requantized (tsn_dsp_rq4_regs, lo r11, hi lr) and stored (r9 out, r10 stride). */
+#define TSN_DSP_FUSE_FN(NAME, START, ENTRY, UNITS, END, ADD)                                    \
+    __attribute__((naked, noinline, unused)) static void NAME(                                 \
+        __attribute__((unused)) const tsn_dsp_fuse_state *st)                                   \
+    {                                                                                           \
+        __asm__ volatile(                                                                       \
+            "push {r4-r11, lr}\n\t"                                                             \
+            "ldmia r0, {r1-r9}\n\t"                                                             \
+            "push {r1-r9}\n\t"                                                                  \
+            "ldr r12, [sp, #24]\n\t"                                                            \
+            "1:\n\t"                                                                            \
+            "ldr r10, [sp, #8]\n\t" START                                                       \
+            "mov r1, r0\n\t"                                                                    \
+            "mov r2, r0\n\t"                                                                    \
+            "mov r3, r0\n\t"                                                                    \
+            "ldr r4, [sp, #32]\n\t"                                                             \
+            "cbz r4, 2f\n\t"                                                                    \
+            "ldmia r4!, {r5-r8}\n\t"                                                            \
+            "add r0, r0, r5\n\t"                                                                \
+            "add r1, r1, r6\n\t"                                                                \
+            "add r2, r2, r7\n\t"                                                                \
+            "add r3, r3, r8\n\t"                                                                \
+            "str r4, [sp, #32]\n\t"                                                             \
+            "2:\n\t"                                                                            \
+            "ldrd r11, lr, [sp]\n\t" ENTRY UNITS END                                            \
+            "ldr r4, [sp, #28]\n\t"                                                             \
+            "add r12, r12, r4\n\t"                                                              \
+            "ldr r10, [sp, #8]\n\t"                                                             \
+            "ldmia r10!, {r4-r8}\n\t"                                                           \
+            "str r10, [sp, #8]\n\t" ADD("r0") ADD("r1") ADD("r2") ADD("r3")                     \
+            "ldrd r9, r10, [sp, #16]\n\t"                                                       \
+            "add r11, r9, #1\n\t"                                                               \
+            "str r11, [sp, #16]\n\t" TSN_DSP_FUSE_RQ("r0") "strb lr, [r9]\n\t"                  \
+            TSN_DSP_FUSE_RQ("r1") "strb lr, [r9, r10]\n\t"                                      \
+            "add r9, r9, r10, lsl #1\n\t" TSN_DSP_FUSE_RQ("r2") "strb lr, [r9]\n\t"             \
+            TSN_DSP_FUSE_RQ("r3") "strb lr, [r9, r10]\n\t"                                      \
+            "ldrd r4, r5, [sp, #8]\n\t"                                                         \
+            "cmp r4, r5\n\t"                                                                    \
+            "bne 1b\n\t"                                                                        \
+            "add sp, sp, #36\n\t"                                                               \
+            "pop {r4-r11, pc}");                                                                \
+    }
+#define TSN_DSP_FUSE_RQ(X) TSN_DSP_RQ_ASM_TEXT(X, "r11", "lr", "r6", "r7", "r5", "r8")
+#define TSN_DSP_FUSE_START_BIAS "ldr r0, [r10]\n\t"
+#define TSN_DSP_FUSE_START_0 "mov r0, #0\n\t"
 #define TSN_DSP_FUSE_ADD_NONE(X) ""
-#define TSN_DSP_FUSE_ADD_S4(X) "add %[" X "], %[t0], %[" X "], asr #4\n\t"
+#define TSN_DSP_FUSE_ADD_S4(X) "add " X ", r4, " X ", asr #4\n\t"
 
-/* int8: two groups a pass, 32 instructions for 32 MACs (tsn_dsp_mac_4x1's, one weight word
- * widened at a time, each loaded by LDR: any alignment), or for an odd number of groups one a
- * pass (17 for 16). */
-#define TSN_DSP_FUSE_PIXEL(A, WE, WO, X, Y)                                                     \
-    "ldrd %[" X "], %[" Y "], [%[q]], #8\n\t"                                                   \
-    "smlad %[" A "], %[" WE "], %[" X "], %[" A "]\n\t"                                         \
-    "smlad %[" A "], %[" WO "], %[" Y "], %[" A "]\n\t"
-#define TSN_DSP_FUSE_WORD_S8(T)                                                                 \
-    "sxtb16 %[we], %[" T "]\n\t"                                                                \
-    "sxtb16 %[" T "], %[" T "], ror #8\n\t"                                                     \
-    TSN_DSP_FUSE_PIXEL("a0", "we", T, "xe", "xo") TSN_DSP_FUSE_PIXEL("a1", "we", T, "xe", "xo") \
-    TSN_DSP_FUSE_PIXEL("a2", "we", T, "xe", "xo") TSN_DSP_FUSE_PIXEL("a3", "we", T, "xe", "xo")
-#define TSN_DSP_FUSE_BODY_S8                                                                    \
-    "ldr %[t0], [%[w]], #4\n\t"                                                                 \
-    "ldr %[t1], [%[w]], #4\n\t" TSN_DSP_FUSE_WORD_S8("t0") TSN_DSP_FUSE_WORD_S8("t1")
-#define TSN_DSP_FUSE_BODY_S8_ODD "ldr %[t0], [%[w]], #4\n\t" TSN_DSP_FUSE_WORD_S8("t0")
+/* int8, a group: 16 MACs in 13 instructions (the weight word by LDR: any alignment). Four a
+ * pass (54 instructions for 64 MACs), entered at the first, second, third or fourth. */
+#define TSN_DSP_FUSE_PIXELS_S8(A, B)                                                            \
+    "ldmia r11!, {r4-r7}\n\t"                                                                   \
+    "smlad " A ", r10, r4, " A "\n\t"                                                           \
+    "smlad " A ", r8, r5, " A "\n\t"                                                            \
+    "smlad " B ", r10, r6, " B "\n\t"                                                           \
+    "smlad " B ", r8, r7, " B "\n\t"
+#define TSN_DSP_FUSE_UNIT_S8                                                                    \
+    "ldr r8, [r12], #4\n\t"                                                                     \
+    "sxtb16 r10, r8\n\t"                                                                        \
+    "sxtb16 r8, r8, ror #8\n\t" TSN_DSP_FUSE_PIXELS_S8("r0", "r1") TSN_DSP_FUSE_PIXELS_S8("r2", "r3")
+#define TSN_DSP_FUSE_UNITS_S8                                                                   \
+    "3:\n\t" TSN_DSP_FUSE_UNIT_S8 "5:\n\t" TSN_DSP_FUSE_UNIT_S8 "6:\n\t" TSN_DSP_FUSE_UNIT_S8    \
+    "7:\n\t" TSN_DSP_FUSE_UNIT_S8
+#define TSN_DSP_FUSE_END_S8                                                                     \
+    "cmp r11, lr\n\t"                                                                           \
+    "bne 3b\n\t"
 
-/* INT4: tsn_dsp_mac_s4_4x1's loop with the nibble mask as an immediate (34 instructions for
- * 32 MACs: no register left for it). */
-#define TSN_DSP_FUSE_AT(A, OFF)                                                                 \
-    "ldrd %[xe], %[xo], [%[q], #" OFF "]\n\t"                                                   \
-    "smlad %[" A "], %[we], %[xe], %[" A "]\n\t"                                                \
-    "smlad %[" A "], %[t1], %[xo], %[" A "]\n\t"
-#define TSN_DSP_FUSE_BODY_S4                                                                    \
-    "ldr %[t0], [%[w]], #4\n\t"                                                                 \
-    "and %[t1], %[t0], #0xF0F0F0F0\n\t"                                                         \
-    "sxtb16 %[we], %[t1]\n\t"                                                                   \
-    "sxtb16 %[t1], %[t1], ror #8\n\t"                                                           \
-    TSN_DSP_FUSE_AT("a0", "8") TSN_DSP_FUSE_AT("a1", "24") TSN_DSP_FUSE_AT("a2", "40")          \
-    TSN_DSP_FUSE_AT("a3", "56")                                                                 \
-    "lsl %[t1], %[t0], #4\n\t"                                                                  \
-    "and %[t1], %[t1], #0xF0F0F0F0\n\t"                                                         \
-    "sxtb16 %[we], %[t1]\n\t"                                                                   \
-    "sxtb16 %[t1], %[t1], ror #8\n\t"                                                           \
-    TSN_DSP_FUSE_AT("a1", "16") TSN_DSP_FUSE_AT("a2", "32") TSN_DSP_FUSE_AT("a3", "48")         \
-    "ldrd %[xe], %[xo], [%[q]], #64\n\t"                                                        \
-    "smlad %[a0], %[we], %[xe], %[a0]\n\t"                                                      \
-    "smlad %[a0], %[t1], %[xo], %[a0]\n\t"
+/* INT4, a group (8 elements, a weight word, the 4 lanes of tsn_dsp_mac_s4_4x1's C loop in r9,
+ * lr, r10, r8): 32 MACs in 28 instructions, two a pass (59 for 64: q_end from the stack, no
+ * register left), entered at the first or second. */
+#define TSN_DSP_FUSE_PIXEL_S4(A)                                                                \
+    "ldmia r11!, {r4-r7}\n\t"                                                                   \
+    "smlad " A ", r9, r4, " A "\n\t"                                                            \
+    "smlad " A ", lr, r5, " A "\n\t"                                                            \
+    "smlad " A ", r10, r6, " A "\n\t"                                                           \
+    "smlad " A ", r8, r7, " A "\n\t"
+#define TSN_DSP_FUSE_UNIT_S4                                                                    \
+    "ldr lr, [r12], #4\n\t"                                                                     \
+    "and r8, lr, #0xF0F0F0F0\n\t"                                                               \
+    "lsl lr, lr, #4\n\t"                                                                        \
+    "and lr, lr, #0xF0F0F0F0\n\t"                                                               \
+    "sxtb16 r9, lr\n\t"                                                                         \
+    "sxtb16 lr, lr, ror #8\n\t"                                                                 \
+    "sxtb16 r10, r8\n\t"                                                                        \
+    "sxtb16 r8, r8, ror #8\n\t" TSN_DSP_FUSE_PIXEL_S4("r0") TSN_DSP_FUSE_PIXEL_S4("r1")          \
+    TSN_DSP_FUSE_PIXEL_S4("r2") TSN_DSP_FUSE_PIXEL_S4("r3")
+#define TSN_DSP_FUSE_UNITS_S4 "3:\n\t" TSN_DSP_FUSE_UNIT_S4 "5:\n\t" TSN_DSP_FUSE_UNIT_S4
+#define TSN_DSP_FUSE_END_S4                                                                     \
+    "ldr r4, [sp, #4]\n\t"                                                                      \
+    "cmp r11, r4\n\t"                                                                           \
+    "bne 3b\n\t"
+
+TSN_DSP_FUSE_FN(tsn_dsp_fuse_s8_0, TSN_DSP_FUSE_START_BIAS, "", TSN_DSP_FUSE_UNITS_S8,
+                TSN_DSP_FUSE_END_S8, TSN_DSP_FUSE_ADD_NONE)
+TSN_DSP_FUSE_FN(tsn_dsp_fuse_s8_1, TSN_DSP_FUSE_START_BIAS, "b 7f\n\t", TSN_DSP_FUSE_UNITS_S8,
+                TSN_DSP_FUSE_END_S8, TSN_DSP_FUSE_ADD_NONE)
+TSN_DSP_FUSE_FN(tsn_dsp_fuse_s8_2, TSN_DSP_FUSE_START_BIAS, "b 6f\n\t", TSN_DSP_FUSE_UNITS_S8,
+                TSN_DSP_FUSE_END_S8, TSN_DSP_FUSE_ADD_NONE)
+TSN_DSP_FUSE_FN(tsn_dsp_fuse_s8_3, TSN_DSP_FUSE_START_BIAS, "b 5f\n\t", TSN_DSP_FUSE_UNITS_S8,
+                TSN_DSP_FUSE_END_S8, TSN_DSP_FUSE_ADD_NONE)
+TSN_DSP_FUSE_FN(tsn_dsp_fuse_s4_0, TSN_DSP_FUSE_START_0, "", TSN_DSP_FUSE_UNITS_S4,
+                TSN_DSP_FUSE_END_S4, TSN_DSP_FUSE_ADD_S4)
+TSN_DSP_FUSE_FN(tsn_dsp_fuse_s4_1, TSN_DSP_FUSE_START_0, "b 5f\n\t", TSN_DSP_FUSE_UNITS_S4,
+                TSN_DSP_FUSE_END_S4, TSN_DSP_FUSE_ADD_S4)
 #endif
 
 /* tsn_dsp_mac_4x1 (bits 8) or tsn_dsp_mac_s4_4x1 (bits 4) then tsn_dsp_requant_block's
@@ -2093,18 +2108,15 @@ typedef struct {
  * * k] (tsn_dsp_fuse_table), outputs from out + k, 4 pixels, in one loop: the accumulators stay
  * in registers from the first MAC to the output byte, starting from acc[4k ..] when acc !=
  * NULL, else 0. */
-#if defined(__GNUC__) && !defined(__clang__) && TSN_DSP_ASM_LOOPS
-__attribute__((noclone)) /* see tsn_dsp_gather_requant */
-#endif
-TSN_DSP_LOOP void tsn_dsp_conv4_fused(const int32_t *table, int32_t n, const uint32_t *q,
-                                      int32_t groups, const int8_t *w, int32_t ws, int bits,
-                                      const int32_t *acc, int8_t *out, int32_t out_stride)
+static inline void tsn_dsp_conv4_fused(const int32_t *table, int32_t n, const uint32_t *q,
+                                       int32_t groups, const int8_t *w, int32_t ws, int bits,
+                                       const int32_t *acc, int8_t *out, int32_t out_stride)
 {
 #if TSN_DSP_ASM_LOOPS
     if (n > 0) { /* and groups > 0: the callers' */
+        static void (*const s8[4])(const tsn_dsp_fuse_state *) = {
+            tsn_dsp_fuse_s8_0, tsn_dsp_fuse_s8_1, tsn_dsp_fuse_s8_2, tsn_dsp_fuse_s8_3};
         tsn_dsp_fuse_state state;
-        const tsn_dsp_fuse_state *const st = &state;
-        uint32_t a0, a1, a2, a3, qr, wr, t0, t1, we, xe, xo, end;
         state.q = q;
         state.q_end = q + (bits == 4 ? 16 : 8) * groups;
         state.table = table;
@@ -2117,15 +2129,10 @@ TSN_DSP_LOOP void tsn_dsp_conv4_fused(const int32_t *table, int32_t n, const uin
         /* int8 starts from the bias (int32 addition wraps: the order does not matter); INT4
          * adds it after the >> 4 */
         if (bits == 4) {
-            TSN_DSP_FUSE_ASM(TSN_DSP_FUSE_START_0, TSN_DSP_FUSE_BODY_S4, TSN_DSP_FUSE_ADD_S4);
-        } else if (groups & 1) {
-            TSN_DSP_FUSE_ASM(TSN_DSP_FUSE_START_BIAS, TSN_DSP_FUSE_BODY_S8_ODD,
-                             TSN_DSP_FUSE_ADD_NONE);
+            (groups & 1 ? tsn_dsp_fuse_s4_1 : tsn_dsp_fuse_s4_0)(&state);
         } else {
-            TSN_DSP_FUSE_ASM(TSN_DSP_FUSE_START_BIAS, TSN_DSP_FUSE_BODY_S8, TSN_DSP_FUSE_ADD_NONE);
+            s8[groups & 3](&state);
         }
-        (void)a0, (void)a1, (void)a2, (void)a3, (void)qr, (void)wr, (void)t0, (void)t1;
-        (void)we, (void)xe, (void)xo, (void)end;
     }
 #else
     int32_t k;
@@ -2149,8 +2156,10 @@ TSN_DSP_LOOP void tsn_dsp_conv4_fused(const int32_t *table, int32_t n, const uin
  * (their windows widened alone, 2 or 4 filters a pass: tsn_dsp_mac_s4_1x2 / tsn_dsp_mac_1x4).
  * reverse: the groups from the last pixel down. A group's windows are widened before any of its
  * outputs is written when they fit in one piece (at most TSN_DSP_QUAD_WORDS / 2 elements for
- * int8, / 4 for INT4), which lets an in-place caller overwrite inputs already consumed. */
-static inline TSN_DSP_INLINE void tsn_dsp_conv_row4(const tsn_conv_params *params,
+ * int8, / 4 for INT4), which lets an in-place caller overwrite inputs already consumed.
+ * Out of line: its 4 KB of stack (the widened windows, the fused table) is taken only while it
+ * runs, not through its callers' other paths (which call deep kernels of their own). */
+TSN_DSP_LOOP __attribute__((unused)) void tsn_dsp_conv_row4(const tsn_conv_params *params,
                                                     const tsn_requant *quant,
                                      const int8_t *const *rows, int32_t in_w, int32_t in_c,
                                      int32_t f_h, int32_t f_w, const int8_t *filter, int bits,

@@ -34,12 +34,16 @@ static inline int tsn_dsp_rq_fold(int32_t m, int32_t shift, int32_t off, int32_t
 /* The right-shift form in asm on operand X (int32: accumulator + bias): result in HI, clamped
  * to int8 (operands LO, HI, KLO, KHI, M, RS1 as tsn_dsp_rq_right's lo, hi, k_lo, k_hi, m, rs1). */
 #define TSN_DSP_RQ_ASM_IN(X, LO, HI, KLO, KHI, M, RS1)                                          \
-    "and %[" LO "], %[" X "], #0x80000000\n\t"                                                  \
-    "subs %[" LO "], %[" KLO "], %[" LO "]\n\t"                                                 \
-    "sbc %[" HI "], %[" KHI "], #0\n\t"                                                         \
-    "smlal %[" LO "], %[" HI "], %[" X "], %[" M "]\n\t"                                        \
-    "asr %[" HI "], %[" HI "], %[" RS1 "]\n\t"                                                  \
-    "ssat %[" HI "], #8, %[" HI "]\n\t"
+    TSN_DSP_RQ_ASM_TEXT("%[" X "]", "%[" LO "]", "%[" HI "]", "%[" KLO "]", "%[" KHI "]",       \
+                        "%[" M "]", "%[" RS1 "]")
+/* The same on registers named as written (asm without operands). */
+#define TSN_DSP_RQ_ASM_TEXT(X, LO, HI, KLO, KHI, M, RS1)                                        \
+    "and " LO ", " X ", #0x80000000\n\t"                                                        \
+    "subs " LO ", " KLO ", " LO "\n\t"                                                          \
+    "sbc " HI ", " KHI ", #0\n\t"                                                               \
+    "smlal " LO ", " HI ", " X ", " M "\n\t"                                                    \
+    "asr " HI ", " HI ", " RS1 "\n\t"                                                           \
+    "ssat " HI ", #8, " HI "\n\t"
 #define TSN_DSP_RQ_ASM(X) TSN_DSP_RQ_ASM_IN(X, "lo", "hi", "klo", "khi", "m", "rs1")
 
 /* Four accumulators of one channel, one per output pixel, in registers. */
