@@ -84,9 +84,7 @@ tsn_status tsn_conv2d_1x1_inplace_s8(const tsn_conv_params *params, const tsn_re
     if (tsn_dsp_quad_ok(params, 1, 1, in_c, 8) && in_c <= TSN_DSP_QUAD_WORDS / 2) {
         /* the pixels as one row, 4 at a time, each group's inputs widened before its outputs
          * are written: in the order above (reverse when out_c > in_c) */
-        const int8_t *row = data;
-        tsn_dsp_conv_row4(params, quant, &row, pixels, in_c, 1, 1, filter, 8, bias, pixels,
-                          out_c, out_c, data, out_c > in_c);
+        tsn_dsp_conv_flat4_inplace(params, quant, data, pixels, in_c, filter, 8, bias, out_c);
         return TSN_OK;
     }
     if (out_c <= TSN_DSP_PAIR_MAX_OUT) {

@@ -1730,10 +1730,11 @@ static inline int tsn_dsp_quad_ok(const tsn_conv_params *params, int32_t f_h, in
 /* Elements [e0, e0 + count) of the windows of the npix (4 or 1) pixels with x origins x0[]
  * (filter rows from rows[0], cells of in_c elements, f_w cells a row) widened into q; e0 and
  * count are multiples of the group size. */
-static inline void tsn_dsp_widen_quad(const int8_t *const *rows, int32_t in_w, int32_t in_c,
-                                      int32_t f_w, int32_t dilation_w, const int32_t *x0,
-                                      int32_t npix, int32_t e0, int32_t count, int bits,
-                                      uint32_t off2, uint32_t *q)
+static inline TSN_DSP_INLINE void tsn_dsp_widen_quad(const int8_t *const *rows, int32_t in_w,
+                                                     int32_t in_c, int32_t f_w,
+                                                     int32_t dilation_w, const int32_t *x0,
+                                                     int32_t npix, int32_t e0, int32_t count,
+                                                     int bits, uint32_t off2, uint32_t *q)
 {
     const int32_t row_len = f_w * in_c;
     const int32_t lanes = bits == 4 ? 4 : 2, step = npix * lanes, per = bits == 4 ? 8 : 4;
@@ -2156,10 +2157,8 @@ static inline void tsn_dsp_conv4_fused(const int32_t *table, int32_t n, const ui
  * (their windows widened alone, 2 or 4 filters a pass: tsn_dsp_mac_s4_1x2 / tsn_dsp_mac_1x4).
  * reverse: the groups from the last pixel down. A group's windows are widened before any of its
  * outputs is written when they fit in one piece (at most TSN_DSP_QUAD_WORDS / 2 elements for
- * int8, / 4 for INT4), which lets an in-place caller overwrite inputs already consumed.
- * Out of line: its 4 KB of stack (the widened windows, the fused table) is taken only while it
- * runs, not through its callers' other paths (which call deep kernels of their own). */
-TSN_DSP_LOOP __attribute__((unused)) void tsn_dsp_conv_row4(const tsn_conv_params *params,
+ * int8, / 4 for INT4), which lets an in-place caller overwrite inputs already consumed. */
+static inline TSN_DSP_INLINE void tsn_dsp_conv_row4(const tsn_conv_params *params,
                                                     const tsn_requant *quant,
                                      const int8_t *const *rows, int32_t in_w, int32_t in_c,
                                      int32_t f_h, int32_t f_w, const int8_t *filter, int bits,
@@ -2249,6 +2248,30 @@ TSN_DSP_LOOP __attribute__((unused)) void tsn_dsp_conv_row4(const tsn_conv_param
         }
         done += np;
     }
+}
+
+/* tsn_dsp_conv_row4 out of line, for kernels whose other paths call deep kernels of their own:
+ * its 4 KB of stack (the widened windows, the fused table) is taken only while it runs (inlined
+ * into such a kernel, an INT4 1x1 in place with in_c not a multiple of 8 overflowed 8 KB). */
+TSN_DSP_LOOP __attribute__((unused)) void tsn_dsp_conv_row4_apart(
+    const tsn_conv_params *params, const tsn_requant *quant, const int8_t *const *rows,
+    int32_t in_w, int32_t in_c, int32_t f_h, int32_t f_w, const int8_t *filter, int bits,
+    const int32_t *bias, int32_t out_w, int32_t out_c, int32_t out_stride, int8_t *out,
+    int reverse)
+{
+    tsn_dsp_conv_row4(params, quant, rows, in_w, in_c, f_h, f_w, filter, bits, bias, out_w,
+                      out_c, out_stride, out, reverse);
+}
+
+/* The same for a flat 1x1 convolution (tsn_dsp_flat_1x1) of `pixels` pixels in place in
+ * `data` (outputs from the last pixel down when out_c > in_c): one row, its shape constant. */
+TSN_DSP_LOOP __attribute__((unused)) void tsn_dsp_conv_flat4_inplace(
+    const tsn_conv_params *params, const tsn_requant *quant, int8_t *data, int32_t pixels,
+    int32_t in_c, const int8_t *filter, int bits, const int32_t *bias, int32_t out_c)
+{
+    const int8_t *row = data;
+    tsn_dsp_conv_row4(params, quant, &row, pixels, in_c, 1, 1, filter, bits, bias, pixels, out_c,
+                      out_c, data, out_c > in_c);
 }
 
 #endif /* TSN_DSP */

@@ -423,9 +423,8 @@ static inline tsn_status tsn_conv2d_1x1_inplace_packed(
         /* as tsn_conv2d_1x1_inplace_s8: the pixels as one row, 4 at a time, a group's inputs
          * widened (in one piece: in_c elements of 4 words per 8, for 4 pixels) before its
          * outputs are written, in the order below; `scratch` is not needed */
-        const int8_t *row = data;
-        tsn_dsp_conv_row4(params, quant, &row, rows * in_w, in_c, 1, 1, filter, bits, bias,
-                          rows * in_w, out_c, out_c, data, out_c > in_c);
+        tsn_dsp_conv_flat4_inplace(params, quant, data, rows * in_w, in_c, filter, bits, bias,
+                                   out_c);
         return TSN_OK;
     }
 #endif
