@@ -1940,7 +1940,8 @@ static inline int tsn_dsp_fuse_ok(const tsn_dsp_io *io, const tsn_requant *quant
 
 /* Words of tsn_dsp_conv4_fused's table a channel: bias, m, k_lo, k_hi, rs1 (tsn_dsp_rq_fold);
  * tsn_dsp_conv_row4 keeps the table of up to TSN_DSP_FUSE_CHANNELS channels (a multiple of
- * TSN_DSP_CHUNK; 1.25 KB of stack), built once a call for layers of at most that many. */
+ * TSN_DSP_CHUNK; 1.25 KB of stack), built once a call for layers of at most that many. Tables
+ * have one word more: the asm loads the bias after the last entry (unused). */
 #define TSN_DSP_FUSE_WORDS 5
 #define TSN_DSP_FUSE_CHANNELS 64
 
@@ -1988,31 +1989,37 @@ typedef struct {
     const int8_t *w;                           /* 24: the first channel's weights */
     int32_t w_skip;                            /* 28: from the end of a filter's run to the next */
     const int32_t *acc;                        /* 32: its accumulators (4 a channel) or NULL */
+    int32_t slow;                              /* 36: acc or w_skip to apply */
 } tsn_dsp_fuse_state;
 
 /* The loop of tsn_dsp_conv4_fused: a function all asm (naked), so that its registers are fixed:
  * the widened inputs of a pixel come in one LDM to r4-r7 (4 words; LDM fills registers in
  * number order), and all of r0-r12 and lr are free at every -O level (the state on the stack,
- * [sp, #offset]). Per channel: the accumulators r0-r3 START (r10: the table entry; int8 from
- * the bias, INT4 from 0) plus the state's acc; the MAC loop over the groups, UNITS of one group
- * (labels 3, 5, 6, 7), entered by ENTRY so that the groups left are a whole number of passes
- * (Duff), until q (r11) reaches q_end (END); w (r12) on by w_skip; the table entry loaded (r4
- * bias, r5 m, r6 k_lo, r7 k_hi, r8 rs1), ADD (INT4: the bias after >> 4), the 4 outputs
- * requantized (tsn_dsp_rq4_regs, lo r11, hi lr) and stored (r9 out, r10 stride). */
-#define TSN_DSP_FUSE_FN(NAME, START, ENTRY, UNITS, END, ADD)                                    \
+ * [sp, #offset]). Per channel: the accumulators r0-r3 START (int8 from the bias, loaded into
+ * r0 by FIRST or by the previous channel's NEXT; INT4 from 0) plus, when `slow`, the state's
+ * acc (and w (r12) on by w_skip, from w - w_skip at first); the MAC loop over the groups, UNITS
+ * of one group (labels 3, 5, 6, 7), entered by ENTRY so that the groups left are a whole number
+ * of passes (Duff), until q (r11) reaches q_end (END); the table entry loaded (r4 bias, r5 m,
+ * r6 k_lo, r7 k_hi, r8 rs1; r10 then at the next entry), ADD (INT4: the bias after >> 4), the 4
+ * outputs requantized (tsn_dsp_rq4_regs, lo r11, hi lr) and stored (r9 out, r4 stride). */
+#define TSN_DSP_FUSE_FN(NAME, FIRST, START, NEXT, ENTRY, UNITS, END, ADD)                       \
     __attribute__((naked, noinline, unused)) static void NAME(                                 \
         __attribute__((unused)) const tsn_dsp_fuse_state *st)                                   \
     {                                                                                           \
         __asm__ volatile(                                                                       \
             "push {r4-r11, lr}\n\t"                                                             \
-            "ldmia r0, {r1-r9}\n\t"                                                             \
-            "push {r1-r9}\n\t"                                                                  \
-            "ldr r12, [sp, #24]\n\t"                                                            \
-            "1:\n\t"                                                                            \
-            "ldr r10, [sp, #8]\n\t" START                                                       \
+            "ldmia r0, {r1-r10}\n\t"                                                            \
+            "push {r1-r10}\n\t"                                                                 \
+            "sub r12, r7, r8\n\t"                                                               \
+            "ldr r10, [sp, #8]\n\t" FIRST                                                       \
+            "1:\n\t" START                                                                      \
             "mov r1, r0\n\t"                                                                    \
             "mov r2, r0\n\t"                                                                    \
             "mov r3, r0\n\t"                                                                    \
+            "ldr r4, [sp, #36]\n\t"                                                             \
+            "cbz r4, 2f\n\t"                                                                    \
+            "ldr r4, [sp, #28]\n\t"                                                             \
+            "add r12, r12, r4\n\t"                                                              \
             "ldr r4, [sp, #32]\n\t"                                                             \
             "cbz r4, 2f\n\t"                                                                    \
             "ldmia r4!, {r5-r8}\n\t"                                                            \
@@ -2023,26 +2030,26 @@ typedef struct {
             "str r4, [sp, #32]\n\t"                                                             \
             "2:\n\t"                                                                            \
             "ldrd r11, lr, [sp]\n\t" ENTRY UNITS END                                            \
-            "ldr r4, [sp, #28]\n\t"                                                             \
-            "add r12, r12, r4\n\t"                                                              \
             "ldr r10, [sp, #8]\n\t"                                                             \
             "ldmia r10!, {r4-r8}\n\t"                                                           \
             "str r10, [sp, #8]\n\t" ADD("r0") ADD("r1") ADD("r2") ADD("r3")                     \
-            "ldrd r9, r10, [sp, #16]\n\t"                                                       \
+            "ldrd r9, r4, [sp, #16]\n\t"                                                        \
             "add r11, r9, #1\n\t"                                                               \
-            "str r11, [sp, #16]\n\t" TSN_DSP_FUSE_RQ("r0") "strb lr, [r9]\n\t"                  \
-            TSN_DSP_FUSE_RQ("r1") "strb lr, [r9, r10]\n\t"                                      \
-            "add r9, r9, r10, lsl #1\n\t" TSN_DSP_FUSE_RQ("r2") "strb lr, [r9]\n\t"             \
-            TSN_DSP_FUSE_RQ("r3") "strb lr, [r9, r10]\n\t"                                      \
-            "ldrd r4, r5, [sp, #8]\n\t"                                                         \
-            "cmp r4, r5\n\t"                                                                    \
+            "str r11, [sp, #16]\n\t" TSN_DSP_FUSE_RQ("r0") "strb lr, [r9]\n\t" NEXT           \
+            TSN_DSP_FUSE_RQ("r1") "strb lr, [r9, r4]\n\t"                                       \
+            "add r9, r9, r4, lsl #1\n\t" TSN_DSP_FUSE_RQ("r2") "strb lr, [r9]\n\t"              \
+            TSN_DSP_FUSE_RQ("r3") "strb lr, [r9, r4]\n\t"                                       \
+            "ldr r5, [sp, #12]\n\t"                                                             \
+            "cmp r10, r5\n\t"                                                                   \
             "bne 1b\n\t"                                                                        \
-            "add sp, sp, #36\n\t"                                                               \
+            "add sp, sp, #40\n\t"                                                               \
             "pop {r4-r11, pc}");                                                                \
     }
 #define TSN_DSP_FUSE_RQ(X) TSN_DSP_RQ_ASM_TEXT(X, "r11", "lr", "r6", "r7", "r5", "r8")
-#define TSN_DSP_FUSE_START_BIAS "ldr r0, [r10]\n\t"
-#define TSN_DSP_FUSE_START_0 "mov r0, #0\n\t"
+/* int8: the bias of the table entry at r10 (the next channel's: after the last, the word
+ * past the table, which the callers' tables have) */
+#define TSN_DSP_FUSE_BIAS "ldr r0, [r10]\n\t"
+#define TSN_DSP_FUSE_ZERO "mov r0, #0\n\t"
 #define TSN_DSP_FUSE_ADD_NONE(X) ""
 #define TSN_DSP_FUSE_ADD_S4(X) "add " X ", r4, " X ", asr #4\n\t"
 
@@ -2090,18 +2097,18 @@ typedef struct {
     "cmp r11, r4\n\t"                                                                           \
     "bne 3b\n\t"
 
-TSN_DSP_FUSE_FN(tsn_dsp_fuse_s8_0, TSN_DSP_FUSE_START_BIAS, "", TSN_DSP_FUSE_UNITS_S8,
-                TSN_DSP_FUSE_END_S8, TSN_DSP_FUSE_ADD_NONE)
-TSN_DSP_FUSE_FN(tsn_dsp_fuse_s8_1, TSN_DSP_FUSE_START_BIAS, "b 7f\n\t", TSN_DSP_FUSE_UNITS_S8,
-                TSN_DSP_FUSE_END_S8, TSN_DSP_FUSE_ADD_NONE)
-TSN_DSP_FUSE_FN(tsn_dsp_fuse_s8_2, TSN_DSP_FUSE_START_BIAS, "b 6f\n\t", TSN_DSP_FUSE_UNITS_S8,
-                TSN_DSP_FUSE_END_S8, TSN_DSP_FUSE_ADD_NONE)
-TSN_DSP_FUSE_FN(tsn_dsp_fuse_s8_3, TSN_DSP_FUSE_START_BIAS, "b 5f\n\t", TSN_DSP_FUSE_UNITS_S8,
-                TSN_DSP_FUSE_END_S8, TSN_DSP_FUSE_ADD_NONE)
-TSN_DSP_FUSE_FN(tsn_dsp_fuse_s4_0, TSN_DSP_FUSE_START_0, "", TSN_DSP_FUSE_UNITS_S4,
-                TSN_DSP_FUSE_END_S4, TSN_DSP_FUSE_ADD_S4)
-TSN_DSP_FUSE_FN(tsn_dsp_fuse_s4_1, TSN_DSP_FUSE_START_0, "b 5f\n\t", TSN_DSP_FUSE_UNITS_S4,
-                TSN_DSP_FUSE_END_S4, TSN_DSP_FUSE_ADD_S4)
+#define TSN_DSP_FUSE_S8(NAME, ENTRY)                                                            \
+    TSN_DSP_FUSE_FN(NAME, TSN_DSP_FUSE_BIAS, "", TSN_DSP_FUSE_BIAS, ENTRY, TSN_DSP_FUSE_UNITS_S8, \
+                    TSN_DSP_FUSE_END_S8, TSN_DSP_FUSE_ADD_NONE)
+#define TSN_DSP_FUSE_S4(NAME, ENTRY)                                                            \
+    TSN_DSP_FUSE_FN(NAME, "", TSN_DSP_FUSE_ZERO, "", ENTRY, TSN_DSP_FUSE_UNITS_S4,             \
+                    TSN_DSP_FUSE_END_S4, TSN_DSP_FUSE_ADD_S4)
+TSN_DSP_FUSE_S8(tsn_dsp_fuse_s8_0, "")
+TSN_DSP_FUSE_S8(tsn_dsp_fuse_s8_1, "b 7f\n\t")
+TSN_DSP_FUSE_S8(tsn_dsp_fuse_s8_2, "b 6f\n\t")
+TSN_DSP_FUSE_S8(tsn_dsp_fuse_s8_3, "b 5f\n\t")
+TSN_DSP_FUSE_S4(tsn_dsp_fuse_s4_0, "")
+TSN_DSP_FUSE_S4(tsn_dsp_fuse_s4_1, "b 5f\n\t")
 #endif
 
 /* tsn_dsp_mac_4x1 (bits 8) or tsn_dsp_mac_s4_4x1 (bits 4) then tsn_dsp_requant_block's
@@ -2127,6 +2134,7 @@ static inline void tsn_dsp_conv4_fused(const int32_t *table, int32_t n, const ui
         state.w = w;
         state.w_skip = ws - 4 * groups;
         state.acc = acc;
+        state.slow = acc != NULL || state.w_skip != 0;
         /* int8 starts from the bias (int32 addition wraps: the order does not matter); INT4
          * adds it after the >> 4 */
         if (bits == 4) {
@@ -2171,7 +2179,7 @@ static inline TSN_DSP_INLINE void tsn_dsp_conv_row4(const tsn_conv_params *param
     const uint32_t off2 = tsn_dup16(io.input_offset);
     const int32_t per = bits == 4 ? 8 : 4, lanes = bits == 4 ? 4 : 2;
     const int32_t row_len = f_w * in_c, f_size = f_h * row_len;
-    int32_t table[TSN_DSP_FUSE_WORDS * TSN_DSP_FUSE_CHANNELS]; /* tsn_dsp_fuse_table from table_oc */
+    int32_t table[TSN_DSP_FUSE_WORDS * TSN_DSP_FUSE_CHANNELS + 1]; /* tsn_dsp_fuse_table_for */
     int32_t fy0 = 0, fy1 = f_h, total, done, oc, k, p, at, table_oc = -1;
     int fuse;
     while (fy0 < f_h && rows[fy0] == NULL) {

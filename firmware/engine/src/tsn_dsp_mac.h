@@ -122,7 +122,7 @@ TSN_DSP_LOOP void tsn_dsp_conv_row_gather(const tsn_conv_params *params,
     const int32_t f_size = f_h * f_w * in_c, full = f_size >> 2, rem = f_size & 3;
     const int32_t groups = (f_size + 3) >> 2;
     const int fuse = tsn_dsp_fuse_ok(&io, quant, out_c);
-    int32_t table[TSN_DSP_FUSE_WORDS * TSN_DSP_CHUNK]; /* tsn_dsp_fuse_table_for */
+    int32_t table[TSN_DSP_FUSE_WORDS * TSN_DSP_CHUNK + 1]; /* tsn_dsp_fuse_table_for */
     int32_t done, oc, k, p, g, table_oc = -1;
     out += first * out_stride;
     for (done = 0; done < count;) {
