@@ -153,6 +153,10 @@ class Engine:
         return status, out
 
     def avgpool(self, params, x, out_shape):
+        return self._twin_agrees("avgpool", self._avgpool(params, x, out_shape), params, x,
+                                 out_shape)
+
+    def _avgpool(self, params, x, out_shape):
         x = _i8(x)
         out = np.zeros(out_shape, dtype=np.int8)
         status = self.lib.tsn_avgpool_s8(C.byref(PoolParams(**params)), C.byref(_dims(x.shape)),

@@ -581,6 +581,8 @@ POOL_CASES = [
     ("3x3_s2_same", (9, 8, 7), (3, 3), (2, 2), "same", None),
     ("2x3_s1x2_same", (6, 11, 4), (2, 3), (1, 2), "same", None),
     ("global_25x5", (25, 5, 8), (25, 5), (1, 1), "valid", None),
+    ("3x3_s2_same_c8", (9, 7, 8), (3, 3), (2, 2), "same", None),   # 4 channels a pass (DSP)
+    ("global_17x16_c4", (17, 16, 4), (17, 16), (1, 1), "valid", None),  # 272 > 255 positions
     ("3x3_s2_same_relu6_clamp", (8, 8, 3), (3, 3), (2, 2), "same", "pool_clamp"),
 ]
 
@@ -690,6 +692,7 @@ def test_kernels_reject_null_and_inconsistent_shapes(engine):
     assert engine.avgpool(pool, x, (1, 3, 3, 2))[0] == -1
     # a window entirely inside the padding: TFLM fails the op, so do we
     assert engine.avgpool({**pool, "pad_top": 3}, x, (1, 3, 3, 3))[0] == -1
+    assert engine.avgpool({**pool, "pad_top": 3}, np.zeros((1, 4, 4, 4)), (1, 3, 3, 4))[0] == -1
     sm = dict(input_multiplier=1 << 30, input_left_shift=20, diff_min=-100)
     assert engine.softmax(sm, np.zeros((2, 7)))[0] == 0
     assert engine.softmax({**sm, "input_left_shift": 32}, np.zeros((2, 7)))[0] == -1
