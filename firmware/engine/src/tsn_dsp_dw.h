@@ -66,6 +66,158 @@ static inline int32_t tsn_dsp_dw3_taps(const int32_t t[9], uint32_t w[5])
     LOAD "sxtb16 %[e], %[v]\n\t"                                                                \
     "sxtb16 %[v], %[v], ror #8\n\t" FIRST "smlab" L " %[" A "], %[v], %[" WM "], %[" A "]\n\t"
 
+#if TSN_DSP_ASM_LOOPS
+/* tsn_dsp_dw3_rows2's arguments (word offsets fixed: the asm reads them by offset). */
+typedef struct {
+    const int8_t *r;    /*  0: top row of the first pair of output rows */
+    int32_t d;          /*  4: bytes from a filter row to the next = from an output row's rows to
+                               the next output row's */
+    uint32_t w[5];      /*  8: tsn_dsp_dw3_taps (w[4]'s top half 0) */
+    int32_t *acc_a;     /* 28: the pair's first row of accumulators */
+    int32_t *acc_b;     /* 32: its second row */
+    int32_t r_skip;     /* 36: r after a pair's columns to the next pair of rows */
+    int32_t a_skip;     /* 40: bytes from acc_a, acc_b after a pair's columns to the next */
+    uint32_t count_top; /* 44: (2^16 - column pairs) << 16 */
+    uintptr_t r_end;    /* 48: r after the last pair of rows */
+} tsn_dsp_dw3_job;
+
+/* Stride 1, two output rows a pass over the 4 input rows they read (registers: taps r0-r4,
+ * accumulators r5-r8, word r9-r10, rows r11, r12 = r11 + 2d, d in lr; the column pairs count
+ * in the top half of r4, whose bottom half alone is a tap; the accumulator pointers on the
+ * stack): each input word is loaded and widened once for both rows, 36 MACs in 42 instructions
+ * (one row at a time: 48). Naked, all asm: it needs 14 registers at every -O level. */
+#define TSN_DSP_DW3R2_WORD(LOAD) LOAD "\n\tsxtb16 r10, r9\n\tsxtb16 r9, r9, ror #8\n\t"
+#define TSN_DSP_DW3R2_BEGIN                                                                    \
+    "push {r4-r11, lr}\n\t"                                                                    \
+    "sub sp, sp, #24\n\t"                                                                      \
+    "ldr r11, [r0]\n\t"                                                                        \
+    "ldr lr, [r0, #4]\n\t"                                                                     \
+    "ldrd r5, r6, [r0, #28]\n\t"                                                               \
+    "strd r5, r6, [sp]\n\t"                                                                    \
+    "ldrd r5, r6, [r0, #36]\n\t"                                                               \
+    "strd r5, r6, [sp, #8]\n\t"                                                                \
+    "ldrd r5, r6, [r0, #44]\n\t"                                                               \
+    "strd r5, r6, [sp, #16]\n\t"                                                               \
+    "add r12, r0, #8\n\t"                                                                      \
+    "ldm r12, {r0-r4}\n\t"                                                                     \
+    "2:\n\t"                                                                                   \
+    "add r12, r11, lr, lsl #1\n\t"                                                             \
+    "ldr r5, [sp, #16]\n\t"                                                                    \
+    "orr r4, r4, r5\n\t"                                                                       \
+    "1:\n\t" /* outputs x, x + 1 of rows A (r5, r6) and B (r7, r8) */                        \
+    TSN_DSP_DW3R2_WORD("ldr r9, [r11, lr]")                                                    \
+    "smuad r5, r10, r1\n\t"                                                                    \
+    "smlabt r5, r9, r3, r5\n\t"                                                                \
+    "smuad r6, r9, r1\n\t"                                                                     \
+    "smlatt r6, r10, r3, r6\n\t"                                                               \
+    "smuad r7, r10, r0\n\t"                                                                    \
+    "smlabb r7, r9, r3, r7\n\t"                                                                \
+    "smuad r8, r9, r0\n\t"                                                                     \
+    "smlatb r8, r10, r3, r8\n\t"                                                               \
+    TSN_DSP_DW3R2_WORD("ldr r9, [r12, lr]")                                                    \
+    "smlad r7, r10, r2, r7\n\t"                                                                \
+    "smlabb r7, r9, r4, r7\n\t"                                                                \
+    "smlad r8, r9, r2, r8\n\t"                                                                 \
+    "smlatb r8, r10, r4, r8\n\t"                                                               \
+    TSN_DSP_DW3R2_WORD("ldr r9, [r12], #2")                                                    \
+    "smlad r5, r10, r2, r5\n\t"                                                                \
+    "smlabb r5, r9, r4, r5\n\t"                                                                \
+    "smlad r6, r9, r2, r6\n\t"                                                                 \
+    "smlatb r6, r10, r4, r6\n\t"                                                               \
+    "smlad r7, r10, r1, r7\n\t"                                                                \
+    "smlabt r7, r9, r3, r7\n\t"                                                                \
+    "smlad r8, r9, r1, r8\n\t"                                                                 \
+    "smlatt r8, r10, r3, r8\n\t"                                                               \
+    TSN_DSP_DW3R2_WORD("ldr r9, [r11], #2")                                                    \
+    "smlad r5, r10, r0, r5\n\t"                                                                \
+    "smlabb r5, r9, r3, r5\n\t"                                                                \
+    "smlad r6, r9, r0, r6\n\t"                                                                 \
+    "smlatb r6, r10, r3, r6\n\t"                                                               \
+    "ldrd r9, r10, [sp]\n\t"                                                                   \
+    "strd r5, r6, [r9], #8\n\t"                                                                \
+    "strd r7, r8, [r10], #8\n\t"                                                               \
+    "strd r9, r10, [sp]\n\t"                                                                   \
+    "adds r4, r4, #0x10000\n\t"                                                                \
+    "bcc 1b\n\t"
+/* an odd row length's last output x of rows A (r5) and B (r7) */
+#define TSN_DSP_DW3R2_LAST                                                                     \
+    TSN_DSP_DW3R2_WORD("ldr r9, [r11, lr]")                                                    \
+    "smuad r5, r10, r1\n\t"                                                                    \
+    "smlabt r5, r9, r3, r5\n\t"                                                                \
+    "smuad r7, r10, r0\n\t"                                                                    \
+    "smlabb r7, r9, r3, r7\n\t"                                                                \
+    TSN_DSP_DW3R2_WORD("ldr r9, [r12, lr]")                                                    \
+    "smlad r7, r10, r2, r7\n\t"                                                                \
+    "smlabb r7, r9, r4, r7\n\t"                                                                \
+    TSN_DSP_DW3R2_WORD("ldr r9, [r12]")                                                        \
+    "smlad r5, r10, r2, r5\n\t"                                                                \
+    "smlabb r5, r9, r4, r5\n\t"                                                                \
+    "smlad r7, r10, r1, r7\n\t"                                                                \
+    "smlabt r7, r9, r3, r7\n\t"                                                                \
+    TSN_DSP_DW3R2_WORD("ldr r9, [r11]")                                                        \
+    "smlad r5, r10, r0, r5\n\t"                                                                \
+    "smlabb r5, r9, r3, r5\n\t"                                                                \
+    "ldrd r9, r10, [sp]\n\t"                                                                   \
+    "str r5, [r9]\n\t"                                                                         \
+    "str r7, [r10]\n\t"
+#define TSN_DSP_DW3R2_END                                                                      \
+    "ldr r9, [sp, #8]\n\t"                                                                     \
+    "add r11, r11, r9\n\t"                                                                     \
+    "ldrd r9, r10, [sp]\n\t"                                                                   \
+    "ldr r5, [sp, #12]\n\t"                                                                    \
+    "add r9, r9, r5\n\t"                                                                       \
+    "add r10, r10, r5\n\t"                                                                     \
+    "strd r9, r10, [sp]\n\t"                                                                   \
+    "ldr r9, [sp, #20]\n\t"                                                                    \
+    "cmp r11, r9\n\t"                                                                          \
+    "bne 2b\n\t"                                                                               \
+    "add sp, sp, #24\n\t"                                                                      \
+    "pop {r4-r11, pc}"
+__attribute__((naked, noinline, noclone)) static void
+tsn_dsp_dw3_rows2_even(const tsn_dsp_dw3_job *job __attribute__((unused)))
+{
+    __asm__ volatile(TSN_DSP_DW3R2_BEGIN TSN_DSP_DW3R2_END);
+}
+__attribute__((naked, noinline, noclone)) static void
+tsn_dsp_dw3_rows2_odd(const tsn_dsp_dw3_job *job __attribute__((unused)))
+{
+    __asm__ volatile(TSN_DSP_DW3R2_BEGIN TSN_DSP_DW3R2_LAST TSN_DSP_DW3R2_END);
+}
+#undef TSN_DSP_DW3R2_END
+#undef TSN_DSP_DW3R2_LAST
+#undef TSN_DSP_DW3R2_BEGIN
+#undef TSN_DSP_DW3R2_WORD
+
+/* tsn_dsp_dw3_pairs' stride 1 outputs of rows 0 .. 2 * (nrows / 2) when one output row's
+ * input rows are the previous one's moved one row on (r_step == d) and n >= 2, nrows >= 2;
+ * returns the rows done. */
+static inline int32_t tsn_dsp_dw3_rows2(const int8_t *r0, int32_t d, const uint32_t *w,
+                                        int32_t n, int32_t nrows, int32_t a_step, int32_t *acc0)
+{
+    const int32_t pairs = n / 2, twos = nrows / 2;
+    tsn_dsp_dw3_job job;
+    job.r = r0;
+    job.d = d;
+    job.w[0] = w[0];
+    job.w[1] = w[1];
+    job.w[2] = w[2];
+    job.w[3] = w[3];
+    job.w[4] = w[4];
+    job.acc_a = acc0;
+    job.acc_b = acc0 + a_step;
+    job.r_skip = 2 * d - 2 * pairs;
+    job.a_skip = 4 * (2 * a_step - 2 * pairs);
+    job.count_top = (uint32_t)(0x10000 - pairs) << 16;
+    job.r_end = (uintptr_t)r0 + (uintptr_t)(2 * twos * d);
+    if (n & 1) {
+        tsn_dsp_dw3_rows2_odd(&job);
+    } else {
+        tsn_dsp_dw3_rows2_even(&job);
+    }
+    return 2 * twos;
+}
+#endif
+
 /* acc[i * a_step + k] = the 3x3 window at column k * stride (stride 1 or 2) of the rows r,
  * r + d, r + 2d with r = r0 + i * r_step (raw bytes, no input offset: the caller adds
  * input_offset * sum of taps, which padding bytes of -input_offset make exact), k < n, i < nrows
@@ -84,10 +236,19 @@ TSN_DSP_LOOP void tsn_dsp_dw3_pairs(const int8_t *r0, int32_t d, const uint32_t 
 #if TSN_DSP_ASM_LOOPS
     /* after a row: r += ctx[0], acc = end + ctx[1], end += ctx[2]; ctx[3] rows left */
     int32_t ctx[4];
-    const int8_t *r = r0;
-    int32_t *acc = acc0, *end = acc0 + 2 * pairs;
+    const int8_t *r;
+    int32_t *acc, *end;
     uint32_t v, e;
     int32_t a0, a1;
+    if (stride == 1 && r_step == d && n >= 2 && nrows >= 2 && n <= 0xffff) {
+        const int32_t done = tsn_dsp_dw3_rows2(r0, d, w, n, nrows, a_step, acc0);
+        r0 += done * r_step;
+        acc0 += done * a_step;
+        nrows -= done;
+    }
+    r = r0;
+    acc = acc0;
+    end = acc0 + 2 * pairs;
     if (nrows <= 0 || pairs <= 0) {
         return;
     }
