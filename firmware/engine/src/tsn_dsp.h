@@ -1131,6 +1131,13 @@ static inline void tsn_dsp_conv_row(const tsn_conv_params *params, const tsn_req
 #define TSN_DSP_DW_STACK_BYTES 1024
 #define TSN_DSP_DW_MAX_CHUNKS 32
 
+/* The padded rows of tsn_dsp_dw_channel, one per layer call: when a channel's whole padded
+ * plane fits, its pad bytes stay for the next channel, which copies only the input bytes. */
+typedef struct {
+    int8_t bytes[TSN_DSP_DW_STACK_BYTES];
+    int padded; /* 0 before the first channel */
+} tsn_dsp_dw_rows;
+
 /* Whether tsn_dsp_dw_channel handles the depthwise convolution (else the portable loops). */
 static inline int tsn_dsp_dw_ok(const tsn_conv_params *params, int32_t f_h, int32_t f_w,
                                 int32_t in_h, int32_t out_w)
@@ -1278,17 +1285,18 @@ static inline void tsn_dsp_dw_out_row(const tsn_conv_params *params, const tsn_d
  * or packed `bits` wide), output (y, x) goes to
  * out[(y * out_w + x) * out_stride]. The input rows go to the stack padded with -input_offset
  * (x + input_offset = 0 adds nothing, as the portable kernel's skipped positions), rows outside
- * the image are padding rows, so every tap is in range: 4 taps per LDR, two SMLADs. The whole
+ * the image are padding rows, so every tap is in range: 4 taps per LDR, two SMLADs, in `buf`
+ * (the caller's, one per layer call). The whole
  * padded plane when it fits in TSN_DSP_DW_STACK_BYTES (copied before any output is written),
  * else a ring of rows copied when first needed, in increasing order: then a caller writing its
  * output over its input must only need rows already copied (tsn_depthwise_conv2d_inplace_s8
  * checks it). */
-static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_dsp_rq *rq,
-                                      int32_t bias, const int8_t *in, int32_t in_stride,
-                                      int32_t in_h, int32_t in_w, const int8_t *filter,
-                                      int32_t f_first, int32_t f_stride, int bits, int32_t f_h,
-                                      int32_t f_w, int8_t *out, int32_t out_stride,
-                                      int32_t out_h, int32_t out_w)
+static inline void tsn_dsp_dw_channel(tsn_dsp_dw_rows *buf, const tsn_conv_params *params,
+                                      const tsn_dsp_rq *rq, int32_t bias, const int8_t *in,
+                                      int32_t in_stride, int32_t in_h, int32_t in_w,
+                                      const int8_t *filter, int32_t f_first, int32_t f_stride,
+                                      int bits, int32_t f_h, int32_t f_w, int8_t *out,
+                                      int32_t out_stride, int32_t out_h, int32_t out_w)
 {
     const int32_t span = (f_h - 1) * params->dilation_h + 1;
     const int32_t ring = span < in_h ? span : in_h;
@@ -1300,7 +1308,7 @@ static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_d
     const int dw3 = f_h == 3 && f_w == 3 && params->stride_w <= 2 &&
                     (plane * width + 4 <= TSN_DSP_DW_STACK_BYTES ||
                      span * width + 4 <= TSN_DSP_DW_STACK_BYTES); /* tsn_dsp_dw.h */
-    int8_t rows[TSN_DSP_DW_STACK_BYTES];
+    int8_t *const rows = buf->bytes;
     uint32_t taps[2 * TSN_DSP_DW_MAX_CHUNKS], w3[5];
     int32_t t9[9], bias3 = 0;
     const int8_t *row_at[TSN_DSP_DW_MAX_CHUNKS];
@@ -1328,7 +1336,8 @@ static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_d
     }
     if (plane * width + (dw3 ? 4 : 0) <= TSN_DSP_DW_STACK_BYTES) {
         tsn_dsp_dw_fill(rows, width, plane, in, in_stride, in_h, in_w, y_first, params->pad_left,
-                        pad);
+                        pad, buf->padded);
+        buf->padded = 1;
         if (dw3) {
             tsn_dsp_dw3_channel(params, rq, bias3, in, in_stride, in_h, in_w, rows, width, 1, w3,
                                 out, out_stride, out_h, out_w);
@@ -1348,6 +1357,7 @@ static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_d
         }
         return;
     }
+    buf->padded = 0; /* rows moved and filled row by row */
     if (dw3) { /* the window fits (dw3's condition) */
         tsn_dsp_dw3_channel(params, rq, bias3, in, in_stride, in_h, in_w, rows, width, 0, w3, out,
                             out_stride, out_h, out_w);

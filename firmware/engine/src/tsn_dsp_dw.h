@@ -496,17 +496,20 @@ TSN_DSP_LOOP void tsn_dsp_dw_gather(int8_t *dst, int32_t width, int32_t count, c
 }
 
 /* rows[k * width ..] = padded input row y_first + k, k < count: tsn_dsp_dw_pad_row's rows
- * (input bytes from pad_left on, the rest and rows outside the image = pad). */
+ * (input bytes from pad_left on, the rest and rows outside the image = pad; `padded`: the pad
+ * bytes are there already, from the previous channel's fill of the same rows). */
 static inline void tsn_dsp_dw_fill(int8_t *rows, int32_t width, int32_t count, const int8_t *in,
                                    int32_t in_stride, int32_t in_h, int32_t in_w,
-                                   int32_t y_first, int32_t pad_left, int8_t pad)
+                                   int32_t y_first, int32_t pad_left, int8_t pad, int padded)
 {
     const int32_t x0 = pad_left < width ? pad_left : width;
     const int32_t n = in_w < width - x0 ? in_w : width - x0;
     const int32_t k0 = y_first < 0 ? (-y_first < count ? -y_first : count) : 0;
     const int32_t k1 = in_h - y_first < count ? (in_h - y_first > k0 ? in_h - y_first : k0)
                                               : count; /* rows k0 .. k1 are in the image */
-    memset(rows, pad, (size_t)(count * width));
+    if (!padded) {
+        memset(rows, pad, (size_t)(count * width));
+    }
     if (k1 > k0 && n > 0) {
         tsn_dsp_dw_gather(rows + k0 * width + x0, width, k1 - k0,
                           in + (y_first + k0) * in_w * in_stride, in_stride, in_w * in_stride, n);
@@ -560,7 +563,7 @@ static inline void tsn_dsp_dw3_channel(const tsn_conv_params *params, const tsn_
                 top = first;
                 have = need < cap ? need : cap;
                 tsn_dsp_dw_fill(rows + keep * width, width, have - keep, in, in_stride, in_h,
-                                in_w, first + keep, params->pad_left, pad);
+                                in_w, first + keep, params->pad_left, pad, 0);
                 tail = rows + have * width;
                 tail[0] = tail[1] = tail[2] = tail[3] = pad;
             }
