@@ -1133,9 +1133,16 @@ static inline void tsn_dsp_conv_row(const tsn_conv_params *params, const tsn_req
 
 /* The padded rows of tsn_dsp_dw_channel, one per layer call: when a channel's whole padded
  * plane fits, its pad bytes stay for the next channel, which copies only the input bytes. */
+/* rows + dst <- `count` rows of n input bytes from in + src, in_stride apart, row_step from a row
+ * to the next (tsn_dsp_dw_gather). */
+typedef struct {
+    int32_t dst, count, src, row_step, n;
+} tsn_dsp_dw_copy;
 typedef struct {
     int8_t bytes[TSN_DSP_DW_STACK_BYTES];
-    int padded; /* 0 before the first channel */
+    int padded;            /* 0 before the first channel */
+    tsn_dsp_dw_copy copy;  /* tsn_dsp_dw3_plane's, set with padded */
+    int32_t per_run;       /* likewise: output rows requantized together */
 } tsn_dsp_dw_rows;
 
 /* Whether tsn_dsp_dw_channel handles the depthwise convolution (else the portable loops). */
@@ -1335,14 +1342,14 @@ static inline void tsn_dsp_dw_channel(tsn_dsp_dw_rows *buf, const tsn_conv_param
                                                  (uint32_t)tsn_dsp_dw3_taps(t9, w3));
     }
     if (plane * width + (dw3 ? 4 : 0) <= TSN_DSP_DW_STACK_BYTES) {
+        if (dw3) {
+            tsn_dsp_dw3_plane(buf, params, rq, bias3, in, in_stride, in_h, in_w, width, plane, w3,
+                              out, out_stride, out_h, out_w);
+            return;
+        }
         tsn_dsp_dw_fill(rows, width, plane, in, in_stride, in_h, in_w, y_first, params->pad_left,
                         pad, buf->padded);
         buf->padded = 1;
-        if (dw3) {
-            tsn_dsp_dw3_channel(params, rq, bias3, in, in_stride, in_h, in_w, rows, width, 1, w3,
-                                out, out_stride, out_h, out_w);
-            return;
-        }
         if (f_h == 3 && chunks == 1) {
             tsn_dsp_dw_plane3(params, rq, bias, rows, width, taps, out, out_stride, out_h,
                               out_w);
@@ -1359,8 +1366,8 @@ static inline void tsn_dsp_dw_channel(tsn_dsp_dw_rows *buf, const tsn_conv_param
     }
     buf->padded = 0; /* rows moved and filled row by row */
     if (dw3) { /* the window fits (dw3's condition) */
-        tsn_dsp_dw3_channel(params, rq, bias3, in, in_stride, in_h, in_w, rows, width, 0, w3, out,
-                            out_stride, out_h, out_w);
+        tsn_dsp_dw3_window(params, rq, bias3, in, in_stride, in_h, in_w, rows, width, w3, out,
+                           out_stride, out_h, out_w);
         return;
     }
     tsn_dsp_dw_pad_row(rows + ring * width, width, in, in_stride, 0, width, pad);

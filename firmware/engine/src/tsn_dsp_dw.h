@@ -495,6 +495,35 @@ TSN_DSP_LOOP void tsn_dsp_dw_gather(int8_t *dst, int32_t width, int32_t count, c
 #endif
 }
 
+/* Where tsn_dsp_dw_fill's input bytes go (tsn_dsp_dw_copy). */
+static inline tsn_dsp_dw_copy tsn_dsp_dw_copy_of(int32_t width, int32_t count, int32_t in_stride,
+                                                 int32_t in_h, int32_t in_w, int32_t y_first,
+                                                 int32_t pad_left)
+{
+    const int32_t x0 = pad_left < width ? pad_left : width;
+    const int32_t n = in_w < width - x0 ? in_w : width - x0;
+    const int32_t k0 = y_first < 0 ? (-y_first < count ? -y_first : count) : 0;
+    const int32_t k1 = in_h - y_first < count ? (in_h - y_first > k0 ? in_h - y_first : k0)
+                                              : count; /* rows k0 .. k1 are in the image */
+    tsn_dsp_dw_copy c;
+    c.dst = k0 * width + x0;
+    c.count = k1 > k0 && n > 0 ? k1 - k0 : 0;
+    c.src = (y_first + k0) * in_w * in_stride;
+    c.row_step = in_w * in_stride;
+    c.n = n;
+    return c;
+}
+
+/* The input bytes of c into the padded rows. */
+static inline void tsn_dsp_dw_copy_in(int8_t *rows, int32_t width, const tsn_dsp_dw_copy *c,
+                                      const int8_t *in, int32_t in_stride)
+{
+    if (c->count > 0) {
+        tsn_dsp_dw_gather(rows + c->dst, width, c->count, in + c->src, in_stride, c->row_step,
+                          c->n);
+    }
+}
+
 /* rows[k * width ..] = padded input row y_first + k, k < count: tsn_dsp_dw_pad_row's rows
  * (input bytes from pad_left on, the rest and rows outside the image = pad; `padded`: the pad
  * bytes are there already, from the previous channel's fill of the same rows). */
@@ -502,85 +531,111 @@ static inline void tsn_dsp_dw_fill(int8_t *rows, int32_t width, int32_t count, c
                                    int32_t in_stride, int32_t in_h, int32_t in_w,
                                    int32_t y_first, int32_t pad_left, int8_t pad, int padded)
 {
-    const int32_t x0 = pad_left < width ? pad_left : width;
-    const int32_t n = in_w < width - x0 ? in_w : width - x0;
-    const int32_t k0 = y_first < 0 ? (-y_first < count ? -y_first : count) : 0;
-    const int32_t k1 = in_h - y_first < count ? (in_h - y_first > k0 ? in_h - y_first : k0)
-                                              : count; /* rows k0 .. k1 are in the image */
+    const tsn_dsp_dw_copy c =
+        tsn_dsp_dw_copy_of(width, count, in_stride, in_h, in_w, y_first, pad_left);
     if (!padded) {
         memset(rows, pad, (size_t)(count * width));
     }
-    if (k1 > k0 && n > 0) {
-        tsn_dsp_dw_gather(rows + k0 * width + x0, width, k1 - k0,
-                          in + (y_first + k0) * in_w * in_stride, in_stride, in_w * in_stride, n);
+    tsn_dsp_dw_copy_in(rows, width, &c, in, in_stride);
+}
+
+/* Outputs of nr rows of out_w from the padded rows r (output row i from r + i * step),
+ * requantized together (nr * out_w <= TSN_DSP_DW_ACCS, else one row of runs of
+ * TSN_DSP_DW_ACCS); returns out past them. */
+static inline int8_t *tsn_dsp_dw3_run(const tsn_dsp_io *io, const tsn_dsp_rq *rq, int32_t bias,
+                                      const int8_t *r, int32_t d, int32_t step, int32_t sw,
+                                      const uint32_t *w, int32_t nr, int8_t *out,
+                                      int32_t out_stride, int32_t out_w)
+{
+    int32_t accs[TSN_DSP_DW_ACCS + 1]; /* + the second of an odd run's last pair */
+    int32_t ox;
+    if (out_w <= TSN_DSP_DW_ACCS) {
+        tsn_dsp_dw3_pairs(r, d, w, sw, out_w, nr, step, out_w, accs);
+        tsn_dsp_requant_run2(io, rq, bias, accs, nr * out_w, out, out_stride);
+        return out + nr * out_w * out_stride;
+    }
+    for (ox = 0; ox < out_w; ox += TSN_DSP_DW_ACCS) {
+        const int32_t len = out_w - ox < TSN_DSP_DW_ACCS ? out_w - ox : TSN_DSP_DW_ACCS;
+        tsn_dsp_dw3_pairs(r + ox * sw, d, w, sw, len, 1, 0, 0, accs);
+        tsn_dsp_requant_run2(io, rq, bias, accs, len, out, out_stride);
+        out += len * out_stride;
+    }
+    return out;
+}
+
+/* Output rows a tsn_dsp_dw3_run: as many as TSN_DSP_DW_ACCS holds, at most `most`. */
+static inline int32_t tsn_dsp_dw3_per_run(int32_t out_w, int32_t most)
+{
+    const int32_t per_run = out_w <= TSN_DSP_DW_ACCS ? TSN_DSP_DW_ACCS / out_w : 1;
+    return per_run < most ? per_run : most;
+}
+
+/* A 3x3 depthwise channel of stride_w 1 or 2 (tsn_dsp_dw_channel's arguments) whose padded
+ * plane fits in buf, width = (out_w - 1) * stride_w + 4 bytes a row, then 4 pad bytes (the
+ * stride-2 pairs read 2 past a row): output row oy reads from row oy * stride_h. The first
+ * channel of a layer call pads the plane and notes where the input bytes go and the rows a run
+ * (the next ones copy only their input bytes). `bias` includes input_offset * sum of taps. */
+static inline void tsn_dsp_dw3_plane(tsn_dsp_dw_rows *buf, const tsn_conv_params *params,
+                                     const tsn_dsp_rq *rq, int32_t bias, const int8_t *in,
+                                     int32_t in_stride, int32_t in_h, int32_t in_w,
+                                     int32_t width, int32_t plane, const uint32_t *w, int8_t *out,
+                                     int32_t out_stride, int32_t out_h, int32_t out_w)
+{
+    const int32_t step = params->stride_h * width, d = params->dilation_h * width;
+    const tsn_dsp_io io = tsn_dsp_io_of_conv(params);
+    int32_t oy, nr;
+    if (!buf->padded) {
+        memset(buf->bytes, (int8_t)-params->input_offset, (size_t)(plane * width + 4));
+        buf->copy = tsn_dsp_dw_copy_of(width, plane, in_stride, in_h, in_w, -params->pad_top,
+                                       params->pad_left);
+        buf->per_run = tsn_dsp_dw3_per_run(out_w, out_h);
+        buf->padded = 1;
+    }
+    tsn_dsp_dw_copy_in(buf->bytes, width, &buf->copy, in, in_stride);
+    for (oy = 0; oy < out_h; oy += nr) {
+        nr = out_h - oy < buf->per_run ? out_h - oy : buf->per_run;
+        out = tsn_dsp_dw3_run(&io, rq, bias, buf->bytes + oy * step, d, step, params->stride_w,
+                              w, nr, out, out_stride, out_w);
     }
 }
 
-/* A 3x3 depthwise channel of stride_w 1 or 2 (tsn_dsp_dw_channel's arguments) from the padded
- * rows an output row reads, width = (out_w - 1) * stride_w + 4 bytes each: `rows` holds the
- * padded plane (plane != 0: output row oy reads from row oy * stride_h), or a window of as many
- * rows as TSN_DSP_DW_STACK_BYTES holds, moved down when the next output rows need rows past it
- * (rows kept are moved up, new input rows copied in increasing order, never before an earlier
- * one: what the in-place callers rely on), and 4 more bytes after the last row (the stride-2
- * pairs read 2 past a row). Whole rows of outputs are requantized together (up to
- * TSN_DSP_DW_ACCS; rows are consecutive in the output). `bias` includes input_offset * sum of
- * taps. */
-static inline void tsn_dsp_dw3_channel(const tsn_conv_params *params, const tsn_dsp_rq *rq,
-                                       int32_t bias, const int8_t *in, int32_t in_stride,
-                                       int32_t in_h, int32_t in_w, int8_t *rows, int32_t width,
-                                       int plane, const uint32_t *w, int8_t *out,
-                                       int32_t out_stride, int32_t out_h, int32_t out_w)
+/* tsn_dsp_dw3_plane's channel when the plane does not fit: from a window of as many rows as
+ * TSN_DSP_DW_STACK_BYTES holds, moved down when the next output rows need rows past it (rows
+ * kept are moved up, new input rows copied in increasing order, never before an earlier one:
+ * what the in-place callers rely on), and 4 more bytes after the last row. */
+static inline void tsn_dsp_dw3_window(const tsn_conv_params *params, const tsn_dsp_rq *rq,
+                                      int32_t bias, const int8_t *in, int32_t in_stride,
+                                      int32_t in_h, int32_t in_w, int8_t *rows, int32_t width,
+                                      const uint32_t *w, int8_t *out, int32_t out_stride,
+                                      int32_t out_h, int32_t out_w)
 {
     const int32_t sh = params->stride_h, step = sh * width, span = 2 * params->dilation_h + 1;
     const int32_t d = params->dilation_h * width;
     const int8_t pad = (int8_t)-params->input_offset;
     const tsn_dsp_io io = tsn_dsp_io_of_conv(params);
     const int32_t cap = (TSN_DSP_DW_STACK_BYTES - 4) / width; /* window rows (>= span) */
-    const int32_t per_fill = plane ? out_h : (cap - span) / sh + 1; /* output rows a window */
-    const int32_t per_run = out_w <= TSN_DSP_DW_ACCS ? TSN_DSP_DW_ACCS / out_w : 1;
-    const int32_t per = per_fill < per_run ? per_fill : per_run;
-    const int32_t sw = params->stride_w;
-
-    int32_t accs[TSN_DSP_DW_ACCS + 1]; /* + the second of an odd run's last pair */
-    int32_t oy, ox, nr, top = 0, have = 0;
-    if (plane) {
-        int8_t *const tail = rows + ((out_h - 1) * sh + span) * width;
-        tail[0] = tail[1] = tail[2] = tail[3] = pad;
-    }
+    const int32_t per = tsn_dsp_dw3_per_run(out_w, (cap - span) / sh + 1);
+    int32_t oy, nr, top = 0, have = 0;
     for (oy = 0; oy < out_h; oy += nr) {
-        const int8_t *r = rows + oy * step;
+        const int32_t first = oy * sh - params->pad_top; /* the window: rows top .. top + have */
         nr = out_h - oy < per ? out_h - oy : per;
-        if (!plane) { /* the window: input rows top .. top + have */
-            const int32_t first = oy * sh - params->pad_top;
-            if (oy == 0 || first + (nr - 1) * sh + span > top + have) {
-                const int32_t need = (out_h - 1 - oy) * sh + span; /* rows to the last output */
-                const int32_t kept = oy > 0 ? top + have - first : 0; /* rows already there */
-                const int32_t keep = kept > 0 ? kept : 0;
-                int8_t *tail;
-                if (keep > 0) {
-                    memmove(rows, rows + (first - top) * width, (size_t)(keep * width));
-                }
-                top = first;
-                have = need < cap ? need : cap;
-                tsn_dsp_dw_fill(rows + keep * width, width, have - keep, in, in_stride, in_h,
-                                in_w, first + keep, params->pad_left, pad, 0);
-                tail = rows + have * width;
-                tail[0] = tail[1] = tail[2] = tail[3] = pad;
+        if (oy == 0 || first + (nr - 1) * sh + span > top + have) {
+            const int32_t need = (out_h - 1 - oy) * sh + span; /* rows to the last output */
+            const int32_t kept = oy > 0 ? top + have - first : 0; /* rows already there */
+            const int32_t keep = kept > 0 ? kept : 0;
+            int8_t *tail;
+            if (keep > 0) {
+                memmove(rows, rows + (first - top) * width, (size_t)(keep * width));
             }
-            r = rows + (first - top) * width;
+            top = first;
+            have = need < cap ? need : cap;
+            tsn_dsp_dw_fill(rows + keep * width, width, have - keep, in, in_stride, in_h, in_w,
+                            first + keep, params->pad_left, pad, 0);
+            tail = rows + have * width;
+            tail[0] = tail[1] = tail[2] = tail[3] = pad;
         }
-        if (out_w <= TSN_DSP_DW_ACCS) {
-            tsn_dsp_dw3_pairs(r, d, w, sw, out_w, nr, step, out_w, accs);
-            tsn_dsp_requant_run2(&io, rq, bias, accs, nr * out_w, out, out_stride);
-            out += nr * out_w * out_stride;
-            continue;
-        }
-        for (ox = 0; ox < out_w; ox += TSN_DSP_DW_ACCS) {
-            const int32_t len = out_w - ox < TSN_DSP_DW_ACCS ? out_w - ox : TSN_DSP_DW_ACCS;
-            tsn_dsp_dw3_pairs(r + ox * sw, d, w, sw, len, 1, 0, 0, accs);
-            tsn_dsp_requant_run2(&io, rq, bias, accs, len, out, out_stride);
-            out += len * out_stride;
-        }
+        out = tsn_dsp_dw3_run(&io, rq, bias, rows + (first - top) * width, d, step,
+                              params->stride_w, w, nr, out, out_stride, out_w);
     }
 }
 
