@@ -1334,9 +1334,15 @@ static inline void tsn_dsp_dw_channel(tsn_dsp_dw_rows *buf, const tsn_conv_param
         }
     }
     if (dw3) { /* raw bytes: input_offset * sum of taps goes into the bias */
-        for (k = 0; k < 9; ++k) {
-            const int32_t e = f_first + k * f_stride;
-            t9[k] = bits == 8 ? filter[e] : tsn_packed_at(filter, e, bits);
+        if (bits == 8) { /* unrolled: the taps stay in registers */
+            const int8_t *f = filter + f_first;
+            t9[0] = f[0], t9[1] = f[f_stride], t9[2] = f[2 * f_stride];
+            t9[3] = f[3 * f_stride], t9[4] = f[4 * f_stride], t9[5] = f[5 * f_stride];
+            t9[6] = f[6 * f_stride], t9[7] = f[7 * f_stride], t9[8] = f[8 * f_stride];
+        } else {
+            for (k = 0; k < 9; ++k) {
+                t9[k] = tsn_packed_at(filter, f_first + k * f_stride, bits);
+            }
         }
         bias3 = tsn_dsp_i32((uint32_t)bias + (uint32_t)params->input_offset *
                                                  (uint32_t)tsn_dsp_dw3_taps(t9, w3));
