@@ -225,7 +225,8 @@ static inline int32_t tsn_dsp_dw3_rows2(const int8_t *r0, int32_t d, const uint3
  * acc[i * a_step + n], the next row's first accumulator). Reads bytes [0, 2 * stride * pairs +
  * 4 - 2 * stride) of each row, pairs = (n + 1) / 2. Stride 1: both outputs of a pair from one
  * word (24 instructions a pair, an odd n's last output alone: 16), stride 2: one word each (33
- * a pair); rows in the same asm loop (10 instructions a row, its steps in ctx). */
+ * a pair); rows in the same asm loop (10 instructions a row, its steps in ctx). In asm, stride
+ * 1 with r_step == d goes two rows at a time (tsn_dsp_dw3_rows2). */
 TSN_DSP_LOOP void tsn_dsp_dw3_pairs(const int8_t *r0, int32_t d, const uint32_t *w,
                                     int32_t stride, int32_t n, int32_t nrows, int32_t r_step,
                                     int32_t a_step, int32_t *acc0)
