@@ -1131,6 +1131,20 @@ static inline void tsn_dsp_conv_row(const tsn_conv_params *params, const tsn_req
 #define TSN_DSP_DW_STACK_BYTES 1024
 #define TSN_DSP_DW_MAX_CHUNKS 32
 
+/* The padded rows of tsn_dsp_dw_channel, one per layer call: when a channel's whole padded
+ * plane fits, its pad bytes stay for the next channel, which copies only the input bytes. */
+/* rows + dst <- `count` rows of n input bytes from in + src, in_stride apart, row_step from a row
+ * to the next (tsn_dsp_dw_gather). */
+typedef struct {
+    int32_t dst, count, src, row_step, n;
+} tsn_dsp_dw_copy;
+typedef struct {
+    int8_t bytes[TSN_DSP_DW_STACK_BYTES];
+    int padded;            /* 0 before the first channel */
+    tsn_dsp_dw_copy copy;  /* tsn_dsp_dw3_plane's, set with padded */
+    int32_t per_run;       /* likewise: output rows requantized together */
+} tsn_dsp_dw_rows;
+
 /* Whether tsn_dsp_dw_channel handles the depthwise convolution (else the portable loops). */
 static inline int tsn_dsp_dw_ok(const tsn_conv_params *params, int32_t f_h, int32_t f_w,
                                 int32_t in_h, int32_t out_w)
@@ -1278,17 +1292,18 @@ static inline void tsn_dsp_dw_out_row(const tsn_conv_params *params, const tsn_d
  * or packed `bits` wide), output (y, x) goes to
  * out[(y * out_w + x) * out_stride]. The input rows go to the stack padded with -input_offset
  * (x + input_offset = 0 adds nothing, as the portable kernel's skipped positions), rows outside
- * the image are padding rows, so every tap is in range: 4 taps per LDR, two SMLADs. The whole
+ * the image are padding rows, so every tap is in range: 4 taps per LDR, two SMLADs, in `buf`
+ * (the caller's, one per layer call). The whole
  * padded plane when it fits in TSN_DSP_DW_STACK_BYTES (copied before any output is written),
  * else a ring of rows copied when first needed, in increasing order: then a caller writing its
  * output over its input must only need rows already copied (tsn_depthwise_conv2d_inplace_s8
  * checks it). */
-static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_dsp_rq *rq,
-                                      int32_t bias, const int8_t *in, int32_t in_stride,
-                                      int32_t in_h, int32_t in_w, const int8_t *filter,
-                                      int32_t f_first, int32_t f_stride, int bits, int32_t f_h,
-                                      int32_t f_w, int8_t *out, int32_t out_stride,
-                                      int32_t out_h, int32_t out_w)
+static inline void tsn_dsp_dw_channel(tsn_dsp_dw_rows *buf, const tsn_conv_params *params,
+                                      const tsn_dsp_rq *rq, int32_t bias, const int8_t *in,
+                                      int32_t in_stride, int32_t in_h, int32_t in_w,
+                                      const int8_t *filter, int32_t f_first, int32_t f_stride,
+                                      int bits, int32_t f_h, int32_t f_w, int8_t *out,
+                                      int32_t out_stride, int32_t out_h, int32_t out_w)
 {
     const int32_t span = (f_h - 1) * params->dilation_h + 1;
     const int32_t ring = span < in_h ? span : in_h;
@@ -1300,7 +1315,7 @@ static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_d
     const int dw3 = f_h == 3 && f_w == 3 && params->stride_w <= 2 &&
                     (plane * width + 4 <= TSN_DSP_DW_STACK_BYTES ||
                      span * width + 4 <= TSN_DSP_DW_STACK_BYTES); /* tsn_dsp_dw.h */
-    int8_t rows[TSN_DSP_DW_STACK_BYTES];
+    int8_t *const rows = buf->bytes;
     uint32_t taps[2 * TSN_DSP_DW_MAX_CHUNKS], w3[5];
     int32_t t9[9], bias3 = 0;
     const int8_t *row_at[TSN_DSP_DW_MAX_CHUNKS];
@@ -1319,21 +1334,28 @@ static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_d
         }
     }
     if (dw3) { /* raw bytes: input_offset * sum of taps goes into the bias */
-        for (k = 0; k < 9; ++k) {
-            const int32_t e = f_first + k * f_stride;
-            t9[k] = bits == 8 ? filter[e] : tsn_packed_at(filter, e, bits);
+        if (bits == 8) { /* unrolled: the taps stay in registers */
+            const int8_t *f = filter + f_first;
+            t9[0] = f[0], t9[1] = f[f_stride], t9[2] = f[2 * f_stride];
+            t9[3] = f[3 * f_stride], t9[4] = f[4 * f_stride], t9[5] = f[5 * f_stride];
+            t9[6] = f[6 * f_stride], t9[7] = f[7 * f_stride], t9[8] = f[8 * f_stride];
+        } else {
+            for (k = 0; k < 9; ++k) {
+                t9[k] = tsn_packed_at(filter, f_first + k * f_stride, bits);
+            }
         }
         bias3 = tsn_dsp_i32((uint32_t)bias + (uint32_t)params->input_offset *
                                                  (uint32_t)tsn_dsp_dw3_taps(t9, w3));
     }
     if (plane * width + (dw3 ? 4 : 0) <= TSN_DSP_DW_STACK_BYTES) {
-        tsn_dsp_dw_fill(rows, width, plane, in, in_stride, in_h, in_w, y_first, params->pad_left,
-                        pad);
         if (dw3) {
-            tsn_dsp_dw3_channel(params, rq, bias3, in, in_stride, in_h, in_w, rows, width, 1, w3,
-                                out, out_stride, out_h, out_w);
+            tsn_dsp_dw3_plane(buf, params, rq, bias3, in, in_stride, in_h, in_w, width, plane, w3,
+                              out, out_stride, out_h, out_w);
             return;
         }
+        tsn_dsp_dw_fill(rows, width, plane, in, in_stride, in_h, in_w, y_first, params->pad_left,
+                        pad, buf->padded);
+        buf->padded = 1;
         if (f_h == 3 && chunks == 1) {
             tsn_dsp_dw_plane3(params, rq, bias, rows, width, taps, out, out_stride, out_h,
                               out_w);
@@ -1348,9 +1370,10 @@ static inline void tsn_dsp_dw_channel(const tsn_conv_params *params, const tsn_d
         }
         return;
     }
+    buf->padded = 0; /* rows moved and filled row by row */
     if (dw3) { /* the window fits (dw3's condition) */
-        tsn_dsp_dw3_channel(params, rq, bias3, in, in_stride, in_h, in_w, rows, width, 0, w3, out,
-                            out_stride, out_h, out_w);
+        tsn_dsp_dw3_window(params, rq, bias3, in, in_stride, in_h, in_w, rows, width, w3, out,
+                           out_stride, out_h, out_w);
         return;
     }
     tsn_dsp_dw_pad_row(rows + ring * width, width, in, in_stride, 0, width, pad);

@@ -66,6 +66,158 @@ static inline int32_t tsn_dsp_dw3_taps(const int32_t t[9], uint32_t w[5])
     LOAD "sxtb16 %[e], %[v]\n\t"                                                                \
     "sxtb16 %[v], %[v], ror #8\n\t" FIRST "smlab" L " %[" A "], %[v], %[" WM "], %[" A "]\n\t"
 
+#if TSN_DSP_ASM_LOOPS
+/* tsn_dsp_dw3_rows2's arguments (word offsets fixed: the asm reads them by offset). */
+typedef struct {
+    const int8_t *r;    /*  0: top row of the first pair of output rows */
+    int32_t d;          /*  4: bytes from a filter row to the next = from an output row's rows to
+                               the next output row's */
+    uint32_t w[5];      /*  8: tsn_dsp_dw3_taps (w[4]'s top half 0) */
+    int32_t *acc_a;     /* 28: the pair's first row of accumulators */
+    int32_t *acc_b;     /* 32: its second row */
+    int32_t r_skip;     /* 36: r after a pair's columns to the next pair of rows */
+    int32_t a_skip;     /* 40: bytes from acc_a, acc_b after a pair's columns to the next */
+    uint32_t count_top; /* 44: (2^16 - column pairs) << 16 */
+    uintptr_t r_end;    /* 48: r after the last pair of rows */
+} tsn_dsp_dw3_job;
+
+/* Stride 1, two output rows a pass over the 4 input rows they read (registers: taps r0-r4,
+ * accumulators r5-r8, word r9-r10, rows r11, r12 = r11 + 2d, d in lr; the column pairs count
+ * in the top half of r4, whose bottom half alone is a tap; the accumulator pointers on the
+ * stack): each input word is loaded and widened once for both rows, 36 MACs in 42 instructions
+ * (one row at a time: 48). Naked, all asm: it needs 14 registers at every -O level. */
+#define TSN_DSP_DW3R2_WORD(LOAD) LOAD "\n\tsxtb16 r10, r9\n\tsxtb16 r9, r9, ror #8\n\t"
+#define TSN_DSP_DW3R2_BEGIN                                                                    \
+    "push {r4-r11, lr}\n\t"                                                                    \
+    "sub sp, sp, #24\n\t"                                                                      \
+    "ldr r11, [r0]\n\t"                                                                        \
+    "ldr lr, [r0, #4]\n\t"                                                                     \
+    "ldrd r5, r6, [r0, #28]\n\t"                                                               \
+    "strd r5, r6, [sp]\n\t"                                                                    \
+    "ldrd r5, r6, [r0, #36]\n\t"                                                               \
+    "strd r5, r6, [sp, #8]\n\t"                                                                \
+    "ldrd r5, r6, [r0, #44]\n\t"                                                               \
+    "strd r5, r6, [sp, #16]\n\t"                                                               \
+    "add r12, r0, #8\n\t"                                                                      \
+    "ldm r12, {r0-r4}\n\t"                                                                     \
+    "2:\n\t"                                                                                   \
+    "add r12, r11, lr, lsl #1\n\t"                                                             \
+    "ldr r5, [sp, #16]\n\t"                                                                    \
+    "orr r4, r4, r5\n\t"                                                                       \
+    "1:\n\t" /* outputs x, x + 1 of rows A (r5, r6) and B (r7, r8) */                        \
+    TSN_DSP_DW3R2_WORD("ldr r9, [r11, lr]")                                                    \
+    "smuad r5, r10, r1\n\t"                                                                    \
+    "smlabt r5, r9, r3, r5\n\t"                                                                \
+    "smuad r6, r9, r1\n\t"                                                                     \
+    "smlatt r6, r10, r3, r6\n\t"                                                               \
+    "smuad r7, r10, r0\n\t"                                                                    \
+    "smlabb r7, r9, r3, r7\n\t"                                                                \
+    "smuad r8, r9, r0\n\t"                                                                     \
+    "smlatb r8, r10, r3, r8\n\t"                                                               \
+    TSN_DSP_DW3R2_WORD("ldr r9, [r12, lr]")                                                    \
+    "smlad r7, r10, r2, r7\n\t"                                                                \
+    "smlabb r7, r9, r4, r7\n\t"                                                                \
+    "smlad r8, r9, r2, r8\n\t"                                                                 \
+    "smlatb r8, r10, r4, r8\n\t"                                                               \
+    TSN_DSP_DW3R2_WORD("ldr r9, [r12], #2")                                                    \
+    "smlad r5, r10, r2, r5\n\t"                                                                \
+    "smlabb r5, r9, r4, r5\n\t"                                                                \
+    "smlad r6, r9, r2, r6\n\t"                                                                 \
+    "smlatb r6, r10, r4, r6\n\t"                                                               \
+    "smlad r7, r10, r1, r7\n\t"                                                                \
+    "smlabt r7, r9, r3, r7\n\t"                                                                \
+    "smlad r8, r9, r1, r8\n\t"                                                                 \
+    "smlatt r8, r10, r3, r8\n\t"                                                               \
+    TSN_DSP_DW3R2_WORD("ldr r9, [r11], #2")                                                    \
+    "smlad r5, r10, r0, r5\n\t"                                                                \
+    "smlabb r5, r9, r3, r5\n\t"                                                                \
+    "smlad r6, r9, r0, r6\n\t"                                                                 \
+    "smlatb r6, r10, r3, r6\n\t"                                                               \
+    "ldrd r9, r10, [sp]\n\t"                                                                   \
+    "strd r5, r6, [r9], #8\n\t"                                                                \
+    "strd r7, r8, [r10], #8\n\t"                                                               \
+    "strd r9, r10, [sp]\n\t"                                                                   \
+    "adds r4, r4, #0x10000\n\t"                                                                \
+    "bcc 1b\n\t"
+/* an odd row length's last output x of rows A (r5) and B (r7) */
+#define TSN_DSP_DW3R2_LAST                                                                     \
+    TSN_DSP_DW3R2_WORD("ldr r9, [r11, lr]")                                                    \
+    "smuad r5, r10, r1\n\t"                                                                    \
+    "smlabt r5, r9, r3, r5\n\t"                                                                \
+    "smuad r7, r10, r0\n\t"                                                                    \
+    "smlabb r7, r9, r3, r7\n\t"                                                                \
+    TSN_DSP_DW3R2_WORD("ldr r9, [r12, lr]")                                                    \
+    "smlad r7, r10, r2, r7\n\t"                                                                \
+    "smlabb r7, r9, r4, r7\n\t"                                                                \
+    TSN_DSP_DW3R2_WORD("ldr r9, [r12]")                                                        \
+    "smlad r5, r10, r2, r5\n\t"                                                                \
+    "smlabb r5, r9, r4, r5\n\t"                                                                \
+    "smlad r7, r10, r1, r7\n\t"                                                                \
+    "smlabt r7, r9, r3, r7\n\t"                                                                \
+    TSN_DSP_DW3R2_WORD("ldr r9, [r11]")                                                        \
+    "smlad r5, r10, r0, r5\n\t"                                                                \
+    "smlabb r5, r9, r3, r5\n\t"                                                                \
+    "ldrd r9, r10, [sp]\n\t"                                                                   \
+    "str r5, [r9]\n\t"                                                                         \
+    "str r7, [r10]\n\t"
+#define TSN_DSP_DW3R2_END                                                                      \
+    "ldr r9, [sp, #8]\n\t"                                                                     \
+    "add r11, r11, r9\n\t"                                                                     \
+    "ldrd r9, r10, [sp]\n\t"                                                                   \
+    "ldr r5, [sp, #12]\n\t"                                                                    \
+    "add r9, r9, r5\n\t"                                                                       \
+    "add r10, r10, r5\n\t"                                                                     \
+    "strd r9, r10, [sp]\n\t"                                                                   \
+    "ldr r9, [sp, #20]\n\t"                                                                    \
+    "cmp r11, r9\n\t"                                                                          \
+    "bne 2b\n\t"                                                                               \
+    "add sp, sp, #24\n\t"                                                                      \
+    "pop {r4-r11, pc}"
+__attribute__((naked, noinline, noclone)) static void
+tsn_dsp_dw3_rows2_even(const tsn_dsp_dw3_job *job __attribute__((unused)))
+{
+    __asm__ volatile(TSN_DSP_DW3R2_BEGIN TSN_DSP_DW3R2_END);
+}
+__attribute__((naked, noinline, noclone)) static void
+tsn_dsp_dw3_rows2_odd(const tsn_dsp_dw3_job *job __attribute__((unused)))
+{
+    __asm__ volatile(TSN_DSP_DW3R2_BEGIN TSN_DSP_DW3R2_LAST TSN_DSP_DW3R2_END);
+}
+#undef TSN_DSP_DW3R2_END
+#undef TSN_DSP_DW3R2_LAST
+#undef TSN_DSP_DW3R2_BEGIN
+#undef TSN_DSP_DW3R2_WORD
+
+/* tsn_dsp_dw3_pairs' stride 1 outputs of rows 0 .. 2 * (nrows / 2) when one output row's
+ * input rows are the previous one's moved one row on (r_step == d) and n >= 2, nrows >= 2;
+ * returns the rows done. */
+static inline int32_t tsn_dsp_dw3_rows2(const int8_t *r0, int32_t d, const uint32_t *w,
+                                        int32_t n, int32_t nrows, int32_t a_step, int32_t *acc0)
+{
+    const int32_t pairs = n / 2, twos = nrows / 2;
+    tsn_dsp_dw3_job job;
+    job.r = r0;
+    job.d = d;
+    job.w[0] = w[0];
+    job.w[1] = w[1];
+    job.w[2] = w[2];
+    job.w[3] = w[3];
+    job.w[4] = w[4];
+    job.acc_a = acc0;
+    job.acc_b = acc0 + a_step;
+    job.r_skip = 2 * d - 2 * pairs;
+    job.a_skip = 4 * (2 * a_step - 2 * pairs);
+    job.count_top = (uint32_t)(0x10000 - pairs) << 16;
+    job.r_end = (uintptr_t)r0 + (uintptr_t)(2 * twos * d);
+    if (n & 1) {
+        tsn_dsp_dw3_rows2_odd(&job);
+    } else {
+        tsn_dsp_dw3_rows2_even(&job);
+    }
+    return 2 * twos;
+}
+#endif
+
 /* acc[i * a_step + k] = the 3x3 window at column k * stride (stride 1 or 2) of the rows r,
  * r + d, r + 2d with r = r0 + i * r_step (raw bytes, no input offset: the caller adds
  * input_offset * sum of taps, which padding bytes of -input_offset make exact), k < n, i < nrows
@@ -73,7 +225,8 @@ static inline int32_t tsn_dsp_dw3_taps(const int32_t t[9], uint32_t w[5])
  * acc[i * a_step + n], the next row's first accumulator). Reads bytes [0, 2 * stride * pairs +
  * 4 - 2 * stride) of each row, pairs = (n + 1) / 2. Stride 1: both outputs of a pair from one
  * word (24 instructions a pair, an odd n's last output alone: 16), stride 2: one word each (33
- * a pair); rows in the same asm loop (10 instructions a row, its steps in ctx). */
+ * a pair); rows in the same asm loop (10 instructions a row, its steps in ctx). In asm, stride
+ * 1 with r_step == d goes two rows at a time (tsn_dsp_dw3_rows2). */
 TSN_DSP_LOOP void tsn_dsp_dw3_pairs(const int8_t *r0, int32_t d, const uint32_t *w,
                                     int32_t stride, int32_t n, int32_t nrows, int32_t r_step,
                                     int32_t a_step, int32_t *acc0)
@@ -84,10 +237,19 @@ TSN_DSP_LOOP void tsn_dsp_dw3_pairs(const int8_t *r0, int32_t d, const uint32_t 
 #if TSN_DSP_ASM_LOOPS
     /* after a row: r += ctx[0], acc = end + ctx[1], end += ctx[2]; ctx[3] rows left */
     int32_t ctx[4];
-    const int8_t *r = r0;
-    int32_t *acc = acc0, *end = acc0 + 2 * pairs;
+    const int8_t *r;
+    int32_t *acc, *end;
     uint32_t v, e;
     int32_t a0, a1;
+    if (stride == 1 && r_step == d && n >= 2 && nrows >= 2 && n <= 0xffff) {
+        const int32_t done = tsn_dsp_dw3_rows2(r0, d, w, n, nrows, a_step, acc0);
+        r0 += done * r_step;
+        acc0 += done * a_step;
+        nrows -= done;
+    }
+    r = r0;
+    acc = acc0;
+    end = acc0 + 2 * pairs;
     if (nrows <= 0 || pairs <= 0) {
         return;
     }
@@ -273,33 +435,39 @@ static inline void tsn_dsp_requant_run2(const tsn_dsp_io *io, const tsn_dsp_rq *
 }
 
 /* dst[k * width + x] = src[k * row_step + x * in_stride], x < n, k < count (n, count >= 1):
- * the input bytes of padded rows (3.25 instructions a byte in asm, 6 a row). */
+ * the input bytes of padded rows (in asm 2.5 instructions a byte: 4 bytes to a word, 8 a pass;
+ * 6 a row). */
 TSN_DSP_LOOP void tsn_dsp_dw_gather(int8_t *dst, int32_t width, int32_t count, const int8_t *src,
                                     int32_t in_stride, int32_t row_step, int32_t n)
 {
 #if TSN_DSP_ASM_LOOPS
     const int32_t d_skip = width - n, s_skip = row_step - n * in_stride;
+    const int32_t st2 = 2 * in_stride, st3 = 3 * in_stride;
     int32_t k, t, u;
+#define TSN_DSP_GATHER4                                                                         \
+    "ldrb %[t], [%[s]]\n\t"                                                                    \
+    "ldrb %[u], [%[s], %[st]]\n\t"                                                             \
+    "orr %[t], %[t], %[u], lsl #8\n\t"                                                         \
+    "ldrb %[u], [%[s], %[st2]]\n\t"                                                            \
+    "orr %[t], %[t], %[u], lsl #16\n\t"                                                        \
+    "ldrb %[u], [%[s], %[st3]]\n\t"                                                            \
+    "orr %[t], %[t], %[u], lsl #24\n\t"                                                        \
+    "add %[s], %[s], %[st], lsl #2\n\t"                                                        \
+    "str %[t], [%[d]], #4\n\t"
     __asm__ volatile(
         "1:\n\t"
-        "subs %[k], %[n], #4\n\t"
+        "subs %[k], %[n], #8\n\t"
         "blt 3f\n\t"
-        "2:\n\t"
-        "ldrb %[t], [%[s]]\n\t"
-        "ldrb %[u], [%[s], %[st]]\n\t"
-        "strb %[t], [%[d]]\n\t"
-        "strb %[u], [%[d], #1]\n\t"
-        "add %[s], %[s], %[st], lsl #1\n\t"
-        "ldrb %[t], [%[s]]\n\t"
-        "ldrb %[u], [%[s], %[st]]\n\t"
-        "strb %[t], [%[d], #2]\n\t"
-        "strb %[u], [%[d], #3]\n\t"
-        "add %[s], %[s], %[st], lsl #1\n\t"
-        "adds %[d], %[d], #4\n\t"
-        "subs %[k], %[k], #4\n\t"
+        "2:\n\t" TSN_DSP_GATHER4 TSN_DSP_GATHER4
+        "subs %[k], %[k], #8\n\t"
         "bge 2b\n\t"
-        "3:\n\t"
+        "3:\n\t" /* k = bytes left - 8 */
         "adds %[k], %[k], #4\n\t"
+        "blt 6f\n\t" TSN_DSP_GATHER4
+        "b 7f\n\t"
+        "6:\n\t"
+        "adds %[k], %[k], #4\n\t"
+        "7:\n\t" /* k = bytes left (flags: k == 0) */
         "beq 5f\n\t"
         "4:\n\t"
         "ldrb %[t], [%[s]]\n\t"
@@ -314,8 +482,10 @@ TSN_DSP_LOOP void tsn_dsp_dw_gather(int8_t *dst, int32_t width, int32_t count, c
         "bne 1b"
         : [s] "+r"(src), [d] "+r"(dst), [rows] "+r"(count), [k] "=&r"(k), [t] "=&r"(t),
           [u] "=&r"(u)
-        : [n] "r"(n), [st] "r"(in_stride), [sskip] "r"(s_skip), [dskip] "r"(d_skip)
+        : [n] "r"(n), [st] "r"(in_stride), [st2] "r"(st2), [st3] "r"(st3), [sskip] "r"(s_skip),
+          [dskip] "r"(d_skip)
         : "cc", "memory");
+#undef TSN_DSP_GATHER4
 #else
     int32_t k, x;
     for (k = 0; k < count; ++k, dst += width, src += row_step) {
@@ -326,89 +496,147 @@ TSN_DSP_LOOP void tsn_dsp_dw_gather(int8_t *dst, int32_t width, int32_t count, c
 #endif
 }
 
-/* rows[k * width ..] = padded input row y_first + k, k < count: tsn_dsp_dw_pad_row's rows
- * (input bytes from pad_left on, the rest and rows outside the image = pad). */
-static inline void tsn_dsp_dw_fill(int8_t *rows, int32_t width, int32_t count, const int8_t *in,
-                                   int32_t in_stride, int32_t in_h, int32_t in_w,
-                                   int32_t y_first, int32_t pad_left, int8_t pad)
+/* Where tsn_dsp_dw_fill's input bytes go (tsn_dsp_dw_copy). */
+static inline tsn_dsp_dw_copy tsn_dsp_dw_copy_of(int32_t width, int32_t count, int32_t in_stride,
+                                                 int32_t in_h, int32_t in_w, int32_t y_first,
+                                                 int32_t pad_left)
 {
     const int32_t x0 = pad_left < width ? pad_left : width;
     const int32_t n = in_w < width - x0 ? in_w : width - x0;
     const int32_t k0 = y_first < 0 ? (-y_first < count ? -y_first : count) : 0;
     const int32_t k1 = in_h - y_first < count ? (in_h - y_first > k0 ? in_h - y_first : k0)
                                               : count; /* rows k0 .. k1 are in the image */
-    memset(rows, pad, (size_t)(count * width));
-    if (k1 > k0 && n > 0) {
-        tsn_dsp_dw_gather(rows + k0 * width + x0, width, k1 - k0,
-                          in + (y_first + k0) * in_w * in_stride, in_stride, in_w * in_stride, n);
+    tsn_dsp_dw_copy c;
+    c.dst = k0 * width + x0;
+    c.count = k1 > k0 && n > 0 ? k1 - k0 : 0;
+    c.src = (y_first + k0) * in_w * in_stride;
+    c.row_step = in_w * in_stride;
+    c.n = n;
+    return c;
+}
+
+/* The input bytes of c into the padded rows. */
+static inline void tsn_dsp_dw_copy_in(int8_t *rows, int32_t width, const tsn_dsp_dw_copy *c,
+                                      const int8_t *in, int32_t in_stride)
+{
+    if (c->count > 0) {
+        tsn_dsp_dw_gather(rows + c->dst, width, c->count, in + c->src, in_stride, c->row_step,
+                          c->n);
     }
 }
 
-/* A 3x3 depthwise channel of stride_w 1 or 2 (tsn_dsp_dw_channel's arguments) from the padded
- * rows an output row reads, width = (out_w - 1) * stride_w + 4 bytes each: `rows` holds the
- * padded plane (plane != 0: output row oy reads from row oy * stride_h), or a window of as many
- * rows as TSN_DSP_DW_STACK_BYTES holds, moved down when the next output rows need rows past it
- * (rows kept are moved up, new input rows copied in increasing order, never before an earlier
- * one: what the in-place callers rely on), and 4 more bytes after the last row (the stride-2
- * pairs read 2 past a row). Whole rows of outputs are requantized together (up to
- * TSN_DSP_DW_ACCS; rows are consecutive in the output). `bias` includes input_offset * sum of
- * taps. */
-static inline void tsn_dsp_dw3_channel(const tsn_conv_params *params, const tsn_dsp_rq *rq,
-                                       int32_t bias, const int8_t *in, int32_t in_stride,
-                                       int32_t in_h, int32_t in_w, int8_t *rows, int32_t width,
-                                       int plane, const uint32_t *w, int8_t *out,
-                                       int32_t out_stride, int32_t out_h, int32_t out_w)
+/* rows[k * width ..] = padded input row y_first + k, k < count: tsn_dsp_dw_pad_row's rows
+ * (input bytes from pad_left on, the rest and rows outside the image = pad; `padded`: the pad
+ * bytes are there already, from the previous channel's fill of the same rows). */
+static inline void tsn_dsp_dw_fill(int8_t *rows, int32_t width, int32_t count, const int8_t *in,
+                                   int32_t in_stride, int32_t in_h, int32_t in_w,
+                                   int32_t y_first, int32_t pad_left, int8_t pad, int padded)
+{
+    const tsn_dsp_dw_copy c =
+        tsn_dsp_dw_copy_of(width, count, in_stride, in_h, in_w, y_first, pad_left);
+    if (!padded) {
+        memset(rows, pad, (size_t)(count * width));
+    }
+    tsn_dsp_dw_copy_in(rows, width, &c, in, in_stride);
+}
+
+/* Outputs of nr rows of out_w from the padded rows r (output row i from r + i * step),
+ * requantized together (nr * out_w <= TSN_DSP_DW_ACCS, else one row of runs of
+ * TSN_DSP_DW_ACCS); returns out past them. */
+static inline int8_t *tsn_dsp_dw3_run(const tsn_dsp_io *io, const tsn_dsp_rq *rq, int32_t bias,
+                                      const int8_t *r, int32_t d, int32_t step, int32_t sw,
+                                      const uint32_t *w, int32_t nr, int8_t *out,
+                                      int32_t out_stride, int32_t out_w)
+{
+    int32_t accs[TSN_DSP_DW_ACCS + 1]; /* + the second of an odd run's last pair */
+    int32_t ox;
+    if (out_w <= TSN_DSP_DW_ACCS) {
+        tsn_dsp_dw3_pairs(r, d, w, sw, out_w, nr, step, out_w, accs);
+        tsn_dsp_requant_run2(io, rq, bias, accs, nr * out_w, out, out_stride);
+        return out + nr * out_w * out_stride;
+    }
+    for (ox = 0; ox < out_w; ox += TSN_DSP_DW_ACCS) {
+        const int32_t len = out_w - ox < TSN_DSP_DW_ACCS ? out_w - ox : TSN_DSP_DW_ACCS;
+        tsn_dsp_dw3_pairs(r + ox * sw, d, w, sw, len, 1, 0, 0, accs);
+        tsn_dsp_requant_run2(io, rq, bias, accs, len, out, out_stride);
+        out += len * out_stride;
+    }
+    return out;
+}
+
+/* Output rows a tsn_dsp_dw3_run: as many as TSN_DSP_DW_ACCS holds, at most `most`. */
+static inline int32_t tsn_dsp_dw3_per_run(int32_t out_w, int32_t most)
+{
+    const int32_t per_run = out_w <= TSN_DSP_DW_ACCS ? TSN_DSP_DW_ACCS / out_w : 1;
+    return per_run < most ? per_run : most;
+}
+
+/* A 3x3 depthwise channel of stride_w 1 or 2 (tsn_dsp_dw_channel's arguments) whose padded
+ * plane fits in buf, width = (out_w - 1) * stride_w + 4 bytes a row, then 4 pad bytes (the
+ * stride-2 pairs read 2 past a row): output row oy reads from row oy * stride_h. The first
+ * channel of a layer call pads the plane and notes where the input bytes go and the rows a run
+ * (the next ones copy only their input bytes). `bias` includes input_offset * sum of taps. */
+static inline void tsn_dsp_dw3_plane(tsn_dsp_dw_rows *buf, const tsn_conv_params *params,
+                                     const tsn_dsp_rq *rq, int32_t bias, const int8_t *in,
+                                     int32_t in_stride, int32_t in_h, int32_t in_w,
+                                     int32_t width, int32_t plane, const uint32_t *w, int8_t *out,
+                                     int32_t out_stride, int32_t out_h, int32_t out_w)
+{
+    const int32_t step = params->stride_h * width, d = params->dilation_h * width;
+    const tsn_dsp_io io = tsn_dsp_io_of_conv(params);
+    int32_t oy, nr;
+    if (!buf->padded) {
+        memset(buf->bytes, (int8_t)-params->input_offset, (size_t)(plane * width + 4));
+        buf->copy = tsn_dsp_dw_copy_of(width, plane, in_stride, in_h, in_w, -params->pad_top,
+                                       params->pad_left);
+        buf->per_run = tsn_dsp_dw3_per_run(out_w, out_h);
+        buf->padded = 1;
+    }
+    tsn_dsp_dw_copy_in(buf->bytes, width, &buf->copy, in, in_stride);
+    for (oy = 0; oy < out_h; oy += nr) {
+        nr = out_h - oy < buf->per_run ? out_h - oy : buf->per_run;
+        out = tsn_dsp_dw3_run(&io, rq, bias, buf->bytes + oy * step, d, step, params->stride_w,
+                              w, nr, out, out_stride, out_w);
+    }
+}
+
+/* tsn_dsp_dw3_plane's channel when the plane does not fit: from a window of as many rows as
+ * TSN_DSP_DW_STACK_BYTES holds, moved down when the next output rows need rows past it (rows
+ * kept are moved up, new input rows copied in increasing order, never before an earlier one:
+ * what the in-place callers rely on), and 4 more bytes after the last row. */
+static inline void tsn_dsp_dw3_window(const tsn_conv_params *params, const tsn_dsp_rq *rq,
+                                      int32_t bias, const int8_t *in, int32_t in_stride,
+                                      int32_t in_h, int32_t in_w, int8_t *rows, int32_t width,
+                                      const uint32_t *w, int8_t *out, int32_t out_stride,
+                                      int32_t out_h, int32_t out_w)
 {
     const int32_t sh = params->stride_h, step = sh * width, span = 2 * params->dilation_h + 1;
     const int32_t d = params->dilation_h * width;
     const int8_t pad = (int8_t)-params->input_offset;
     const tsn_dsp_io io = tsn_dsp_io_of_conv(params);
     const int32_t cap = (TSN_DSP_DW_STACK_BYTES - 4) / width; /* window rows (>= span) */
-    const int32_t per_fill = plane ? out_h : (cap - span) / sh + 1; /* output rows a window */
-    const int32_t per_run = out_w <= TSN_DSP_DW_ACCS ? TSN_DSP_DW_ACCS / out_w : 1;
-    const int32_t per = per_fill < per_run ? per_fill : per_run;
-    const int32_t sw = params->stride_w;
-
-    int32_t accs[TSN_DSP_DW_ACCS + 1]; /* + the second of an odd run's last pair */
-    int32_t oy, ox, nr, top = 0, have = 0;
-    if (plane) {
-        int8_t *const tail = rows + ((out_h - 1) * sh + span) * width;
-        tail[0] = tail[1] = tail[2] = tail[3] = pad;
-    }
+    const int32_t per = tsn_dsp_dw3_per_run(out_w, (cap - span) / sh + 1);
+    int32_t oy, nr, top = 0, have = 0;
     for (oy = 0; oy < out_h; oy += nr) {
-        const int8_t *r = rows + oy * step;
+        const int32_t first = oy * sh - params->pad_top; /* the window: rows top .. top + have */
         nr = out_h - oy < per ? out_h - oy : per;
-        if (!plane) { /* the window: input rows top .. top + have */
-            const int32_t first = oy * sh - params->pad_top;
-            if (oy == 0 || first + (nr - 1) * sh + span > top + have) {
-                const int32_t need = (out_h - 1 - oy) * sh + span; /* rows to the last output */
-                const int32_t kept = oy > 0 ? top + have - first : 0; /* rows already there */
-                const int32_t keep = kept > 0 ? kept : 0;
-                int8_t *tail;
-                if (keep > 0) {
-                    memmove(rows, rows + (first - top) * width, (size_t)(keep * width));
-                }
-                top = first;
-                have = need < cap ? need : cap;
-                tsn_dsp_dw_fill(rows + keep * width, width, have - keep, in, in_stride, in_h,
-                                in_w, first + keep, params->pad_left, pad);
-                tail = rows + have * width;
-                tail[0] = tail[1] = tail[2] = tail[3] = pad;
+        if (oy == 0 || first + (nr - 1) * sh + span > top + have) {
+            const int32_t need = (out_h - 1 - oy) * sh + span; /* rows to the last output */
+            const int32_t kept = oy > 0 ? top + have - first : 0; /* rows already there */
+            const int32_t keep = kept > 0 ? kept : 0;
+            int8_t *tail;
+            if (keep > 0) {
+                memmove(rows, rows + (first - top) * width, (size_t)(keep * width));
             }
-            r = rows + (first - top) * width;
+            top = first;
+            have = need < cap ? need : cap;
+            tsn_dsp_dw_fill(rows + keep * width, width, have - keep, in, in_stride, in_h, in_w,
+                            first + keep, params->pad_left, pad, 0);
+            tail = rows + have * width;
+            tail[0] = tail[1] = tail[2] = tail[3] = pad;
         }
-        if (out_w <= TSN_DSP_DW_ACCS) {
-            tsn_dsp_dw3_pairs(r, d, w, sw, out_w, nr, step, out_w, accs);
-            tsn_dsp_requant_run2(&io, rq, bias, accs, nr * out_w, out, out_stride);
-            out += nr * out_w * out_stride;
-            continue;
-        }
-        for (ox = 0; ox < out_w; ox += TSN_DSP_DW_ACCS) {
-            const int32_t len = out_w - ox < TSN_DSP_DW_ACCS ? out_w - ox : TSN_DSP_DW_ACCS;
-            tsn_dsp_dw3_pairs(r + ox * sw, d, w, sw, len, 1, 0, 0, accs);
-            tsn_dsp_requant_run2(&io, rq, bias, accs, len, out, out_stride);
-            out += len * out_stride;
-        }
+        out = tsn_dsp_dw3_run(&io, rq, bias, rows + (first - top) * width, d, step,
+                              params->stride_w, w, nr, out, out_stride, out_w);
     }
 }
 

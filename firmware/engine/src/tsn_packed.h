@@ -245,13 +245,15 @@ static inline tsn_status tsn_depthwise_conv2d_packed(const tsn_conv_params *para
 
 #if TSN_DSP
     if (tsn_dsp_dw_ok(params, f_h, f_w, in_h, out_w)) {
+        tsn_dsp_dw_rows rows;
+        rows.padded = 0;
         for (ic = 0; ic < in_c; ++ic) {
             for (m = 0; m < mult; ++m) {
                 const int32_t oc = ic * mult + m;
                 const int32_t q = quant->per_channel ? oc : 0;
                 const tsn_dsp_rq rq = tsn_dsp_rq_of(quant->multiplier[q], quant->shift[q]);
                 for (b = 0; b < batches; ++b) {
-                    tsn_dsp_dw_channel(params, &rq, bias != NULL ? bias[oc] : 0,
+                    tsn_dsp_dw_channel(&rows, params, &rq, bias != NULL ? bias[oc] : 0,
                                        input + b * in_h * in_w * in_c + ic, in_c, in_h, in_w,
                                        filter, oc, out_c, bits, f_h, f_w,
                                        output + b * out_h * out_w * out_c + oc, out_c, out_h,
@@ -491,12 +493,14 @@ static inline tsn_status tsn_depthwise_conv2d_inplace_packed(
 
 #if TSN_DSP
     if (tsn_dsp_dw_ok(params, f_h, f_w, in_h, out_w)) {
+        tsn_dsp_dw_rows rows;
+        rows.padded = 0;
         /* the ring of rows is on the stack (padded); `scratch` is not needed */
         for (c = 0; c < ch; ++c) {
             const int32_t q = quant->per_channel ? c : 0;
             const tsn_dsp_rq rq = tsn_dsp_rq_of(quant->multiplier[q], quant->shift[q]);
             for (b = 0; b < batches; ++b) {
-                tsn_dsp_dw_channel(params, &rq, bias != NULL ? bias[c] : 0,
+                tsn_dsp_dw_channel(&rows, params, &rq, bias != NULL ? bias[c] : 0,
                                    data + b * in_h * in_w * ch + c, ch, in_h, in_w, filter, c, ch,
                                    bits, f_h, f_w, data + b * out_h * out_w * ch + c, ch, out_h,
                                    out_w);
