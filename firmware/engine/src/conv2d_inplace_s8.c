@@ -104,9 +104,8 @@ tsn_status tsn_conv2d_inplace_s8(const tsn_conv_params *params, const tsn_requan
                                                         : scratch + (in_y % ring) * row_bytes;
                 }
                 if (tsn_dsp_quad_ok(params, f_h, f_w, in_c, 8)) {
-                    tsn_dsp_conv_row4_apart(params, quant, rows, in_w, in_c, f_h, f_w, filter, 8,
-                                            bias, out_w, out_c, out_c,
-                                            out_plane + oy * out_w * out_c, 0);
+                    tsn_dsp_conv_row4_apart(params, quant, rows, in_w, in_c, f_h, f_w, filter,
+                                            bias, out_w, out_c, out_plane + oy * out_w * out_c);
                 } else if (tsn_dsp_gather_ok(f_h, f_w, in_c)) {
                     /* one output row a call: the ring holds only this row's input rows */
                     const tsn_dsp_plane src = {scratch, in_h, ring};

@@ -88,8 +88,8 @@ tsn_status tsn_conv2d_s8(const tsn_conv_params *params, const tsn_requant *quant
                 }
                 if (tsn_dsp_quad_ok(params, f_h, f_w, in_c, 8)) {
                     tsn_dsp_conv_row4_apart(params, quant, rows, row_in, in_c, f_h, f_w, filter,
-                                            8, bias, row_out, out_c, out_c,
-                                            output + (b * out_h + oy) * out_w * out_c, 0);
+                                            bias, row_out, out_c,
+                                            output + (b * out_h + oy) * out_w * out_c);
                 } else {
                     tsn_dsp_conv_row(params, quant, rows, in_w, in_c, f_h, f_w, filter, bias,
                                      out_w, out_c, out_c,

@@ -2281,17 +2281,18 @@ static inline TSN_DSP_INLINE void tsn_dsp_conv_row4(const tsn_conv_params *param
     }
 }
 
-/* tsn_dsp_conv_row4 out of line, for kernels whose other paths call deep kernels of their own:
- * its 4 KB of stack (the widened windows, the fused table) is taken only while it runs (inlined
- * into such a kernel, an INT4 1x1 in place with in_c not a multiple of 8 overflowed 8 KB). */
+/* tsn_dsp_conv_row4 out of line, for kernels whose other paths call deep kernels of their own
+ * (gathered windows, segments, unpacked filters): its 4 KB of stack (the widened windows, the
+ * fused table) is taken only while it runs, not under theirs (inlined into the in-place INT4
+ * 1x1 kernel, whose rows of in_c not a multiple of 8 unpack filters, it overflowed 8 KB). int8
+ * weights, an output row of out_w pixels of out_c, in increasing order. */
 TSN_DSP_LOOP __attribute__((unused)) void tsn_dsp_conv_row4_apart(
     const tsn_conv_params *params, const tsn_requant *quant, const int8_t *const *rows,
-    int32_t in_w, int32_t in_c, int32_t f_h, int32_t f_w, const int8_t *filter, int bits,
-    const int32_t *bias, int32_t out_w, int32_t out_c, int32_t out_stride, int8_t *out,
-    int reverse)
+    int32_t in_w, int32_t in_c, int32_t f_h, int32_t f_w, const int8_t *filter,
+    const int32_t *bias, int32_t out_w, int32_t out_c, int8_t *out)
 {
-    tsn_dsp_conv_row4(params, quant, rows, in_w, in_c, f_h, f_w, filter, bits, bias, out_w,
-                      out_c, out_stride, out, reverse);
+    tsn_dsp_conv_row4(params, quant, rows, in_w, in_c, f_h, f_w, filter, 8, bias, out_w, out_c,
+                      out_c, out, 0);
 }
 
 /* The same for a flat 1x1 convolution (tsn_dsp_flat_1x1) of `pixels` pixels in place in
