@@ -1750,6 +1750,73 @@ static inline int tsn_dsp_quad_ok(const tsn_conv_params *params, int32_t f_h, in
            params->dilation_w >= 1;
 }
 
+/* One pixel's `groups` groups of elements from x (int8, or packed INT4 for bits 4), widened
+ * into d, d + step, ...: words (x + off) of elements (0, 2), (1, 3) of a group (INT4: of each
+ * half of 8), the layout of tsn_dsp_mac_4x1 / tsn_dsp_mac_s4_4x1 for step 4 * lanes. */
+static inline TSN_DSP_INLINE void tsn_dsp_widen_run(const int8_t *x, int32_t groups, int bits,
+                                                    uint32_t off2, int32_t step, uint32_t *d)
+{
+    int32_t k;
+    if (bits == 4) {
+#if TSN_DSP_ASM_LOOPS
+        if (step == 16 && groups > 0) { /* 4 pixels: 12 instructions a group */
+            uint32_t *const end = d + 16 * groups;
+            uint32_t a, b, c, u;
+            __asm__ volatile("1:\n\t"
+                             "ldr %[a], [%[x]], #4\n\t"
+                             "ldr %[b], [%[x]], #4\n\t"
+                             "pkhbt %[c], %[a], %[b], lsl #16\n\t"
+                             "pkhtb %[b], %[b], %[a], asr #16\n\t"
+                             "sxtab16 %[a], %[off2], %[c], ror #8\n\t"
+                             "sxtab16 %[u], %[off2], %[b], ror #8\n\t"
+                             "strd %[a], %[u], [%[d], #8]\n\t"
+                             "sxtab16 %[a], %[off2], %[c]\n\t"
+                             "sxtab16 %[u], %[off2], %[b]\n\t"
+                             "strd %[a], %[u], [%[d]], #64\n\t"
+                             "cmp %[d], %[end]\n\t"
+                             "bne 1b"
+                             : [x] "+r"(x), [d] "+r"(d), [a] "=&r"(a), [b] "=&r"(b),
+                               [c] "=&r"(c), [u] "=&r"(u)
+                             : [off2] "r"(off2), [end] "r"(end)
+                             : "cc", "memory");
+            return;
+        }
+#endif
+        for (k = 0; k < groups; ++k, d += step, x += 8) {
+            const uint32_t a = tsn_ld4(x), b = tsn_ld4(x + 4);
+            const uint32_t c = (a & 0xFFFFu) | (b << 16);
+            const uint32_t f = (b & 0xFFFF0000u) | (a >> 16);
+            d[0] = tsn_sxtab16(off2, c);
+            d[1] = tsn_sxtab16(off2, f);
+            d[2] = tsn_sxtab16_ror8(off2, c);
+            d[3] = tsn_sxtab16_ror8(off2, f);
+        }
+        return;
+    }
+#if TSN_DSP_ASM_LOOPS
+    if (step == 8 && groups > 0) { /* 4 pixels: 6 instructions a group */
+        uint32_t *const end = d + 8 * groups;
+        uint32_t t, u;
+        __asm__ volatile("1:\n\t"
+                         "ldr %[t], [%[x]], #4\n\t"
+                         "sxtab16 %[u], %[off2], %[t]\n\t"
+                         "sxtab16 %[t], %[off2], %[t], ror #8\n\t"
+                         "strd %[u], %[t], [%[d]], #32\n\t"
+                         "cmp %[d], %[end]\n\t"
+                         "bne 1b"
+                         : [x] "+r"(x), [d] "+r"(d), [t] "=&r"(t), [u] "=&r"(u)
+                         : [off2] "r"(off2), [end] "r"(end)
+                         : "cc", "memory");
+        return;
+    }
+#endif
+    for (k = 0; k < groups; ++k, d += step, x += 4) {
+        const uint32_t v = tsn_ld4(x);
+        d[0] = tsn_sxtab16(off2, v);
+        d[1] = tsn_sxtab16_ror8(off2, v);
+    }
+}
+
 /* Elements [e0, e0 + count) of the windows of the npix (4 or 1) pixels with x origins x0[]
  * (filter rows from rows[0], cells of in_c elements, f_w cells a row) widened into q; e0 and
  * count are multiples of the group size. */
@@ -1791,65 +1858,8 @@ static inline TSN_DSP_INLINE void tsn_dsp_widen_quad(const int8_t *const *rows, 
                         d[3] = 0;
                     }
                 }
-            } else if (bits == 4) {
-                const int8_t *x = rows[fy] + in_x * in_c + ic;
-#if TSN_DSP_ASM_LOOPS
-                if (step == 16 && groups > 0) { /* 4 pixels: 12 instructions a group */
-                    uint32_t *const end = d + 16 * groups;
-                    uint32_t a, b, c, u;
-                    __asm__ volatile("1:\n\t"
-                                     "ldr %[a], [%[x]], #4\n\t"
-                                     "ldr %[b], [%[x]], #4\n\t"
-                                     "pkhbt %[c], %[a], %[b], lsl #16\n\t"
-                                     "pkhtb %[b], %[b], %[a], asr #16\n\t"
-                                     "sxtab16 %[a], %[off2], %[c], ror #8\n\t"
-                                     "sxtab16 %[u], %[off2], %[b], ror #8\n\t"
-                                     "strd %[a], %[u], [%[d], #8]\n\t"
-                                     "sxtab16 %[a], %[off2], %[c]\n\t"
-                                     "sxtab16 %[u], %[off2], %[b]\n\t"
-                                     "strd %[a], %[u], [%[d]], #64\n\t"
-                                     "cmp %[d], %[end]\n\t"
-                                     "bne 1b"
-                                     : [x] "+r"(x), [d] "+r"(d), [a] "=&r"(a), [b] "=&r"(b),
-                                       [c] "=&r"(c), [u] "=&r"(u)
-                                     : [off2] "r"(off2), [end] "r"(end)
-                                     : "cc", "memory");
-                    continue;
-                }
-#endif
-                for (k = 0; k < groups; ++k, d += step, x += 8) {
-                    const uint32_t a = tsn_ld4(x), b = tsn_ld4(x + 4);
-                    const uint32_t c = (a & 0xFFFFu) | (b << 16);
-                    const uint32_t f = (b & 0xFFFF0000u) | (a >> 16);
-                    d[0] = tsn_sxtab16(off2, c);
-                    d[1] = tsn_sxtab16(off2, f);
-                    d[2] = tsn_sxtab16_ror8(off2, c);
-                    d[3] = tsn_sxtab16_ror8(off2, f);
-                }
             } else {
-                const int8_t *x = rows[fy] + in_x * in_c + ic;
-#if TSN_DSP_ASM_LOOPS
-                if (step == 8 && groups > 0) { /* 4 pixels: 6 instructions a group */
-                    uint32_t *const end = d + 8 * groups;
-                    uint32_t t, u;
-                    __asm__ volatile("1:\n\t"
-                                     "ldr %[t], [%[x]], #4\n\t"
-                                     "sxtab16 %[u], %[off2], %[t]\n\t"
-                                     "sxtab16 %[t], %[off2], %[t], ror #8\n\t"
-                                     "strd %[u], %[t], [%[d]], #32\n\t"
-                                     "cmp %[d], %[end]\n\t"
-                                     "bne 1b"
-                                     : [x] "+r"(x), [d] "+r"(d), [t] "=&r"(t), [u] "=&r"(u)
-                                     : [off2] "r"(off2), [end] "r"(end)
-                                     : "cc", "memory");
-                    continue;
-                }
-#endif
-                for (k = 0; k < groups; ++k, d += step, x += 4) {
-                    const uint32_t v = tsn_ld4(x);
-                    d[0] = tsn_sxtab16(off2, v);
-                    d[1] = tsn_sxtab16_ror8(off2, v);
-                }
+                tsn_dsp_widen_run(rows[fy] + in_x * in_c + ic, groups, bits, off2, step, d);
             }
         }
         e += run;
@@ -2204,7 +2214,7 @@ static inline TSN_DSP_INLINE void tsn_dsp_conv_row4(const tsn_conv_params *param
     const int32_t row_len = f_w * in_c, f_size = f_h * row_len;
     int32_t table[TSN_DSP_FUSE_WORDS * TSN_DSP_FUSE_CHANNELS + 1]; /* tsn_dsp_fuse_table_for */
     int32_t fy0 = 0, fy1 = f_h, total, done, oc, k, p, at, table_oc = -1;
-    int fuse;
+    int fuse, pointwise;
     while (fy0 < f_h && rows[fy0] == NULL) {
         ++fy0;
     }
@@ -2213,8 +2223,34 @@ static inline TSN_DSP_INLINE void tsn_dsp_conv_row4(const tsn_conv_params *param
     }
     total = (fy1 - fy0) * row_len; /* rows between fy0 and fy1 are in the image */
     fuse = tsn_dsp_fuse_ok(&io, quant, out_c);
+    /* 1x1 (pointwise) layers take a short way: their general one costs more than the MACs of
+     * narrow layers (VWW's first: 8 input channels) */
+    pointwise = fuse && f_h == 1 && f_w == 1 && total > 0 &&
+                total <= TSN_DSP_QUAD_WORDS / (4 * lanes) * per;
     for (done = 0; done < out_w;) {
         const int32_t left = out_w - done;
+        if (pointwise && left >= 4) { /* 4 pixels inside the image: widened, then all filters */
+            const int32_t x_step = params->stride_w;
+            const int32_t x_first = (reverse ? out_w - done - 4 : done) * x_step - params->pad_left;
+            if (x_first >= 0 && x_first + 3 * x_step < in_w) {
+                int8_t *const o = out + (reverse ? out_w - done - 4 : done) * out_stride;
+                for (p = 0; p < 4; ++p) {
+                    tsn_dsp_widen_run(rows[0] + (x_first + p * x_step) * in_c, in_c / per, bits,
+                                      off2, 4 * lanes, q + lanes * p);
+                }
+                for (oc = 0; oc < out_c; oc += TSN_DSP_FUSE_CHANNELS) {
+                    const int32_t n = out_c - oc < TSN_DSP_FUSE_CHANNELS ? out_c - oc
+                                                                         : TSN_DSP_FUSE_CHANNELS;
+                    tsn_dsp_conv4_fused(tsn_dsp_fuse_table_for(&io, quant, bias, oc, n, out_c,
+                                                               table, TSN_DSP_FUSE_CHANNELS,
+                                                               &table_oc),
+                                        n, q, in_c / per, filter + oc * in_c / (8 / bits),
+                                        in_c / (8 / bits), bits, NULL, o + oc, out_stride);
+                }
+                done += 4;
+                continue;
+            }
+        }
         const int32_t npix = left > 2 ? 4 : 1, np = left < npix ? left : npix;
         const int32_t ox = reverse ? out_w - done - np : done; /* the group's first pixel */
         const int32_t piece = TSN_DSP_QUAD_WORDS / (npix * lanes) * per; /* elements at once */

@@ -38,6 +38,21 @@ static inline int tsn_dsp_flat_1x1(const tsn_conv_params *params, const tsn_dims
            output_dims->h == input_dims->h && output_dims->w == input_dims->w;
 }
 
+/* d[0 .. n) = s[0 .. n): a word at a time (any alignment), inline: the stems' rows of a window
+ * are a few bytes, which a call of memcpy costs several times over. */
+static inline void tsn_dsp_copy_short(int8_t *d, const int8_t *s, int32_t n)
+{
+    int32_t i;
+    for (i = 0; i + 4 <= n; i += 4) {
+        uint32_t v = tsn_ld4(s + i);
+        __asm__("" : "+r"(v)); /* keeps GCC from seeing the loop as a memcpy (a call) */
+        memcpy(d + i, &v, 4);
+    }
+    for (; i < n; ++i) {
+        d[i] = s[i];
+    }
+}
+
 /* win[0 .. f_size rounded up to 4) = the window at x origin x0 (tsn_dsp_conv_row4's rows). */
 static inline void tsn_dsp_gather(const int8_t *const *rows, int32_t in_w, int32_t in_c,
                                   int32_t f_h, int32_t f_w, int32_t dilation_w, int32_t x0,
@@ -49,7 +64,7 @@ static inline void tsn_dsp_gather(const int8_t *const *rows, int32_t in_w, int32
     for (fy = 0; fy < f_h; ++fy, d += row_len) {
         const int8_t *row = rows[fy];
         if (row != NULL && dilation_w == 1 && x0 >= 0 && x0 + f_w <= in_w) {
-            memcpy(d, row + x0 * in_c, (size_t)row_len); /* the filter row inside the image */
+            tsn_dsp_copy_short(d, row + x0 * in_c, row_len); /* the filter row inside the image */
             continue;
         }
         for (fx = 0; fx < f_w; ++fx) {
@@ -144,11 +159,7 @@ TSN_DSP_LOOP void tsn_dsp_conv_row_gather(const tsn_conv_params *params,
                 rows_oy = oy;
             }
             tsn_dsp_gather(rows, in_w, in_c, f_h, f_w, params->dilation_w, x0, pad, win);
-            for (g = 0; g < groups; ++g, d += 2 * npix) {
-                const uint32_t v = tsn_ld4(win + 4 * g);
-                d[0] = tsn_sxtab16(off2, v);
-                d[1] = tsn_sxtab16_ror8(off2, v);
-            }
+            tsn_dsp_widen_run(win, groups, 8, off2, 2 * npix, d);
             for (g = 0; g < rem; ++g) {
                 tails[p][g] = win[4 * full + g] + io.input_offset;
             }
